@@ -1,0 +1,181 @@
+// Package ingest holds what every horizon wire decoder shares: the size limits checked
+// before allocating, the metric-name rules, and the reasons a datapoint is rejected or
+// dropped. It sits between the listeners (which frame bytes) and the writer (which stores
+// points), and replaces the implicit "anything goes" of Skyline's listen.py.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// Reason says why a datapoint, item or payload did not reach Redis. It is the "reason" label
+// of kale_horizon_rejected_total.
+type Reason int
+
+// The rejection reasons. Decoders produce the first group; the writer the second.
+const (
+	Malformed   Reason = iota // bytes that do not parse as the protocol
+	TooLarge                  // frame, datagram, item count or length over its limit
+	BadType                   // a well-formed item of the wrong shape or types (pickle globals included)
+	BadName                   // empty name, non-UTF-8 or outside the safe charset
+	NameTooLong               // name longer than Limits.MaxNameLen
+	NotFinite                 // NaN or ±Inf value or timestamp
+	SkipList                  // name contains a SKIP_LIST substring
+	TooOld                    // timestamp older than now - MAX_RESOLUTION
+	QueueFull                 // UDP datagram dropped because the writer queue was full
+	NumReasons
+)
+
+var reasonNames = [NumReasons]string{
+	Malformed:   "malformed",
+	TooLarge:    "too_large",
+	BadType:     "bad_type",
+	BadName:     "bad_name",
+	NameTooLong: "name_too_long",
+	NotFinite:   "not_finite",
+	SkipList:    "skip_list",
+	TooOld:      "too_old",
+	QueueFull:   "queue_full",
+}
+
+func (r Reason) String() string {
+	if r < 0 || r >= NumReasons {
+		return fmt.Sprintf("reason(%d)", int(r))
+	}
+	return reasonNames[r]
+}
+
+// Limits bound what a decoder accepts. They are checked before anything is allocated.
+type Limits struct {
+	MaxNameLen int // bytes in a metric name
+	MaxItems   int // datapoints in one payload (pickle list, msgpack array)
+	MaxPayload int // bytes in one frame or datagram
+}
+
+// DefaultLimits are the limits used unless configured otherwise.
+func DefaultLimits() Limits {
+	return Limits{MaxNameLen: 255, MaxItems: 100_000, MaxPayload: 16 << 20}
+}
+
+// Error reports the items of one payload that a decoder rejected. The good items of the same
+// payload were still emitted. A decoder that cannot parse the payload at all returns an Error
+// with a single Malformed or TooLarge count.
+type Error struct {
+	Counts [NumReasons]int
+	First  error // the first rejection, for the rate-limited log line
+}
+
+func (e *Error) Error() string {
+	n := 0
+	for _, c := range e.Counts {
+		n += c
+	}
+	return fmt.Sprintf("rejected %d item(s), first: %v", n, e.First)
+}
+
+func (e *Error) Unwrap() error { return e.First }
+
+// Rejects accumulates rejections while a decoder walks a payload.
+type Rejects struct{ e *Error }
+
+// Add counts one rejected item.
+func (r *Rejects) Add(reason Reason, err error) {
+	if r.e == nil {
+		r.e = &Error{First: err}
+	}
+	r.e.Counts[reason]++
+}
+
+// Err returns nil when nothing was rejected, otherwise the *Error.
+func (r *Rejects) Err() error {
+	if r.e == nil {
+		return nil
+	}
+	return r.e
+}
+
+// Fail returns an *Error for a payload rejected as a whole.
+func Fail(reason Reason, err error) error {
+	e := &Error{First: err}
+	e.Counts[reason] = 1
+	return e
+}
+
+// Count adds the rejections carried by err to counts; an error that is not an *Error counts
+// as one Malformed payload. It returns the number of rejections added.
+func Count(err error, add func(Reason, int)) int {
+	var e *Error
+	if !errors.As(err, &e) {
+		add(Malformed, 1)
+		return 1
+	}
+	n := 0
+	for r, c := range e.Counts {
+		if c > 0 {
+			add(Reason(r), c)
+			n += c
+		}
+	}
+	return n
+}
+
+// NameCharset documents the bytes allowed in a metric name.
+const NameCharset = "A-Z a-z 0-9 and . _ - : ; = + % @ ~ # / ,"
+
+var nameOK = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "._-:;=+%@~#/," {
+		t[c] = true
+	}
+	return t
+}()
+
+// CheckName validates a metric name: 1..max bytes from NameCharset (so valid UTF-8, no
+// spaces, quotes, angle brackets or control bytes). A nil error means the name is valid;
+// otherwise the Reason says how to count it.
+func CheckName(name []byte, max int) (Reason, error) {
+	if len(name) == 0 {
+		return BadName, errors.New("empty metric name")
+	}
+	if len(name) > max {
+		return NameTooLong, fmt.Errorf("metric name of %d bytes exceeds the limit of %d", len(name), max)
+	}
+	for _, c := range name {
+		if !nameOK[c] {
+			return BadName, fmt.Errorf("metric name %q has a byte outside [%s]", truncate(name), NameCharset)
+		}
+	}
+	return 0, nil
+}
+
+// CheckFinite rejects NaN and ±Inf; what names the field ("value", "timestamp").
+func CheckFinite(what string, f float64) error {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Errorf("%s is %v", what, f)
+	}
+	return nil
+}
+
+func truncate(b []byte) string {
+	const n = 64
+	if len(b) <= n {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	s := string(b[:n])
+	for !utf8.ValidString(s) && len(s) > 0 {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}

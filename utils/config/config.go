@@ -1,0 +1,200 @@
+// Package config is Kale's typed configuration: one struct of every option, its defaults, its
+// validation, and the single place that resolves precedence (command-line flag > KALE_* env
+// variable > TOML/YAML file > default). It replaces Skyline's settings.py; the Skyline setting
+// names are accepted in config files (see skyline.go).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config holds every option. Each field's `kale` tag is its flag name, its config-file key and
+// (upper-cased, "-" → "_", prefixed KALE_) its environment variable; `help` documents it.
+type Config struct {
+	Redis     string `kale:"redis" help:"Redis URL: redis://host:port/db, rediss://…, unix:///path.sock, or 'embedded' (in-process, in-memory only; the default of 'kale all')"`
+	LogLevel  string `kale:"log-level" help:"log level: debug, info, warn or error"`
+	LogFormat string `kale:"log-format" help:"log format: text or json"`
+
+	FullNamespace string        `kale:"full-namespace" help:"key prefix of full-resolution series (Skyline FULL_NAMESPACE)"`
+	MiniNamespace string        `kale:"mini-namespace" help:"key prefix of the 1-hour copy read by Oculus (Skyline MINI_NAMESPACE)"`
+	FullDuration  time.Duration `kale:"full-duration" help:"time window kept in the full namespace (Skyline FULL_DURATION)"`
+	MiniDuration  time.Duration `kale:"mini-duration" help:"time window kept in the mini namespace (Skyline MINI_DURATION)"`
+	Mini          bool          `kale:"mini" help:"also write the mini namespace (Skyline did when OCULUS_HOST was set)"`
+
+	PickleTCP    string `kale:"pickle-tcp" help:"carbon pickle TCP listener address (uint32 length-prefixed frames); empty disables"`
+	PickleUDP    string `kale:"pickle-udp" help:"pickle UDP listener address (one pickle per datagram); empty disables"`
+	MsgpackUDP   string `kale:"msgpack-udp" help:"Skyline msgpack UDP listener address ([name,[ts,value]] or an array of those per datagram); empty disables"`
+	PlaintextTCP string `kale:"plaintext-tcp" help:"Graphite plaintext TCP listener address ('name value timestamp' lines); empty disables"`
+	PlaintextUDP string `kale:"plaintext-udp" help:"Graphite plaintext UDP listener address; empty disables"`
+	MetricsAddr  string `kale:"metrics-addr" help:"address serving Prometheus /metrics for a component without the webapp; empty disables"`
+
+	MaxResolution time.Duration `kale:"max-resolution" help:"drop datapoints older than now minus this (Skyline MAX_RESOLUTION); future timestamps are accepted"`
+	SkipList      []string      `kale:"skip-list" help:"comma-separated substrings; metrics whose name contains one are dropped (Skyline SKIP_LIST)"`
+	MaxNameLength int           `kale:"max-name-length" help:"longest accepted metric name in bytes"`
+	MaxFrame      int           `kale:"max-frame" help:"largest accepted pickle frame or datagram in bytes (larger frames close the TCP connection)"`
+	MaxItems      int           `kale:"max-items" help:"most datapoints accepted in one pickle frame or msgpack datagram"`
+	MaxConns      int           `kale:"max-conns" help:"most concurrent TCP connections per listener"`
+	QueueSize     int           `kale:"queue-size" help:"datapoints buffered between listeners and Redis; when full, TCP readers wait and UDP datagrams are dropped and counted"`
+	FlushInterval time.Duration `kale:"flush-interval" help:"longest time a datapoint waits before it is written to Redis (at most 1s)"`
+	FlushPoints   int           `kale:"flush-points" help:"write to Redis as soon as this many datapoints are buffered"`
+	UDPReadBuffer int           `kale:"udp-read-buffer" help:"kernel receive buffer requested for UDP sockets, in bytes"`
+
+	Roomba          bool          `kale:"roomba" help:"run Roomba: trim, sort and dedupe series, purge metrics that stopped reporting"`
+	RoombaInterval  time.Duration `kale:"roomba-interval" help:"pause between Roomba passes"`
+	RoombaGraceTime time.Duration `kale:"roomba-grace-time" help:"extra time kept beyond each window before trimming (Skyline ROOMBA_GRACE_TIME)"`
+}
+
+// DefaultConfig returns the defaults: Skyline's settings where Skyline had one, listeners on
+// the loopback interface (set e.g. --pickle-tcp :2024 or HORIZON_IP to accept remote senders).
+func DefaultConfig() *Config {
+	return &Config{
+		Redis:           "redis://127.0.0.1:6379/0",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		FullNamespace:   "metrics.",
+		MiniNamespace:   "mini.",
+		FullDuration:    86400 * time.Second,
+		MiniDuration:    3600 * time.Second,
+		PickleTCP:       "127.0.0.1:2024",
+		PickleUDP:       "127.0.0.1:2024",
+		MsgpackUDP:      "127.0.0.1:2025",
+		PlaintextTCP:    "127.0.0.1:2003",
+		PlaintextUDP:    "127.0.0.1:2003",
+		MaxResolution:   1000 * time.Second,
+		SkipList:        []string{"example.statsd.metric", "another.example.metric"},
+		MaxNameLength:   255,
+		MaxFrame:        4 << 20,
+		MaxItems:        100_000,
+		MaxConns:        4096,
+		QueueSize:       1_000_000,
+		FlushInterval:   250 * time.Millisecond,
+		FlushPoints:     100_000,
+		UDPReadBuffer:   8 << 20,
+		Roomba:          true,
+		RoombaInterval:  30 * time.Second,
+		RoombaGraceTime: 600 * time.Second,
+	}
+}
+
+// Validate reports the first invalid option, naming it.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("invalid --%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if err := ValidateRedisURL(c.Redis); err != nil {
+		bad("redis", "%v", err)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log-format", "%q is not one of text, json", c.LogFormat)
+	}
+	if c.FullNamespace == "" {
+		bad("full-namespace", "must not be empty")
+	}
+	if c.Mini && (c.MiniNamespace == "" || c.MiniNamespace == c.FullNamespace) {
+		bad("mini-namespace", "must be non-empty and differ from --full-namespace")
+	}
+	if c.FullDuration < time.Minute {
+		bad("full-duration", "%v is shorter than 1m", c.FullDuration)
+	}
+	if c.MiniDuration < time.Minute || c.MiniDuration > c.FullDuration {
+		bad("mini-duration", "%v must be between 1m and --full-duration", c.MiniDuration)
+	}
+	for _, a := range []struct{ name, addr string }{
+		{"pickle-tcp", c.PickleTCP}, {"pickle-udp", c.PickleUDP}, {"msgpack-udp", c.MsgpackUDP},
+		{"plaintext-tcp", c.PlaintextTCP}, {"plaintext-udp", c.PlaintextUDP}, {"metrics-addr", c.MetricsAddr},
+	} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			bad(a.name, "%q is not host:port: %v", a.addr, err)
+		}
+	}
+	if c.MaxResolution <= 0 {
+		bad("max-resolution", "must be positive, got %v", c.MaxResolution)
+	}
+	positive := []struct {
+		name string
+		v    int
+	}{
+		{"max-name-length", c.MaxNameLength}, {"max-frame", c.MaxFrame}, {"max-items", c.MaxItems},
+		{"max-conns", c.MaxConns}, {"queue-size", c.QueueSize}, {"flush-points", c.FlushPoints},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			bad(p.name, "must be positive, got %d", p.v)
+		}
+	}
+	if c.MaxFrame > 1<<30 {
+		bad("max-frame", "%d exceeds 1 GiB", c.MaxFrame)
+	}
+	if c.FlushInterval <= 0 || c.FlushInterval > time.Second {
+		bad("flush-interval", "%v must be in (0, 1s]", c.FlushInterval)
+	}
+	if c.UDPReadBuffer < 0 {
+		bad("udp-read-buffer", "must not be negative")
+	}
+	if c.RoombaInterval <= 0 {
+		bad("roomba-interval", "must be positive, got %v", c.RoombaInterval)
+	}
+	if c.RoombaGraceTime < 0 {
+		bad("roomba-grace-time", "must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateRedisURL accepts "embedded" and the URL forms go-redis understands.
+func ValidateRedisURL(s string) error {
+	if s == "embedded" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("cannot parse %q: %w", s, err)
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+		return nil
+	case "redis+cluster":
+		return fmt.Errorf("%q: Redis Cluster is not supported by this build yet", s)
+	}
+	return fmt.Errorf("%q: scheme must be redis://, rediss://, unix:// or the word embedded", s)
+}
+
+// Listener names one ingest listener's option.
+type Listener struct {
+	Option string // flag name, e.g. "pickle-tcp"
+	Addr   string
+}
+
+// Listeners returns the five listener options with their addresses, in a fixed order.
+func (c *Config) Listeners() []Listener {
+	return []Listener{
+		{"pickle-tcp", c.PickleTCP}, {"pickle-udp", c.PickleUDP}, {"msgpack-udp", c.MsgpackUDP},
+		{"plaintext-tcp", c.PlaintextTCP}, {"plaintext-udp", c.PlaintextUDP},
+	}
+}
+
+// SplitList splits a comma-separated list, trimming blanks and dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
