@@ -1,0 +1,94 @@
+// Package listener frames bytes from the network for horizon's pure decoders and hands the
+// decoded datapoints to the writer. TCP listeners serve many concurrent connections and push
+// back on senders when the writer is full; UDP listeners read one datagram at a time and count
+// what they drop. Malformed input is counted by reason and logged at most once per interval;
+// it never stops a listener. It replaces Skyline's listen.py, which served one TCP connection
+// at a time, spun forever on a closed connection and died on one bad UDP packet.
+package listener
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kale-project/kale/horizon/ingest"
+	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+// Decoder is one wire format's pure decoder (horizon/pickle, msgpackudp, plaintext).
+type Decoder func(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error
+
+// Sink receives decoded datapoints; *writer.Writer implements it.
+type Sink interface {
+	Put(ctx context.Context, proto *telemetry.Proto, pts []redisstore.Point, wait bool) error
+}
+
+// Config is what every listener needs.
+type Config struct {
+	Addr   string
+	Decode Decoder
+	Limits ingest.Limits
+	Sink   Sink
+	Proto  *telemetry.Proto
+	Stats  *telemetry.Stats
+	Log    *slog.Logger
+	// LogEvery is the shortest interval between two "rejected input" log lines (10s default).
+	LogEvery time.Duration
+}
+
+// State describes a listener for health checks and the status page.
+type State struct {
+	Protocol string `json:"protocol"`
+	Addr     string `json:"addr"`
+	Up       bool   `json:"up"`
+	Error    string `json:"error,omitempty"`
+}
+
+// rejectLog counts rejections and logs a sample at most once per interval, so a flood of bad
+// input costs counters, not log lines.
+type rejectLog struct {
+	mu      sync.Mutex
+	every   time.Duration
+	last    time.Time
+	skipped int
+}
+
+func (r *rejectLog) log(l *slog.Logger, proto string, remote fmt.Stringer, err error, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.last) < r.every {
+		r.skipped += n
+		return
+	}
+	l.Warn("rejected input (counted in kale_horizon_rejected_total)", "protocol", proto,
+		"remote", remote.String(), "rejected", n, "suppressed_since_last_log", r.skipped, "err", err)
+	r.last = time.Now()
+	r.skipped = 0
+}
+
+// decodeBatch decodes one payload into pts, counting what it received and rejected.
+func (c *Config) decodeBatch(b []byte, pts []redisstore.Point, rl *rejectLog, remote fmt.Stringer) []redisstore.Point {
+	c.Proto.Payloads.Inc()
+	before := len(pts)
+	err := c.Decode(b, c.Limits, func(p redisstore.Point) { pts = append(pts, p) })
+	c.Proto.Received.Add(float64(len(pts) - before))
+	if err != nil {
+		n := ingest.Count(err, c.Proto.Reject)
+		rl.log(c.Log, c.Proto.Name, remote, err, n)
+	}
+	return pts
+}
+
+func (c *Config) defaults() {
+	if c.LogEvery <= 0 {
+		c.LogEvery = 10 * time.Second
+	}
+}
+
+// addr is a remote address already formatted.
+type addr string
+
+func (a addr) String() string { return string(a) }

@@ -1,0 +1,211 @@
+// Package roomba keeps horizon's series bounded: every pass visits each key of a namespace's
+// unique set once, sorts its points by timestamp, keeps one point per timestamp, drops points
+// older than the namespace window plus the grace time, and purges metrics whose newest point
+// fell out of the window. It replaces Skyline's roomba.py without its defects: a rewrite never
+// loses points appended meanwhile (a Lua script compares what was read and keeps the appended
+// tail), a decode error never deletes a metric (the corrupt bytes are dropped and counted),
+// and no key is skipped by a partitioning remainder.
+package roomba
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+// Store is the part of redisstore.Store Roomba needs.
+type Store interface {
+	Members(ctx context.Context, namespace string) ([]string, error)
+	Raw(ctx context.Context, keys []string) ([][]byte, error)
+	ReplaceIfUnchanged(ctx context.Context, rws []redisstore.Rewrite) ([]redisstore.Outcome, error)
+}
+
+// Namespace is one key prefix and the window its series keep.
+type Namespace struct {
+	Prefix   string        // "metrics."
+	Duration time.Duration // FULL_DURATION (without grace)
+}
+
+// Config tunes Roomba.
+type Config struct {
+	Namespaces []Namespace
+	Grace      time.Duration // ROOMBA_GRACE_TIME
+	Interval   time.Duration // pause between passes
+	Batch      int           // keys read per MGET round trip (200 by default)
+	Now        func() time.Time
+}
+
+// Roomba trims series in the background.
+type Roomba struct {
+	cfg   Config
+	store Store
+	stats *telemetry.Stats
+	log   *slog.Logger
+}
+
+// New returns a Roomba.
+func New(cfg Config, store Store, stats *telemetry.Stats, log *slog.Logger) *Roomba {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 200
+	}
+	return &Roomba{cfg: cfg, store: store, stats: stats, log: log}
+}
+
+// PassStats counts what one pass over a namespace did.
+type PassStats struct {
+	Namespace    string
+	Keys         int // keys in the unique set at the start
+	Unchanged    int
+	Trimmed      int // rewritten (sorted, deduplicated or trimmed)
+	Purged       int // deleted: no point left in the window
+	Missing      int // in the set but not stored
+	Conflicts    int // changed by someone else and retried later in the pass
+	CorruptBytes int
+	Duration     time.Duration
+}
+
+// Run makes a pass over every namespace, pauses Interval, and repeats until ctx ends.
+func (r *Roomba) Run(ctx context.Context) error {
+	for {
+		for _, ns := range r.cfg.Namespaces {
+			st, err := r.Pass(ctx, ns)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				r.log.Warn("roomba pass failed; retrying after the interval", "namespace", ns.Prefix, "err", err)
+				continue
+			}
+			level := slog.LevelDebug
+			if st.Purged > 0 || st.CorruptBytes > 0 {
+				level = slog.LevelInfo
+			}
+			r.log.Log(ctx, level, "roomba pass", "namespace", st.Namespace, "keys", st.Keys,
+				"trimmed", st.Trimmed, "purged", st.Purged, "unchanged", st.Unchanged, "missing", st.Missing,
+				"conflicts", st.Conflicts, "corrupt_bytes", st.CorruptBytes, "seconds", st.Duration.Seconds())
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(r.cfg.Interval):
+		}
+	}
+}
+
+// maxConflicts bounds how often one key is retried within a pass.
+const maxConflicts = 3
+
+// Pass visits every key of the namespace's unique set exactly once (a key changed under it
+// is retried later in the same pass, up to maxConflicts times).
+func (r *Roomba) Pass(ctx context.Context, ns Namespace) (PassStats, error) {
+	start := time.Now()
+	st := PassStats{Namespace: ns.Prefix}
+	keys, err := r.store.Members(ctx, ns.Prefix)
+	if err != nil {
+		return st, err
+	}
+	st.Keys = len(keys)
+	cutoff := float64(r.cfg.Now().Add(-(ns.Duration + r.cfg.Grace)).Unix())
+	tries := map[string]int{}
+	enc := redisstore.NewEncoder()
+	for len(keys) > 0 {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		n := min(r.cfg.Batch, len(keys))
+		batch := keys[:n]
+		raws, err := r.store.Raw(ctx, batch)
+		if err != nil {
+			return st, err
+		}
+		var rws []redisstore.Rewrite
+		for i, raw := range raws {
+			if raw == nil {
+				st.Missing++
+				continue
+			}
+			out, bad := Vacuum(raw, cutoff, enc)
+			st.CorruptBytes += bad
+			if bytes.Equal(out, raw) {
+				st.Unchanged++
+				continue
+			}
+			rws = append(rws, redisstore.Rewrite{Key: batch[i], Old: raw, New: out})
+		}
+		outcomes, err := r.store.ReplaceIfUnchanged(ctx, rws)
+		if err != nil {
+			return st, err
+		}
+		keys = keys[n:]
+		for i, o := range outcomes {
+			switch o {
+			case redisstore.Replaced:
+				st.Trimmed++
+			case redisstore.Deleted:
+				st.Purged++
+			case redisstore.Changed:
+				st.Conflicts++
+				if k := rws[i].Key; tries[k] < maxConflicts {
+					tries[k]++
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	st.Duration = time.Since(start)
+	r.stats.RoombaPasses.WithLabelValues(ns.Prefix).Inc()
+	r.stats.RoombaKeys.WithLabelValues("unchanged").Add(float64(st.Unchanged))
+	r.stats.RoombaKeys.WithLabelValues("trimmed").Add(float64(st.Trimmed))
+	r.stats.RoombaKeys.WithLabelValues("purged").Add(float64(st.Purged))
+	r.stats.RoombaKeys.WithLabelValues("conflict").Add(float64(st.Conflicts))
+	r.stats.RoombaBad.Add(float64(st.CorruptBytes))
+	r.stats.RoombaSecs.Set(st.Duration.Seconds())
+	return st, nil
+}
+
+type typedPair struct{ ts, v redisstore.Number }
+
+// Vacuum returns the rewritten series: good pairs sorted by (timestamp, value) as Python sorts
+// tuples, the first pair of each timestamp kept (so of duplicates the smallest value
+// survives, as in Skyline), pairs with timestamp <= cutoff dropped, and every kept pair
+// re-encoded with its original int/float type. It also returns the number of corrupt bytes
+// dropped. An empty result means nothing is left.
+func Vacuum(raw []byte, cutoff float64, enc *redisstore.Encoder) ([]byte, int) {
+	pairs := make([]typedPair, 0, len(raw)/12)
+	st := redisstore.DecodeNumbers(raw, func(ts, v redisstore.Number) {
+		pairs = append(pairs, typedPair{ts, v})
+	})
+	slices.SortStableFunc(pairs, func(a, b typedPair) int {
+		if c := cmp.Compare(a.ts.Float64(), b.ts.Float64()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.v.Float64(), b.v.Float64())
+	})
+	out := make([]byte, 0, len(raw))
+	last, have := 0.0, false
+	for _, p := range pairs {
+		ts := p.ts.Float64()
+		if ts <= cutoff || (have && ts == last) {
+			continue
+		}
+		out = enc.AppendPair(out, p.ts, p.v)
+		last, have = ts, true
+	}
+	return out, st.BadBytes
+}
+
+// String summarises a pass for logs and tests.
+func (s PassStats) String() string {
+	return fmt.Sprintf("%s: %d keys, %d trimmed, %d purged, %d unchanged, %d missing, %d conflicts, %d corrupt bytes",
+		s.Namespace, s.Keys, s.Trimmed, s.Purged, s.Unchanged, s.Missing, s.Conflicts, s.CorruptBytes)
+}

@@ -1,0 +1,174 @@
+package writer
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/redistest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type fixture struct {
+	srv   *redistest.Server
+	store *redisstore.Store
+	w     *Writer
+	stats *telemetry.Stats
+	proto *telemetry.Proto
+	stop  func()
+	done  chan error
+}
+
+func newFixture(t *testing.T, mod func(*Config)) *fixture {
+	t.Helper()
+	srv := redistest.Start(t)
+	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	cfg := Config{QueueSize: 10_000, FlushInterval: 100 * time.Millisecond, FlushPoints: 1000,
+		MaxResolution: 1000 * time.Second, SkipList: []string{"skipme"},
+		FullNamespace: "metrics.", MiniNamespace: "mini.", ShutdownTimeout: 5 * time.Second}
+	if mod != nil {
+		mod(&cfg)
+	}
+	stats := telemetry.New(nil)
+	f := &fixture{srv: srv, store: store, stats: stats, proto: stats.Proto(telemetry.PickleTCP), done: make(chan error, 1)}
+	f.w = New(cfg, store, stats, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { f.done <- f.w.Run(ctx) }()
+	f.stop = func() { cancel(); require.NoError(t, <-f.done) }
+	return f
+}
+
+func pts(name string, ts0 int64, n int) []redisstore.Point {
+	out := make([]redisstore.Point, n)
+	for i := range out {
+		out[i] = redisstore.Point{Name: name, Timestamp: redisstore.Int(ts0 + int64(i)), Value: redisstore.Float(float64(i) + 0.5)}
+	}
+	return out
+}
+
+func (f *fixture) count(t *testing.T, key string) int {
+	b, _ := f.store.Client().Get(context.Background(), key).Bytes()
+	_, st := redisstore.Series(b)
+	require.Zero(t, st.BadBytes)
+	return st.Pairs
+}
+
+func TestTimeBasedFlushAndLayout(t *testing.T) {
+	f := newFixture(t, nil)
+	defer f.stop()
+	now := time.Now().Unix()
+	require.NoError(t, f.w.Put(context.Background(), f.proto, []redisstore.Point{
+		{Name: "a.b", Timestamp: redisstore.Int(now), Value: redisstore.Float(1.5)},
+	}, false))
+	// One point, no further traffic: it must reach Redis within the flush interval.
+	require.Eventually(t, func() bool { return f.count(t, "metrics.a.b") == 1 }, time.Second, 10*time.Millisecond)
+	raw, err := f.store.Client().Get(context.Background(), "metrics.a.b").Bytes()
+	require.NoError(t, err)
+	require.Equal(t, hex.EncodeToString(redisstore.AppendPair(nil, redisstore.Int(now), redisstore.Float(1.5))), hex.EncodeToString(raw))
+	members, err := f.store.Members(context.Background(), "metrics.")
+	require.NoError(t, err)
+	require.Equal(t, []string{"metrics.a.b"}, members)
+	require.Zero(t, f.w.Buffered())
+}
+
+func TestFilters(t *testing.T) {
+	f := newFixture(t, nil)
+	now := time.Now().Unix()
+	in := []redisstore.Point{
+		{Name: "ok", Timestamp: redisstore.Int(now), Value: redisstore.Int(1)},
+		{Name: "ok", Timestamp: redisstore.Int(now + 86400), Value: redisstore.Int(2)}, // future: accepted
+		{Name: "ok", Timestamp: redisstore.Int(now - 999), Value: redisstore.Int(3)},   // within MAX_RESOLUTION
+		{Name: "old", Timestamp: redisstore.Int(now - 1100), Value: redisstore.Int(4)}, // too old
+		{Name: "x.skipme.y", Timestamp: redisstore.Int(now), Value: redisstore.Int(5)},
+	}
+	require.NoError(t, f.w.Put(context.Background(), f.proto, in, true))
+	f.stop()
+	require.Equal(t, 3, f.count(t, "metrics.ok"))
+	require.Zero(t, f.count(t, "metrics.old"))
+	require.Zero(t, f.count(t, "metrics.x.skipme.y"))
+	require.Equal(t, 1.0, counterValue(t, f.stats, "too_old"))
+	require.Equal(t, 1.0, counterValue(t, f.stats, "skip_list"))
+	require.Zero(t, f.w.Buffered())
+}
+
+func TestMiniNamespace(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Mini = true })
+	now := time.Now().Unix()
+	require.NoError(t, f.w.Put(context.Background(), f.proto, pts("m", now, 5), true))
+	f.stop()
+	require.Equal(t, 5, f.count(t, "metrics.m"))
+	require.Equal(t, 5, f.count(t, "mini.m"))
+	mini, err := f.store.Members(context.Background(), "mini.")
+	require.NoError(t, err)
+	require.Equal(t, []string{"mini.m"}, mini)
+}
+
+func TestShutdownFlushesEverything(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.FlushInterval = time.Second; c.FlushPoints = 1 << 30 })
+	now := time.Now().Unix()
+	for i := range 50 {
+		require.NoError(t, f.w.Put(context.Background(), f.proto, pts(fmt.Sprintf("s.%d", i), now, 100), true))
+	}
+	f.stop()
+	for i := range 50 {
+		require.Equal(t, 100, f.count(t, fmt.Sprintf("metrics.s.%d", i)))
+	}
+}
+
+// While Redis is down the writer buffers up to the bound, refuses (UDP) or blocks (TCP)
+// beyond it, and delivers everything buffered once Redis is back.
+func TestOutageBuffersAndDelivers(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.QueueSize = 1000 })
+	defer f.stop()
+	f.srv.Stop()
+	now := time.Now().Unix()
+	ctx := context.Background()
+	for i := range 9 {
+		require.NoError(t, f.w.Put(ctx, f.proto, pts(fmt.Sprintf("o.%d", i), now, 100), false))
+	}
+	require.Eventually(t, func() bool { return counterTotal(f.stats.FlushErrors) > 0 }, 3*time.Second, 10*time.Millisecond)
+	require.NoError(t, f.w.Put(ctx, f.proto, pts("o.9", now, 100), false), "exactly at the bound")
+	require.ErrorIs(t, f.w.Put(ctx, f.proto, pts("o.10", now, 1), false), ErrFull)
+
+	blocked, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, f.w.Put(blocked, f.proto, pts("o.11", now, 1), true), context.DeadlineExceeded, "TCP callers wait")
+
+	waiting := make(chan error, 1)
+	go func() { waiting <- f.w.Put(ctx, f.proto, pts("o.12", now, 10), true) }()
+
+	f.srv.Restart()
+	require.NoError(t, <-waiting, "a waiting TCP Put proceeds once Redis drains the buffer")
+	require.Eventually(t, func() bool { return f.w.Buffered() == 0 }, 10*time.Second, 20*time.Millisecond)
+	for i := range 10 {
+		require.Equal(t, 100, f.count(t, fmt.Sprintf("metrics.o.%d", i)))
+	}
+	require.Equal(t, 10, f.count(t, "metrics.o.12"))
+	members, err := f.store.Members(ctx, "metrics.")
+	require.NoError(t, err)
+	require.Len(t, members, 11)
+}
+
+func TestOversizedBatchIsAcceptedWhenEmpty(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.QueueSize = 10 })
+	require.NoError(t, f.w.Put(context.Background(), f.proto, pts("big", time.Now().Unix(), 50), false))
+	f.stop()
+	require.Equal(t, 50, f.count(t, "metrics.big"))
+}
+
+func counterValue(t *testing.T, s *telemetry.Stats, reason string) float64 {
+	t.Helper()
+	return counterTotal(s.Rejected.WithLabelValues(telemetry.PickleTCP, reason))
+}
