@@ -1,0 +1,179 @@
+// Package horizon is Kale's ingestion service: listeners for carbon pickle (TCP and UDP),
+// Skyline msgpack (UDP) and Graphite plaintext (TCP and UDP) decode datapoints, a bounded
+// writer appends them to Redis in Skyline's layout, and Roomba trims the stored series. It
+// replaces Skyline's horizon-agent.py with its listen.py, worker.py and roomba.py.
+package horizon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kale-project/kale/horizon/ingest"
+	"github.com/kale-project/kale/horizon/listener"
+	"github.com/kale-project/kale/horizon/msgpackudp"
+	"github.com/kale-project/kale/horizon/pickle"
+	"github.com/kale-project/kale/horizon/plaintext"
+	"github.com/kale-project/kale/horizon/roomba"
+	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/horizon/writer"
+	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+// Options wire a Service.
+type Options struct {
+	Config *config.Config
+	// Explicit reports whether the user set an option; a listener whose address was set
+	// explicitly and cannot bind is fatal, one left at its default is reported and skipped.
+	Explicit func(option string) bool
+	Store    *redisstore.Store
+	Registry prometheus.Registerer
+	Log      *slog.Logger
+}
+
+type runner interface {
+	Run(ctx context.Context) error
+	State() listener.State
+}
+
+// Service is a running horizon.
+type Service struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	stats     *telemetry.Stats
+	writer    *writer.Writer
+	roomba    *roomba.Roomba
+	mu        sync.Mutex
+	listeners []runner
+	down      []listener.State // listeners that could not bind
+}
+
+// New builds the service and binds its listeners.
+func New(o Options) (*Service, error) {
+	c := o.Config
+	stats := telemetry.New(o.Registry)
+	s := &Service{cfg: c, log: o.Log, stats: stats}
+	s.writer = writer.New(writer.Config{
+		QueueSize: c.QueueSize, FlushInterval: c.FlushInterval, FlushPoints: c.FlushPoints,
+		MaxResolution: c.MaxResolution, SkipList: c.SkipList,
+		FullNamespace: c.FullNamespace, MiniNamespace: c.MiniNamespace, Mini: c.Mini,
+	}, o.Store, stats, o.Log.With("component", "writer"))
+	if c.Roomba {
+		ns := []roomba.Namespace{{Prefix: c.FullNamespace, Duration: c.FullDuration}}
+		if c.Mini {
+			ns = append(ns, roomba.Namespace{Prefix: c.MiniNamespace, Duration: c.MiniDuration})
+		}
+		s.roomba = roomba.New(roomba.Config{Namespaces: ns, Grace: c.RoombaGraceTime, Interval: c.RoombaInterval},
+			o.Store, stats, o.Log.With("component", "roomba"))
+	}
+	lim := ingest.Limits{MaxNameLen: c.MaxNameLength, MaxItems: c.MaxItems, MaxPayload: c.MaxFrame}
+	for _, l := range c.Listeners() {
+		if l.Addr == "" {
+			continue
+		}
+		base := listener.Config{
+			Addr: l.Addr, Limits: lim, Sink: s.writer, Proto: stats.Proto(l.Option), Stats: stats,
+			Log: o.Log.With("component", "listener", "protocol", l.Option),
+		}
+		var r runner
+		var err error
+		switch l.Option {
+		case telemetry.PickleTCP:
+			base.Decode = pickle.Decode
+			t := &listener.TCP{Config: base, Framing: listener.LengthPrefixed, MaxConns: c.MaxConns}
+			err, r = t.Listen(), t
+		case telemetry.PlaintextTCP:
+			base.Decode = plaintext.Decode
+			t := &listener.TCP{Config: base, Framing: listener.Lines, MaxConns: c.MaxConns}
+			err, r = t.Listen(), t
+		case telemetry.PickleUDP, telemetry.MsgpackUDP, telemetry.PlaintextUDP:
+			base.Decode = map[string]listener.Decoder{
+				telemetry.PickleUDP: pickle.Decode, telemetry.MsgpackUDP: msgpackudp.Decode, telemetry.PlaintextUDP: plaintext.Decode,
+			}[l.Option]
+			if base.Limits.MaxPayload > 65536 {
+				base.Limits.MaxPayload = 65536
+			}
+			u := &listener.UDP{Config: base, Readers: 2, ReadBuffer: c.UDPReadBuffer}
+			err, r = u.Listen(), u
+		}
+		if err != nil {
+			if o.Explicit != nil && o.Explicit(l.Option) {
+				s.closeListeners()
+				return nil, fmt.Errorf("%w (set with --%s; choose a free address or an empty string to disable it)", err, l.Option)
+			}
+			o.Log.Error("listener is DOWN: its default address cannot be bound; the rest of horizon runs",
+				"protocol", l.Option, "addr", l.Addr, "err", err,
+				"fix", fmt.Sprintf("set --%s (env %s) to a free address, or to an empty string to disable it", l.Option, config.EnvName(l.Option)))
+			s.down = append(s.down, r.State())
+			continue
+		}
+		o.Log.Info("listening", "protocol", l.Option, "addr", r.State().Addr)
+		s.listeners = append(s.listeners, r)
+	}
+	return s, nil
+}
+
+// closeListeners releases sockets bound before a fatal error in New.
+func (s *Service) closeListeners() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, l := range s.listeners {
+		_ = l.Run(ctx)
+	}
+}
+
+// Listeners reports every configured listener, up or down.
+func (s *Service) Listeners() []listener.State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]listener.State, 0, len(s.listeners)+len(s.down))
+	for _, l := range s.listeners {
+		out = append(out, l.State())
+	}
+	return append(out, s.down...)
+}
+
+// Addr returns the bound address of a listener by option name ("" if not running).
+func (s *Service) Addr(option string) string {
+	for _, st := range s.Listeners() {
+		if st.Protocol == option && st.Up {
+			return st.Addr
+		}
+	}
+	return ""
+}
+
+// Buffered is the number of datapoints accepted and not yet in Redis.
+func (s *Service) Buffered() int { return s.writer.Buffered() }
+
+// Run serves until ctx ends, then stops the listeners, flushes the writer and returns.
+func (s *Service) Run(ctx context.Context) error {
+	wctx, stopWriter := context.WithCancel(context.Background())
+	defer stopWriter()
+	werr := make(chan error, 1)
+	go func() { werr <- s.writer.Run(wctx) }()
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, l := range s.listeners {
+		g.Go(func() error { return l.Run(gctx) })
+	}
+	if s.roomba != nil {
+		g.Go(func() error { return s.roomba.Run(gctx) })
+	}
+	err := g.Wait()
+	start := time.Now()
+	buffered := s.writer.Buffered()
+	stopWriter()
+	if e := <-werr; e != nil {
+		err = errors.Join(err, e)
+	}
+	s.log.Info("horizon stopped; buffered datapoints flushed", "datapoints", buffered, "seconds", time.Since(start).Seconds())
+	return err
+}
