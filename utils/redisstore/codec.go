@@ -58,25 +58,32 @@ type Pair struct {
 // writes them: a fixarray of 2, ints compact (positive fixint, uint8..uint64, negative fixint,
 // int8..int64), floats as float64. It is not safe for concurrent use.
 type Encoder struct {
-	buf bytes.Buffer
+	out appendWriter
 	enc *msgpack.Encoder
 }
 
-// NewEncoder returns an Encoder with an empty buffer.
+// appendWriter lets the msgpack encoder write straight into the caller's slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+func (w *appendWriter) WriteByte(c byte) error      { w.b = append(w.b, c); return nil }
+
+// NewEncoder returns an Encoder.
 func NewEncoder() *Encoder {
 	e := &Encoder{}
-	e.enc = msgpack.NewEncoder(&e.buf)
+	e.enc = msgpack.NewEncoder(&e.out)
 	return e
 }
 
 // AppendPair appends the encoding of [ts, value] to dst and returns the extended slice.
 func (e *Encoder) AppendPair(dst []byte, ts, value Number) []byte {
-	e.buf.Reset()
-	// Writes to a bytes.Buffer cannot fail.
+	e.out.b = dst
+	// Appending to a slice cannot fail.
 	_ = e.enc.EncodeArrayLen(2)
 	e.encodeNumber(ts)
 	e.encodeNumber(value)
-	return append(dst, e.buf.Bytes()...)
+	dst, e.out.b = e.out.b, nil
+	return dst
 }
 
 func (e *Encoder) encodeNumber(n Number) {
