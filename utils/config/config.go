@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -47,6 +50,36 @@ type Config struct {
 	Roomba          bool          `kale:"roomba" help:"run Roomba: trim, sort and dedupe series, purge metrics that stopped reporting"`
 	RoombaInterval  time.Duration `kale:"roomba-interval" help:"pause between Roomba passes"`
 	RoombaGraceTime time.Duration `kale:"roomba-grace-time" help:"extra time kept beyond each window before trimming (Skyline ROOMBA_GRACE_TIME)"`
+
+	AnalyzerProcesses   int           `kale:"analyzer-processes" help:"analysis workers (goroutines); 0 = one per CPU core (Skyline ANALYZER_PROCESSES)"`
+	AnalyzerInterval    time.Duration `kale:"analyzer-interval" help:"fixed time between cycle starts; 0 = Skyline's rule: back to back, sleeping 10s after a cycle shorter than 5s"`
+	Algorithms          []string      `kale:"algorithms" help:"detectors of the Skyline ensemble, in voting order (Skyline ALGORITHMS)"`
+	Consensus           int           `kale:"consensus" help:"votes needed for an anomaly (Skyline CONSENSUS)"`
+	StalePeriod         time.Duration `kale:"stale-period" help:"skip a series whose last point is older than this (Skyline STALE_PERIOD)"`
+	MinTolerableLength  int           `kale:"min-tolerable-length" help:"skip a series with fewer points (Skyline MIN_TOLERABLE_LENGTH)"`
+	MaxTolerableBoredom int           `kale:"max-tolerable-boredom" help:"points inspected by the boredom check (Skyline MAX_TOLERABLE_BOREDOM)"`
+	BoredomSetSize      int           `kale:"boredom-set-size" help:"a series whose last max-tolerable-boredom points hold at most this many distinct values is boring (Skyline BOREDOM_SET_SIZE)"`
+	RejectIncomplete    bool          `kale:"reject-incomplete" help:"skip series spanning less than full-duration (Skyline's historical Incomplete check)"`
+	SecondOrder         bool          `kale:"second-order" help:"only report metrics whose anomalies are themselves anomalous (Skyline ENABLE_SECOND_ORDER)"`
+	SkylineCompat       []string      `kale:"skyline-compat" help:"reproduce Etsy defects: any of mad-none-votes, tail-avg-int-div, boring-equality, histogram-edges, one-sided-grubbs, algorithm-error-vetoes, or all"`
+	CanaryMetric        string        `kale:"canary-metric" help:"metric whose time span reports the data duration (Skyline CANARY_METRIC)"`
+	AnomalyDump         string        `kale:"anomaly-dump" help:"also write Skyline's anomalies.json (handle_data(...)) to this file each cycle; empty: only served by the webapp"`
+	AnomalyHistory      time.Duration `kale:"anomaly-history" help:"how long anomaly records are kept in Redis"`
+
+	EnableAlerts      bool     `kale:"enable-alerts" help:"send alerts for anomalies matching --alerts (Skyline ENABLE_ALERTS)"`
+	Alerts            []string `kale:"alerts" help:"alert rules pattern:strategy:expiration_seconds (Skyline ALERTS); strategies: smtp, webhook, slack, pagerduty, log"`
+	AlertWebhookURL   string   `kale:"alert-webhook-url" help:"URL receiving the webhook strategy's JSON (Alertmanager-compatible)"`
+	AlertSlackURL     string   `kale:"alert-slack-url" help:"Slack incoming-webhook URL for the slack strategy"`
+	AlertSMTPAddr     string   `kale:"alert-smtp-addr" help:"SMTP server host:port for the smtp strategy"`
+	AlertSMTPFrom     string   `kale:"alert-smtp-from" help:"sender address of alert mail (Skyline SMTP_OPTS sender)"`
+	AlertSMTPTo       []string `kale:"alert-smtp-to" help:"recipients: pattern=address entries (Skyline SMTP_OPTS recipients); an address without pattern= gets every smtp alert"`
+	AlertSMTPUser     string   `kale:"alert-smtp-user" help:"SMTP user name (PLAIN auth; needs TLS)"`
+	AlertSMTPPassword string   `kale:"alert-smtp-password" help:"SMTP password; prefer the environment variable KALE_ALERT_SMTP_PASSWORD"`
+	AlertSMTPTLS      string   `kale:"alert-smtp-tls" help:"SMTP transport security: starttls, tls or none"`
+	AlertPagerDutyKey string   `kale:"alert-pagerduty-key" help:"PagerDuty Events v2 routing key for the pagerduty strategy"`
+	AlertPagerDutyURL string   `kale:"alert-pagerduty-url" help:"PagerDuty Events v2 endpoint"`
+	GraphURL          string   `kale:"graph-url" help:"link to a graph of a metric in alerts; %s is replaced by the metric name (Skyline GRAPH_URL)"`
+	GraphiteAddr      string   `kale:"graphite-addr" help:"host:port receiving Graphite plaintext self-metrics (skyline.analyzer.run_time, ...); empty disables (Skyline GRAPHITE_HOST:CARBON_PORT)"`
 }
 
 // DefaultConfig returns the defaults: Skyline's settings where Skyline had one, listeners on
@@ -78,6 +111,23 @@ func DefaultConfig() *Config {
 		Roomba:          true,
 		RoombaInterval:  30 * time.Second,
 		RoombaGraceTime: 600 * time.Second,
+
+		AnalyzerInterval: 0,
+		Algorithms: []string{"first_hour_average", "mean_subtraction_cumulation", "stddev_from_average",
+			"stddev_from_moving_average", "least_squares", "grubbs", "histogram_bins",
+			"median_absolute_deviation", "ks_test"},
+		Consensus:           6,
+		StalePeriod:         500 * time.Second,
+		MinTolerableLength:  1,
+		MaxTolerableBoredom: 100,
+		BoredomSetSize:      1,
+		CanaryMetric:        "statsd.numStats",
+		AnomalyHistory:      30 * 24 * time.Hour,
+		EnableAlerts:        true,
+		AlertSMTPAddr:       "127.0.0.1:25",
+		AlertSMTPFrom:       "kale-alerts@localhost",
+		AlertSMTPTLS:        "starttls",
+		AlertPagerDutyURL:   "https://events.pagerduty.com/v2/enqueue",
 	}
 }
 
@@ -153,6 +203,45 @@ func (c *Config) Validate() error {
 	if c.RoombaGraceTime < 0 {
 		bad("roomba-grace-time", "must not be negative")
 	}
+	if c.AnalyzerProcesses < 0 {
+		bad("analyzer-processes", "must not be negative")
+	}
+	if c.AnalyzerInterval < 0 {
+		bad("analyzer-interval", "must not be negative")
+	}
+	if len(c.Algorithms) == 0 {
+		bad("algorithms", "must name at least one detector")
+	}
+	if c.Consensus < 1 || c.Consensus > len(c.Algorithms) {
+		bad("consensus", "%d must be between 1 and the number of --algorithms (%d)", c.Consensus, len(c.Algorithms))
+	}
+	if c.StalePeriod <= 0 {
+		bad("stale-period", "must be positive")
+	}
+	if c.MinTolerableLength < 0 || c.MaxTolerableBoredom < 1 || c.BoredomSetSize < 0 {
+		bad("min-tolerable-length", "min-tolerable-length >= 0, max-tolerable-boredom >= 1 and boredom-set-size >= 0 are required")
+	}
+	for _, s := range c.SkylineCompat {
+		if !slices.Contains(CompatSwitches, s) && s != "all" {
+			bad("skyline-compat", "%q is not one of %s or all", s, strings.Join(CompatSwitches, ", "))
+		}
+	}
+	if c.AnomalyHistory < time.Minute {
+		bad("anomaly-history", "%v is shorter than 1m", c.AnomalyHistory)
+	}
+	if _, err := ParseAlertRules(c.Alerts); err != nil {
+		bad("alerts", "%v", err)
+	}
+	switch c.AlertSMTPTLS {
+	case "starttls", "tls", "none":
+	default:
+		bad("alert-smtp-tls", "%q is not one of starttls, tls, none", c.AlertSMTPTLS)
+	}
+	if c.GraphiteAddr != "" {
+		if _, _, err := net.SplitHostPort(c.GraphiteAddr); err != nil {
+			bad("graphite-addr", "%q is not host:port: %v", c.GraphiteAddr, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -197,4 +286,58 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// CompatSwitches names the Etsy defects --skyline-compat can reproduce.
+var CompatSwitches = []string{"mad-none-votes", "tail-avg-int-div", "boring-equality", "histogram-edges",
+	"one-sided-grubbs", "algorithm-error-vetoes"}
+
+// Compat reports whether a --skyline-compat switch is on ("all" turns every switch on).
+func (c *Config) Compat(name string) bool {
+	return slices.Contains(c.SkylineCompat, name) || slices.Contains(c.SkylineCompat, "all")
+}
+
+// Workers is the number of analysis workers: --analyzer-processes, or one per CPU core.
+func (c *Config) Workers() int {
+	if c.AnalyzerProcesses > 0 {
+		return c.AnalyzerProcesses
+	}
+	return runtime.NumCPU()
+}
+
+// AlertRule is one Skyline alert rule: metrics whose name contains Pattern alert through
+// Strategy at most once per Expiration.
+type AlertRule struct {
+	Pattern    string
+	Strategy   string
+	Expiration time.Duration
+}
+
+// AlertStrategies are the alert channels.
+var AlertStrategies = []string{"smtp", "webhook", "slack", "pagerduty", "log"}
+
+// ParseAlertRules parses "pattern:strategy:expiration_seconds" entries. The pattern may
+// itself contain colons (fields are split from the right).
+func ParseAlertRules(entries []string) ([]AlertRule, error) {
+	var out []AlertRule
+	for _, e := range entries {
+		i := strings.LastIndexByte(e, ':')
+		j := -1
+		if i > 0 {
+			j = strings.LastIndexByte(e[:i], ':')
+		}
+		if i < 0 || j < 0 {
+			return nil, fmt.Errorf("rule %q is not pattern:strategy:expiration_seconds", e)
+		}
+		pattern, strategy, exp := e[:j], e[j+1:i], e[i+1:]
+		if !slices.Contains(AlertStrategies, strategy) {
+			return nil, fmt.Errorf("rule %q: strategy %q is not one of %s", e, strategy, strings.Join(AlertStrategies, ", "))
+		}
+		secs, err := strconv.Atoi(exp)
+		if err != nil || secs < 1 {
+			return nil, fmt.Errorf("rule %q: expiration %q is not a positive number of seconds", e, exp)
+		}
+		out = append(out, AlertRule{Pattern: pattern, Strategy: strategy, Expiration: time.Duration(secs) * time.Second})
+	}
+	return out, nil
 }

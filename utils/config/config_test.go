@@ -128,3 +128,42 @@ func TestPrintDefaultRoundTrip(t *testing.T) {
 		require.Contains(t, buf.String(), "\n"+o.Name+" = ", "option %s is printed", o.Name)
 	}
 }
+
+func TestParseAlertRules(t *testing.T) {
+	rules, err := ParseAlertRules([]string{"skyline:smtp:1800", "a:b:c:log:5"})
+	require.NoError(t, err)
+	require.Equal(t, []AlertRule{{"skyline", "smtp", 1800 * time.Second}, {"a:b:c", "log", 5 * time.Second}}, rules)
+	for _, bad := range []string{"skyline", "skyline:smtp", "x:carrier-pigeon:5", "x:smtp:0", "x:smtp:soon"} {
+		_, err := ParseAlertRules([]string{bad})
+		require.Error(t, err, bad)
+	}
+}
+
+func TestSkylineAnalyzerSettings(t *testing.T) {
+	r, err := resolve(t, []string{"--config", "testdata/skyline_alerts.toml"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"skyline:smtp:1800", "web:api:webhook:60"}, r.Alerts)
+	require.Equal(t, "graphite.local:2013", r.GraphiteAddr)
+	require.Equal(t, []string{"grubbs", "ks_test"}, r.Algorithms)
+	require.Equal(t, 2, r.Consensus)
+	require.Equal(t, 600*time.Second, r.StalePeriod)
+	require.Equal(t, "skyline@example.com", r.AlertSMTPFrom)
+	require.Equal(t, []string{"skyline=a@example.com", "skyline=b@example.com"}, r.AlertSMTPTo)
+	require.Equal(t, "routing-key", r.AlertPagerDutyKey)
+	require.Len(t, r.Warnings, 1)
+	require.Contains(t, r.Warnings[0], "HipChat is defunct")
+}
+
+func TestCompatSwitches(t *testing.T) {
+	r, err := resolve(t, []string{"--skyline-compat", "mad-none-votes"}, nil)
+	require.NoError(t, err)
+	require.True(t, r.Compat("mad-none-votes"))
+	require.False(t, r.Compat("boring-equality"))
+	r, err = resolve(t, []string{"--skyline-compat", "all"}, nil)
+	require.NoError(t, err)
+	require.True(t, r.Compat("boring-equality"))
+	_, err = resolve(t, []string{"--skyline-compat", "everything"}, nil)
+	require.ErrorContains(t, err, "invalid --skyline-compat")
+	_, err = resolve(t, []string{"--consensus", "10"}, nil)
+	require.ErrorContains(t, err, "invalid --consensus")
+}

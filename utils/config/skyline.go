@@ -17,37 +17,32 @@ var skylineMapped = map[string]string{
 	"MAX_RESOLUTION":    "max-resolution",
 	"SKIP_LIST":         "skip-list",
 	"ROOMBA_GRACE_TIME": "roomba-grace-time",
+
+	"ANALYZER_PROCESSES":    "analyzer-processes",
+	"STALE_PERIOD":          "stale-period",
+	"MIN_TOLERABLE_LENGTH":  "min-tolerable-length",
+	"MAX_TOLERABLE_BOREDOM": "max-tolerable-boredom",
+	"BOREDOM_SET_SIZE":      "boredom-set-size",
+	"CANARY_METRIC":         "canary-metric",
+	"ALGORITHMS":            "algorithms",
+	"CONSENSUS":             "consensus",
+	"ENABLE_SECOND_ORDER":   "second-order",
+	"ENABLE_ALERTS":         "enable-alerts",
+	"GRAPH_URL":             "graph-url",
 }
 
 // skylineIgnored are Skyline settings accepted in a config file that this build does not use,
 // with the reason printed as a warning.
 var skylineIgnored = map[string]string{
-	"LOG_PATH":              "kale logs to stderr (redirect it or use the systemd journal)",
-	"PID_PATH":              "kale runs in the foreground; use your service manager",
-	"GRAPHITE_HOST":         "Graphite self-metrics are not sent by this build; scrape /metrics",
-	"GRAPH_URL":             "not used by this build",
-	"CARBON_PORT":           "Graphite self-metrics are not sent by this build; scrape /metrics",
-	"WORKER_PROCESSES":      "kale's writer batches and pipelines; there are no worker processes",
-	"CHUNK_SIZE":            "kale batches by time (--flush-interval) and size (--flush-points)",
-	"MAX_QUEUE_SIZE":        "kale's queue is sized in datapoints (--queue-size)",
-	"ROOMBA_PROCESSES":      "one Roomba pass visits every key once",
-	"ANOMALY_DUMP":          "not used by this build",
-	"ANALYZER_PROCESSES":    "not used by this build",
-	"STALE_PERIOD":          "not used by this build",
-	"MIN_TOLERABLE_LENGTH":  "not used by this build",
-	"MAX_TOLERABLE_BOREDOM": "not used by this build",
-	"BOREDOM_SET_SIZE":      "not used by this build",
-	"CANARY_METRIC":         "not used by this build",
-	"ALGORITHMS":            "not used by this build",
-	"CONSENSUS":             "not used by this build",
-	"ENABLE_SECOND_ORDER":   "not used by this build",
-	"ENABLE_ALERTS":         "not used by this build",
-	"ALERTS":                "not used by this build",
-	"SMTP_OPTS":             "not used by this build",
-	"HIPCHAT_OPTS":          "not used by this build",
-	"PAGERDUTY_OPTS":        "not used by this build",
-	"WEBAPP_IP":             "not used by this build",
-	"WEBAPP_PORT":           "not used by this build",
+	"LOG_PATH":         "kale logs to stderr (redirect it or use the systemd journal)",
+	"PID_PATH":         "kale runs in the foreground; use your service manager",
+	"WORKER_PROCESSES": "kale's writer batches and pipelines; there are no worker processes",
+	"CHUNK_SIZE":       "kale batches by time (--flush-interval) and size (--flush-points)",
+	"MAX_QUEUE_SIZE":   "kale's queue is sized in datapoints (--queue-size)",
+	"ROOMBA_PROCESSES": "one Roomba pass visits every key once",
+	"HIPCHAT_OPTS":     "HipChat is defunct; use the slack or webhook strategy",
+	"WEBAPP_IP":        "not used by this build",
+	"WEBAPP_PORT":      "not used by this build",
 }
 
 // SkylineNames lists every Skyline setting name a config file may use.
@@ -59,7 +54,8 @@ func SkylineNames() []string {
 	for k := range skylineIgnored {
 		out = append(out, k)
 	}
-	out = append(out, "REDIS_SOCKET_PATH", "OCULUS_HOST", "HORIZON_IP", "PICKLE_PORT", "UDP_PORT")
+	out = append(out, "REDIS_SOCKET_PATH", "OCULUS_HOST", "HORIZON_IP", "PICKLE_PORT", "UDP_PORT",
+		"ANOMALY_DUMP", "ALERTS", "SMTP_OPTS", "PAGERDUTY_OPTS", "GRAPHITE_HOST", "CARBON_PORT")
 	sort.Strings(out)
 	return out
 }
@@ -83,7 +79,7 @@ func applySkyline(r *Resolved, m map[string]any, keys []string, path string) err
 		r.Sources[opt] = FromFile
 		return nil
 	}
-	var hostIP, picklePort, udpPort string
+	var hostIP, picklePort, udpPort, graphiteHost, carbonPort string
 	for _, k := range keys {
 		v := fileString(m[k])
 		switch {
@@ -105,11 +101,49 @@ func applySkyline(r *Resolved, m map[string]any, keys []string, path string) err
 			picklePort = v
 		case k == "UDP_PORT":
 			udpPort = v
+		case k == "GRAPHITE_HOST":
+			graphiteHost = v
+		case k == "CARBON_PORT":
+			carbonPort = v
+		case k == "ANOMALY_DUMP":
+			// Skyline's path was relative to its src/ folder; Kale takes it as given.
+			if err := set("anomaly-dump", v, k); err != nil {
+				return err
+			}
+		case k == "ALERTS":
+			rules, err := skylineAlerts(m[k])
+			if err != nil {
+				return fmt.Errorf("invalid ALERTS in %s: %w", path, err)
+			}
+			if err := set("alerts", strings.Join(rules, ","), k); err != nil {
+				return err
+			}
+		case k == "SMTP_OPTS":
+			if err := skylineSMTP(m[k], set); err != nil {
+				return fmt.Errorf("invalid SMTP_OPTS in %s: %w", path, err)
+			}
+		case k == "PAGERDUTY_OPTS":
+			if opts, ok := m[k].(map[string]any); ok {
+				if key, ok := opts["key"]; ok {
+					if err := set("alert-pagerduty-key", fmt.Sprint(key), k); err != nil {
+						return err
+					}
+				}
+			}
 		case skylineIgnored[k] != "":
 			r.Warnings = append(r.Warnings, fmt.Sprintf("%s in %s is accepted but ignored: %s", k, path, skylineIgnored[k]))
 		default:
 			return fmt.Errorf("unknown setting %q in %s (kale print-default-config lists the options; Skyline names: %s)",
 				k, path, strings.Join(SkylineNames(), ", "))
+		}
+	}
+	// Skyline's example GRAPHITE_HOST ("your_graphite_host.com") is a placeholder: ignore it.
+	if graphiteHost != "" && graphiteHost != "your_graphite_host.com" {
+		if carbonPort == "" {
+			carbonPort = "2003"
+		}
+		if err := set("graphite-addr", net.JoinHostPort(graphiteHost, carbonPort), "GRAPHITE_HOST"); err != nil {
+			return err
 		}
 	}
 	// Ports and the bind address combine: PICKLE_PORT/UDP_PORT replace the port, HORIZON_IP
@@ -145,4 +179,55 @@ func applySkyline(r *Resolved, m map[string]any, keys []string, path string) err
 		}
 	}
 	return nil
+}
+
+// skylineAlerts turns ALERTS = [["pattern", "strategy", seconds], ...] into rule strings.
+func skylineAlerts(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("want a list of [pattern, strategy, expiration_seconds]")
+	}
+	var out []string
+	for _, e := range list {
+		r, ok := e.([]any)
+		if !ok || len(r) != 3 {
+			return nil, fmt.Errorf("rule %v is not [pattern, strategy, expiration_seconds]", e)
+		}
+		out = append(out, fmt.Sprintf("%v:%v:%v", r[0], r[1], fileString(r[2])))
+	}
+	return out, nil
+}
+
+// skylineSMTP maps SMTP_OPTS = {sender = "...", recipients = {pattern = ["a@x", ...]}}.
+func skylineSMTP(v any, set func(opt, val, key string) error) error {
+	opts, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("want a table with sender and recipients")
+	}
+	if s, ok := opts["sender"]; ok {
+		if err := set("alert-smtp-from", fmt.Sprint(s), "SMTP_OPTS"); err != nil {
+			return err
+		}
+	}
+	rec, ok := opts["recipients"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	var to []string
+	patterns := make([]string, 0, len(rec))
+	for p := range rec {
+		patterns = append(patterns, p)
+	}
+	sort.Strings(patterns)
+	for _, p := range patterns {
+		switch addrs := rec[p].(type) {
+		case []any:
+			for _, a := range addrs {
+				to = append(to, p+"="+fmt.Sprint(a))
+			}
+		default:
+			to = append(to, p+"="+fmt.Sprint(addrs))
+		}
+	}
+	return set("alert-smtp-to", strings.Join(to, ","), "SMTP_OPTS")
 }

@@ -1,0 +1,84 @@
+// Command kale is the single Kale binary: ingestion (horizon), Roomba, the demo seeder, the
+// load generator and the configuration tools, selected by subcommand. It is the only main
+// package and the only place that wires the services together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"all", "run every component in one process (horizon with Roomba); Redis defaults to 'embedded'", runAll},
+		{"horizon", "run ingestion: the five listeners, the Redis writer and Roomba", runHorizon},
+		{"seed", "send demo series through every enabled listener and verify they reached Redis (exit 0/1)", runSeed},
+		{"loadgen", "send datapoints at a steady rate for benchmarks", runLoadgen},
+		{"check-config", "load and validate the configuration, print the effective values", runCheckConfig},
+		{"print-default-config", "print the default configuration as a commented TOML file", runPrintDefault},
+		{"version", "print version, Go version and build information", runVersion},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: kale <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-22s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'kale <command> -h' for the flags of a command. Every flag has an environment\n"+
+		"twin (--redis ↔ KALE_REDIS) and may come from --config kale.toml or .yaml.\n")
+}
+
+// errUsage marks a command-line mistake (exit status 2).
+var errUsage = errors.New("usage error")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args[0] = "version"
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "kale %s: %v\n", c.name, err)
+			return 2
+		default:
+			fmt.Fprintf(stderr, "kale %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "kale: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kale-project/kale/horizon"
+	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+func runHorizon(ctx context.Context, args []string, _, stderr io.Writer) error {
+	return serve(ctx, "horizon", args, stderr, nil)
+}
+
+func runAll(ctx context.Context, args []string, _, stderr io.Writer) error {
+	d := config.DefaultConfig()
+	d.Redis = "embedded"
+	return serve(ctx, "all", args, stderr, d)
+}
+
+// serve runs horizon (and, for "all", everything this build has) until ctx ends.
+func serve(ctx context.Context, name string, args []string, stderr io.Writer, defaults *config.Config) error {
+	var seedDemo bool
+	r, _, err := parseConfig(name, args, stderr, defaults, func(fs *flag.FlagSet) {
+		if name == "all" {
+			fs.BoolVar(&seedDemo, "seed", false, "after start-up, load the demo data set (24 h of history plus live points through every listener) and verify it")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	log := newLogger(r.Config, stderr)
+	for _, w := range r.Warnings {
+		log.Warn(w)
+	}
+	store, err := redisstore.Open(r.Redis, redisstore.Options{FullNamespace: r.FullNamespace, MiniNamespace: r.MiniNamespace})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if store.Embedded() {
+		log.Warn("USING THE EMBEDDED REDIS: data is kept in this process's memory only and is LOST when kale exits; "+
+			"run a redis-server and pass --redis redis://127.0.0.1:6379/0 for real use",
+			"addr", store.EmbeddedAddr())
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	if err := store.Ping(pctx); err != nil {
+		log.Warn("Redis is not reachable yet; horizon buffers up to --queue-size datapoints and retries", "err", err)
+	}
+	cancel()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, err := horizon.New(horizon.Options{Config: r.Config, Explicit: r.Explicit, Store: store, Registry: reg, Log: log})
+	if err != nil {
+		return err
+	}
+	if r.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", r.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on --metrics-addr %s: %w", r.MetricsAddr, err)
+		}
+		srv := &http.Server{Handler: opsHandler(reg, store, svc), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
+	}
+	if seedDemo {
+		go runSeedInProcess(ctx, store, svc, log, r.Config)
+	}
+	log.Info("kale started", "command", name, "redis", store.String(), "version", version)
+	err = svc.Run(ctx)
+	log.Info("kale stopped")
+	return err
+}
+
+// opsHandler serves Prometheus metrics and a health document for a component without the
+// webapp.
+func opsHandler(reg *prometheus.Registry, store *redisstore.Store, svc *horizon.Service) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		type health struct {
+			Redis     string `json:"redis"`
+			RedisErr  string `json:"redis_error,omitempty"`
+			Listeners any    `json:"listeners"`
+			Buffered  int    `json:"buffered_datapoints"`
+		}
+		h := health{Redis: "up", Listeners: svc.Listeners(), Buffered: svc.Buffered()}
+		if err := store.Ping(ctx); err != nil {
+			h.Redis, h.RedisErr = "down", err.Error()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(h)
+	})
+	return mux
+}

@@ -1,0 +1,64 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Target is where the generator sends: one horizon listener.
+type Target struct {
+	Protocol string // listener option name: "pickle-tcp", "pickle-udp", "msgpack-udp", "plaintext-tcp" or "plaintext-udp"
+	Network  string // "tcp" or "udp"
+	Addr     string // host:port
+}
+
+// schemes maps every accepted URL scheme to a listener option name. The short forms match
+// the listeners' native transport (pickle and plaintext are TCP, msgpack is UDP).
+var schemes = map[string]string{
+	"pickle":        PickleTCP,
+	"pickle-tcp":    PickleTCP,
+	"pickle-udp":    PickleUDP,
+	"msgpack":       MsgpackUDP,
+	"msgpack-udp":   MsgpackUDP,
+	"plaintext":     PlaintextTCP,
+	"plaintext-tcp": PlaintextTCP,
+	"plaintext-udp": PlaintextUDP,
+}
+
+// SchemeHelp lists the accepted target forms for flag help and error messages.
+const SchemeHelp = "pickle://HOST:PORT (TCP), pickle-udp://, msgpack:// (UDP), plaintext:// (TCP) or plaintext-udp://"
+
+// ParseTarget parses PROTO://HOST:PORT, e.g. "pickle://127.0.0.1:2024". The long listener
+// names ("pickle-tcp://", "msgpack-udp://", "plaintext-tcp://") are accepted too; the host
+// may be empty (the local system), the port may not.
+func ParseTarget(s string) (Target, error) {
+	scheme, addr, ok := strings.Cut(s, "://")
+	if !ok {
+		return Target{}, fmt.Errorf("cannot parse target %q: want %s", s, SchemeHelp)
+	}
+	proto, ok := schemes[strings.ToLower(scheme)]
+	if !ok {
+		return Target{}, fmt.Errorf("cannot parse target %q: unknown protocol %q, want %s", s, scheme, SchemeHelp)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return Target{}, fmt.Errorf("cannot parse target %q: %w", s, err)
+	}
+	if strings.ContainsAny(host, "/?#@") {
+		return Target{}, fmt.Errorf("cannot parse target %q: %w", s, errors.New("want only HOST:PORT after the scheme"))
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Target{}, fmt.Errorf("cannot parse target %q: port %q is not a number in 1..65535", s, port)
+	}
+	network := "tcp"
+	if strings.HasSuffix(proto, "-udp") {
+		network = "udp"
+	}
+	return Target{Protocol: proto, Network: network, Addr: addr}, nil
+}
+
+// String is the canonical form, e.g. "pickle-tcp://127.0.0.1:2024".
+func (t Target) String() string { return t.Protocol + "://" + t.Addr }
