@@ -89,7 +89,6 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if o.Target == "" {
 		return fmt.Errorf("%w: --target is required (%s)", errUsage, loadgen.SchemeHelp)
 	}
-	rep, err := loadgen.Run(ctx, o, stdout)
-	fmt.Fprintln(stdout, rep.String())
+	_, err := loadgen.Run(ctx, o, stdout) // Run prints progress and the summary to stdout
 	return err
 }

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kale-project/kale/algorithms"
+	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/golden"
+	"github.com/kale-project/kale/utils/nab"
+)
+
+const detectHelp = `Usage:
+  kale detect [flags] --out DIR INPUT...    score NAB-layout CSV files (the NAB benchmark runner)
+  kale detect [flags] --cases FILE.jsonl    evaluate golden cases with Skyline's ensemble
+
+Offline detection: reads files, never Redis. Flags and INPUTs may come in any order.
+
+NAB mode (--out). INPUT is a CSV file or a folder searched recursively for *.csv, with a
+header naming the columns timestamp and value; timestamps are YYYY-MM-DD HH:MM:SS (UTC) or
+unix seconds. Each file is written to DIR/<its path relative to the INPUT folder>
+(DIR/<file name> for a file INPUT) with the header timestamp,value,anomaly_score, one row per
+input row, timestamp and value echoed as read. The score of row i is in [0,1] and uses rows
+0..i only. Files are scored concurrently (GOMAXPROCS at a time), largest first; a line per
+file (rows, seconds) and a summary go to stderr. A row that cannot be parsed stops with an
+error naming the file and line; a row with an empty, NaN or infinite value scores 0 and is
+not shown to the detector.
+  --detector skyline  Etsy Skyline's ensemble: the fraction of the --algorithms (nine by
+                      default) that vote anomalous on the rows with ts > ts_i - --window,
+                      run with now = ts_i (data time, not the wall clock). The window stands
+                      for the FULL_DURATION of data Skyline kept in Redis (default
+                      --full-duration, 24h) and bounds each row's work (a day of 5-minute
+                      data is 288 points). A row the ensemble would skip (too short, stale,
+                      boring: e.g. the first row, or --max-tolerable-boredom equal values in
+                      a row) scores 0. --skyline-compat applies (with mad-none-votes, MAD's
+                      None counts as a vote); --consensus does not (NAB's threshold sweep
+                      plays its part).
+  --detector kale     Kale's own detector (not built yet).
+
+Cases mode (--cases). FILE.jsonl ("-" for stdin) holds one case per line, as in
+shared/golden: {"id", "now", "settings" (optional), "series": [[ts, v], ...]}; other fields
+are ignored and a bad line is an error naming its line number. Stdout gets one JSON object
+per case, in input order:
+  {"id":...,"verdicts":{"<algorithm>":bool,...},"triggered":n,"anomalous":bool,"exception":"TooShort"|"Stale"|"Boring"|null}
+computed with Etsy's semantics, as the golden files record it: the --skyline-compat switches
+mad-none-votes, boring-equality, histogram-edges, one-sided-grubbs and algorithm-error-vetoes
+are always on. verdicts holds each algorithm called directly on the series, even when the
+ensemble skipped it (an algorithm that raised, e.g. on the empty series, is absent);
+triggered counts the true verdicts; anomalous is run_selected_algorithm's answer (MAD's None
+votes; false when an exception was raised). --algorithms, --consensus, --full-duration,
+--stale-period, --min-tolerable-length, --max-tolerable-boredom and --boredom-set-size give
+the settings that a case's own settings override. Progress and a summary go to stderr.
+
+Exit status: 0 on success, 1 when an input cannot be read or scored, 2 for a usage error.
+
+Flags of kale detect:
+`
+
+// detectFlags are kale detect's own flags (the configuration flags come from config.Bind).
+type detectFlags struct {
+	cases    string
+	detector string
+	out      string
+	window   time.Duration // 0: the configured full duration
+}
+
+func (f *detectFlags) define(fs *flag.FlagSet) {
+	fs.StringVar(&f.cases, "cases", "", "evaluate the golden cases of this JSON-lines file (\"-\": stdin) and print one JSON object per case")
+	var names []string
+	for _, d := range nab.Detectors() {
+		names = append(names, d.Name)
+	}
+	fs.StringVar(&f.detector, "detector", nab.DefaultDetector, "NAB mode: detector scoring the rows, one of "+strings.Join(names, ", "))
+	fs.StringVar(&f.out, "out", "", "NAB mode: folder receiving one scored CSV per input file")
+	fs.Func("window", "NAB mode, skyline: score row i on the rows with ts > ts_i - window (e.g. 24h or seconds; default --full-duration)", func(s string) error {
+		d, err := config.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("window %q must be positive", s)
+		}
+		f.window = d
+		return nil
+	})
+}
+
+// runDetect is `kale detect`: offline detection over NAB-layout CSV files (--out) or golden
+// cases (--cases).
+func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f detectFlags
+	flagArgs, inputs := splitDetectArgs(args)
+	r, fs, err := parseConfig("detect", flagArgs, stderr, nil, func(fs *flag.FlagSet) {
+		f.define(fs)
+		fs.Usage = func() { detectUsage(fs.Output()) }
+	})
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for _, w := range r.Warnings {
+		fmt.Fprintf(stderr, "kale detect: warning: %s\n", w)
+	}
+
+	if f.cases != "" {
+		switch {
+		case f.out != "" || len(inputs) > 0:
+			return fmt.Errorf("%w: --cases and --out/INPUT are different modes; use one (kale detect -h)", errUsage)
+		case set["detector"] || set["window"]:
+			return fmt.Errorf("%w: --detector and --window apply to NAB mode (--out), not to --cases", errUsage)
+		}
+		return detectCases(ctx, f.cases, etsySemantics(settingsFromConfig(r.Config)), stdout, stderr)
+	}
+	switch {
+	case f.out == "" && len(inputs) == 0:
+		return fmt.Errorf("%w: want --out DIR INPUT... or --cases FILE.jsonl (kale detect -h)", errUsage)
+	case f.out == "":
+		return fmt.Errorf("%w: want --out DIR for the scored files", errUsage)
+	case len(inputs) == 0:
+		return fmt.Errorf("%w: want at least one INPUT (a CSV file or a folder of them)", errUsage)
+	}
+	window := f.window
+	if window == 0 {
+		window = r.FullDuration
+	}
+	return detectNAB(ctx, f.detector, nab.Options{Settings: settingsFromConfig(r.Config), Window: window}, f.out, inputs, stderr)
+}
+
+func detectUsage(w io.Writer) {
+	fmt.Fprint(w, detectHelp)
+	own := flag.NewFlagSet("", flag.ContinueOnError)
+	own.SetOutput(w)
+	(&detectFlags{}).define(own)
+	own.PrintDefaults()
+	fmt.Fprint(w, "\nConfiguration flags (every kale command; each has a KALE_* environment twin and may come from --config FILE):\n")
+	cfg := flag.NewFlagSet("", flag.ContinueOnError)
+	cfg.SetOutput(w)
+	config.Bind(cfg, nil)
+	cfg.PrintDefaults()
+}
+
+// splitDetectArgs separates the INPUT arguments from the flags, so that flags may follow
+// INPUTs (the flag package stops at the first argument that is not a flag). When args do
+// not parse, they are all returned as flags, for parseConfig to report the mistake.
+func splitDetectArgs(args []string) (flags, inputs []string) {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	config.Bind(fs, nil)
+	(&detectFlags{}).define(fs)
+	rest := args
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return append(flags, rest...), inputs
+		}
+		remaining := fs.Args()
+		consumed := rest[:len(rest)-len(remaining)]
+		flags = append(flags, consumed...)
+		if len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			return flags, append(inputs, remaining...) // everything after -- is an INPUT
+		}
+		if len(remaining) == 0 {
+			break
+		}
+		inputs = append(inputs, remaining[0])
+		rest = remaining[1:]
+	}
+	return flags, inputs
+}
+
+// settingsFromConfig maps the configuration onto the Skyline ensemble's settings: the
+// ALGORITHMS list, CONSENSUS, the skip checks (FULL_DURATION, STALE_PERIOD,
+// MIN_TOLERABLE_LENGTH, MAX_TOLERABLE_BOREDOM, BOREDOM_SET_SIZE, the Incomplete check) and
+// the --skyline-compat switches. Defaults are Kale's: Etsy's defects fixed unless a switch
+// asks for them.
+func settingsFromConfig(c *config.Config) algorithms.Settings {
+	s := algorithms.DefaultSettings()
+	s.FullDuration = c.FullDuration
+	s.StalePeriod = c.StalePeriod
+	s.MinTolerableLength = c.MinTolerableLength
+	s.MaxTolerableBoredom = c.MaxTolerableBoredom
+	s.BoredomSetSize = c.BoredomSetSize
+	s.Consensus = c.Consensus
+	s.Algorithms = slices.Clone(c.Algorithms)
+	s.RejectIncomplete = c.RejectIncomplete
+	s.MADNoneVotes = c.Compat("mad-none-votes")
+	s.TailAvgIntDiv = c.Compat("tail-avg-int-div")
+	s.BoringEquality = c.Compat("boring-equality")
+	s.HistogramEdgeCompat = c.Compat("histogram-edges")
+	s.OneSidedGrubbs = c.Compat("one-sided-grubbs")
+	s.AlgorithmErrorVetoes = c.Compat("algorithm-error-vetoes")
+	return s
+}
+
+// etsySemantics turns on every compat switch that algorithms.SkylineCompatSettings turns on,
+// so that s behaves like Etsy's algorithms.py (what the golden files record); the numeric
+// settings, the algorithm list and the other switches stay as they are.
+func etsySemantics(s algorithms.Settings) algorithms.Settings {
+	etsy := algorithms.SkylineCompatSettings()
+	s.MADNoneVotes = s.MADNoneVotes || etsy.MADNoneVotes
+	s.TailAvgIntDiv = s.TailAvgIntDiv || etsy.TailAvgIntDiv
+	s.BoringEquality = s.BoringEquality || etsy.BoringEquality
+	s.HistogramEdgeCompat = s.HistogramEdgeCompat || etsy.HistogramEdgeCompat
+	s.OneSidedGrubbs = s.OneSidedGrubbs || etsy.OneSidedGrubbs
+	s.AlgorithmErrorVetoes = s.AlgorithmErrorVetoes || etsy.AlgorithmErrorVetoes
+	s.EWMLegacyBias = s.EWMLegacyBias || etsy.EWMLegacyBias
+	return s
+}
+
+// detectNAB scores NAB-layout CSV files into outDir.
+func detectNAB(ctx context.Context, detector string, opts nab.Options, outDir string, inputs []string, stderr io.Writer) error {
+	factory, err := nab.Lookup(detector, opts)
+	if err != nil {
+		// A detector that does not exist or cannot be built from these flags is a usage error.
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	jobs, err := nab.Plan(inputs, outDir)
+	if err != nil {
+		return err
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	fmt.Fprintf(stderr, "kale detect: detector %s, window %v: %d files, %d at a time, into %s\n",
+		detector, opts.Window, len(jobs), workers, outDir)
+	start := time.Now()
+	rows := 0
+	err = nab.Run(ctx, jobs, factory, workers, func(res nab.Result) {
+		rows += res.Rows
+		fmt.Fprintf(stderr, "kale detect: %s: %d rows in %.2fs\n", res.Name, res.Rows, res.Elapsed.Seconds())
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "kale detect: %d files, %d rows scored in %.2fs\n", len(jobs), rows, time.Since(start).Seconds())
+	return nil
+}
+
+// caseResult is one evaluated case, or the error that stops the run.
+type caseResult struct {
+	out golden.Output
+	err error
+}
+
+// detectCases evaluates the cases of path with base and prints one JSON line per case to
+// stdout, in input order. Cases are evaluated concurrently (GOMAXPROCS at a time) and at
+// most a few hundred are held in memory, so the file may be of any size.
+func detectCases(ctx context.Context, path string, base algorithms.Settings, stdout, stderr io.Writer) error {
+	ev, err := golden.NewEvaluator(base)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	var in io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("cannot read cases: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// The reader hands each case to a worker and queues the worker's result channel, so the
+	// writer below prints results in input order; the queue bounds the cases in flight.
+	workers := runtime.GOMAXPROCS(0)
+	queue := make(chan chan caseResult, 4*workers)
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(queue)
+		rd := golden.NewReader(in)
+		for {
+			c, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			ch := make(chan caseResult, 1)
+			select {
+			case queue <- ch:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				ch <- caseResult{err: fmt.Errorf("cannot read %q: %w", path, err)}
+				return
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				ch <- caseResult{err: ctx.Err()}
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				out, err := ev.Evaluate(c)
+				if err != nil {
+					err = fmt.Errorf("cannot evaluate case %q on line %d of %q: %w", c.ID, c.Line, path, err)
+				}
+				ch <- caseResult{out: out, err: err}
+			}()
+		}
+	}()
+
+	w := bufio.NewWriterSize(stdout, 1<<16)
+	start, lastReport := time.Now(), time.Now()
+	var (
+		n, anomalous int
+		exceptions   = map[string]int{}
+		buf          []byte
+		runErr       error
+	)
+	for ch := range queue {
+		res := <-ch
+		if res.err != nil {
+			runErr = res.err
+			break
+		}
+		buf = res.out.AppendJSON(buf[:0])
+		buf = append(buf, '\n')
+		if _, err := w.Write(buf); err != nil {
+			runErr = fmt.Errorf("cannot write results: %w", err)
+			break
+		}
+		n++
+		if res.out.Anomalous {
+			anomalous++
+		}
+		if res.out.Exception != "" {
+			exceptions[res.out.Exception]++
+		}
+		if time.Since(lastReport) >= 2*time.Second {
+			lastReport = time.Now()
+			if err := w.Flush(); err != nil {
+				runErr = fmt.Errorf("cannot write results: %w", err)
+				break
+			}
+			fmt.Fprintf(stderr, "kale detect: %d cases…\n", n)
+		}
+	}
+	cancel()
+	for range queue { // let the reader stop
+	}
+	wg.Wait()
+	if err := w.Flush(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("cannot write results: %w", err)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if err := parent.Err(); err != nil {
+		return err
+	}
+	var exc []string
+	for name, k := range exceptions {
+		exc = append(exc, fmt.Sprintf("%s %d", name, k))
+	}
+	slices.Sort(exc)
+	if len(exc) == 0 {
+		exc = []string{"none"}
+	}
+	fmt.Fprintf(stderr, "kale detect: %d cases in %.2fs: %d anomalous; exceptions: %s\n",
+		n, time.Since(start).Seconds(), anomalous, strings.Join(exc, ", "))
+	return nil
+}
