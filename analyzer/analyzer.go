@@ -1,0 +1,395 @@
+// Package analyzer is Kale's detection service: every cycle it reads every series listed in
+// metrics.unique_metrics, runs the configured detectors on it with a pool of workers, records
+// the anomalous ones (current document, Skyline's anomalies.json, a bounded history), alerts
+// and reports what the cycle did. It replaces Skyline's analyzer-agent.py and analyzer.py,
+// without their defects: each metric is analysed exactly once per cycle, a bad key or a failing
+// alert channel costs one counted error instead of the cycle, and self-metric sends cannot
+// kill the loop.
+package analyzer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kale-project/kale/algorithms"
+	"github.com/kale-project/kale/analyzer/alert"
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+// Alerter receives each cycle's anomalies; *alert.Dispatcher implements it. Dispatch must
+// not block on delivery; its error (de-duplication state unreachable) is counted.
+type Alerter interface {
+	Dispatch(ctx context.Context, anomalies []alert.Anomaly) error
+}
+
+// SelfMetrics sends Skyline's Graphite self-metrics; *alert.Graphite implements it.
+type SelfMetrics interface {
+	Send(ctx context.Context, metrics map[string]float64, ts time.Time) error
+}
+
+// Config tunes the analyzer.
+type Config struct {
+	Settings       algorithms.Settings
+	Workers        int           // analysis goroutines
+	Interval       time.Duration // 0: Skyline's rule (back to back, sleep 10s after a cycle < 5s)
+	SecondOrder    bool          // Skyline ENABLE_SECOND_ORDER
+	AnomalyHistory time.Duration // how long records are kept
+	AnomalyDump    string        // optional file for Skyline's anomalies.json
+	CanaryMetric   string        // Skyline CANARY_METRIC, for the Graphite duration metric
+	Now            func() time.Time
+}
+
+// Options wire an Analyzer.
+type Options struct {
+	Config   Config
+	Store    *redisstore.Store
+	Alerter  Alerter     // optional
+	Graphite SelfMetrics // optional
+	Registry prometheus.Registerer
+	Log      *slog.Logger
+}
+
+// Analyzer runs detection cycles.
+type Analyzer struct {
+	cfg      Config
+	store    *redisstore.Store
+	rdb      *redis.Client
+	ens      *algorithms.Ensemble
+	names    []string
+	alerter  Alerter
+	graphite SelfMetrics
+	log      *slog.Logger
+	m        *metrics
+
+	mu   sync.Mutex
+	last CycleStats
+}
+
+// Exception reasons, named as Skyline's counters.
+const (
+	TooShort        = "TooShort"
+	Stale           = "Stale"
+	Boring          = "Boring"
+	Incomplete      = "Incomplete"
+	DeletedByRoomba = "DeletedByRoomba"
+	Other           = "Other"
+)
+
+var exceptionNames = []string{TooShort, Stale, Boring, Incomplete, DeletedByRoomba, Other}
+
+// New validates the detectors and runs Skyline's start-up self-test on each of them.
+func New(o Options) (*Analyzer, error) {
+	if o.Config.Now == nil {
+		o.Config.Now = time.Now
+	}
+	if o.Config.Workers < 1 {
+		o.Config.Workers = 1
+	}
+	ens, err := algorithms.NewEnsemble(&o.Config.Settings)
+	if err != nil {
+		return nil, err
+	}
+	if err := algorithms.SelfTest(&o.Config.Settings); err != nil {
+		return nil, fmt.Errorf("cannot start the analyzer: the start-up self-test failed: %w", err)
+	}
+	a := &Analyzer{
+		cfg: o.Config, store: o.Store, rdb: o.Store.Client(), ens: ens,
+		names: ens.Settings().Algorithms, alerter: o.Alerter, graphite: o.Graphite, log: o.Log,
+	}
+	a.m = newMetrics(o.Registry, a.names)
+	return a, nil
+}
+
+// Last returns the stats of the last completed cycle (zero before the first).
+func (a *Analyzer) Last() CycleStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// Run analyses cycle after cycle until ctx ends.
+func (a *Analyzer) Run(ctx context.Context) error {
+	a.log.Info("analyzer started", "detectors", strings.Join(a.names, ","), "consensus", a.cfg.Settings.Consensus,
+		"workers", a.cfg.Workers)
+	var lastEmptyLog time.Time
+	for {
+		start := time.Now()
+		st, err := a.Cycle(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var wait time.Duration
+		switch {
+		case err != nil:
+			a.m.errors.WithLabelValues("cycle").Inc()
+			a.log.Warn("analyzer cycle failed; retrying in 10s", "err", err)
+			wait = 10 * time.Second
+		case st.Metrics == 0:
+			if time.Since(lastEmptyLog) > time.Minute {
+				a.log.Info("no metrics in Redis yet; send some (kale seed, or a carbon-relay to the pickle port) — see README")
+				lastEmptyLog = time.Now()
+			}
+			wait = 10 * time.Second
+		case a.cfg.Interval > 0:
+			wait = a.cfg.Interval - time.Since(start)
+		case time.Since(start) < 5*time.Second:
+			wait = 10 * time.Second // Skyline: "sleeping due to low run time"
+		}
+		if wait <= 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// chunk is the number of keys a worker reads with one MGET.
+const chunk = 200
+
+// workerOut is what one worker found; merged after the cycle, so the hot path takes no lock.
+type workerOut struct {
+	records    []Record
+	exceptions map[string]int
+	triggers   []int
+	analysed   int
+	errors     int
+	corrupt    int
+}
+
+// Cycle analyses every metric once and records the result.
+func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
+	started := a.cfg.Now()
+	t0 := time.Now()
+	ns := a.store.Options().FullNamespace
+	keys, err := a.store.Members(ctx, ns)
+	if err != nil {
+		return CycleStats{}, err
+	}
+	st := CycleStats{Started: started.UTC(), Metrics: len(keys), Exceptions: map[string]int{}, Triggers: map[string]int{}}
+	if len(keys) == 0 {
+		return st, nil
+	}
+	now := float64(started.UnixNano()) / 1e9
+	work := make(chan []string)
+	outs := make([]*workerOut, a.cfg.Workers)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(work)
+		for i := 0; i < len(keys); i += chunk {
+			select {
+			case work <- keys[i:min(i+chunk, len(keys))]:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	for w := range outs {
+		out := &workerOut{exceptions: map[string]int{}, triggers: make([]int, len(a.names))}
+		outs[w] = out
+		g.Go(func() error { return a.worker(gctx, work, now, ns, out) })
+	}
+	if err := g.Wait(); err != nil {
+		return st, err
+	}
+	var recs []Record
+	corrupt := 0
+	for _, o := range outs {
+		recs = append(recs, o.records...)
+		st.Analysed += o.analysed
+		st.Errors += o.errors
+		corrupt += o.corrupt
+		for k, v := range o.exceptions {
+			st.Exceptions[k] += v
+		}
+		for i, n := range o.triggers {
+			st.Triggers[a.names[i]] += n
+		}
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Metric < recs[j].Metric })
+	if recs == nil {
+		recs = []Record{}
+	}
+	st.Anomalies = len(recs)
+	st.DurationS = time.Since(t0).Seconds()
+
+	if err := a.save(ctx, st, recs); err != nil {
+		st.Errors++
+		a.m.errors.WithLabelValues("records").Inc()
+		a.log.Warn("cannot store this cycle's anomaly records", "err", err)
+	}
+	if a.alerter != nil && len(recs) > 0 {
+		if err := a.alerter.Dispatch(ctx, toAlerts(recs)); err != nil {
+			st.Errors++
+			a.m.errors.WithLabelValues("alert").Inc()
+			a.log.Warn("alert de-duplication failed; alerts were queued anyway", "err", err)
+		}
+	}
+	a.sendSelfMetrics(ctx, st, started)
+	a.m.observe(st, corrupt)
+	a.mu.Lock()
+	a.last = st
+	a.mu.Unlock()
+	a.log.Info("analyzer cycle", "seconds", fmt.Sprintf("%.2f", st.DurationS), "metrics", st.Metrics,
+		"analysed", st.Analysed, "anomalies", st.Anomalies, "exceptions", st.Exceptions,
+		"breakdown", st.Triggers, "errors", st.Errors)
+	return st, nil
+}
+
+func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64, ns string, out *workerOut) error {
+	var buf []algorithms.Point
+	for keys := range work {
+		raws, err := a.store.Raw(ctx, keys)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// One failed read costs its keys, counted, not the cycle.
+			out.errors++
+			out.exceptions[Other] += len(keys)
+			a.m.errors.WithLabelValues("read").Inc()
+			continue
+		}
+		for i, raw := range raws {
+			if raw == nil {
+				out.exceptions[DeletedByRoomba]++
+				continue
+			}
+			var st redisstore.DecodeStats
+			buf, st = redisstore.AppendPairs(buf[:0], raw)
+			out.corrupt += st.BadBytes
+			a.analyse(ctx, strings.TrimPrefix(keys[i], ns), keys[i], buf, now, out)
+		}
+	}
+	return nil
+}
+
+// analyse runs the ensemble on one series. A panic in a detector costs this series.
+func (a *Analyzer) analyse(ctx context.Context, name, key string, series []algorithms.Point, now float64, out *workerOut) {
+	defer func() {
+		if r := recover(); r != nil {
+			out.exceptions[Other]++
+			out.errors++
+			a.log.Error("analysis panicked; the series is skipped", "metric", name, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	// Series stay in arrival order until Roomba sorts them; the detectors need time order.
+	if !slices.IsSortedFunc(series, byTime) {
+		slices.SortStableFunc(series, byTime)
+	}
+	res, err := a.ens.Run(series, now)
+	if err != nil {
+		out.exceptions[exceptionName(err)]++
+		return
+	}
+	out.analysed++
+	var triggered []string
+	for i, v := range res.Votes {
+		if v.Verdict == algorithms.Yes {
+			out.triggers[i]++
+			triggered = append(triggered, v.Name)
+		}
+	}
+	if !res.Anomalous {
+		return
+	}
+	last := series[len(series)-1]
+	if a.cfg.SecondOrder {
+		ok, err := a.secondOrder(ctx, key, now, res.Value)
+		if err != nil {
+			out.errors++
+			a.m.errors.WithLabelValues("second_order").Inc()
+		}
+		if !ok {
+			return
+		}
+	}
+	if triggered == nil {
+		triggered = []string{}
+	}
+	out.records = append(out.records, Record{Metric: name, Value: Float(res.Value), Timestamp: int64(last.Timestamp),
+		Triggered: triggered, Score: Float(float64(len(triggered)) / float64(len(res.Votes)))})
+}
+
+func byTime(a, b algorithms.Point) int {
+	switch {
+	case a.Timestamp < b.Timestamp:
+		return -1
+	case a.Timestamp > b.Timestamp:
+		return 1
+	}
+	return 0
+}
+
+func exceptionName(err error) string {
+	switch {
+	case errors.Is(err, algorithms.ErrTooShort):
+		return TooShort
+	case errors.Is(err, algorithms.ErrStale):
+		return Stale
+	case errors.Is(err, algorithms.ErrBoring):
+		return Boring
+	case errors.Is(err, algorithms.ErrIncomplete):
+		return Incomplete
+	}
+	return Other
+}
+
+func toAlerts(recs []Record) []alert.Anomaly {
+	out := make([]alert.Anomaly, len(recs))
+	for i, r := range recs {
+		out[i] = alert.Anomaly{Metric: r.Metric, Value: float64(r.Value), Timestamp: r.Timestamp,
+			Triggered: r.Triggered, Score: float64(r.Score),
+			Explanation: fmt.Sprintf("%d of the detectors voted anomalous: %s", len(r.Triggered), strings.Join(r.Triggered, ", "))}
+	}
+	return out
+}
+
+// sendSelfMetrics sends Skyline's Graphite metrics; a failure is counted, never fatal.
+func (a *Analyzer) sendSelfMetrics(ctx context.Context, st CycleStats, started time.Time) {
+	if a.graphite == nil {
+		return
+	}
+	m := map[string]float64{
+		"skyline.analyzer.run_time":       st.DurationS,
+		"skyline.analyzer.total_analyzed": float64(st.Metrics - sum(st.Exceptions)),
+	}
+	if a.cfg.CanaryMetric != "" {
+		if series, _, err := a.store.Series(ctx, a.cfg.CanaryMetric); err == nil && len(series) > 1 {
+			hours := (series[len(series)-1].Timestamp - series[0].Timestamp) / 3600
+			m["skyline.analyzer.duration"] = hours
+			if hours > 0 {
+				m["skyline.analyzer.projected"] = 24 * st.DurationS / hours
+			}
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.graphite.Send(sctx, m, started); err != nil {
+		a.m.errors.WithLabelValues("graphite").Inc()
+		a.log.Warn("cannot send Graphite self-metrics", "err", err)
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
