@@ -65,7 +65,7 @@ func (g *brokenGraphite) Send(context.Context, map[string]float64, time.Time) er
 	return errors.New("connection refused")
 }
 
-func newAnalyzer(t *testing.T, store *redisstore.Store, mod func(*Config)) (*Analyzer, *prometheus.Registry) {
+func newAnalyzer(t testing.TB, store *redisstore.Store, mod func(*Config)) (*Analyzer, *prometheus.Registry) {
 	t.Helper()
 	cfg := Config{Settings: algorithms.DefaultSettings(), Workers: 3, AnomalyHistory: 24 * time.Hour,
 		Now: func() time.Time { return now }}

@@ -21,10 +21,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"all", "run every component in one process (horizon with Roomba); Redis defaults to 'embedded'", runAll},
+		{"all", "run every component in one process (horizon with Roomba, analyzer); Redis defaults to 'embedded'", runAll},
 		{"horizon", "run ingestion: the five listeners, the Redis writer and Roomba", runHorizon},
+		{"analyzer", "run detection cycles over every metric, record anomalies and alert", runAnalyzer},
+		{"detect", "offline detection: score NAB-layout CSV files (--out DIR INPUT...) or evaluate golden cases (--cases FILE.jsonl)", runDetect},
 		{"seed", "send demo series through every enabled listener and verify they reached Redis (exit 0/1)", runSeed},
 		{"loadgen", "send datapoints at a steady rate for benchmarks", runLoadgen},
+		{"verify-alerts", "list the --alerts rules matching --metric and their channels; --trigger sends a test alert through each", runVerifyAlerts},
 		{"check-config", "load and validate the configuration, print the effective values", runCheckConfig},
 		{"print-default-config", "print the default configuration as a commented TOML file", runPrintDefault},
 		{"version", "print version, Go version and build information", runVersion},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -103,4 +104,16 @@ func TestHorizonCommand(t *testing.T) {
 	}
 	require.Equal(t, 1000, total, "every point read before the stop is flushed")
 	require.Contains(t, errb.String(), "horizon stopped")
+}
+
+// README.md documents every option (the table must stay true).
+func TestREADMEDocumentsEveryOption(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	require.NoError(t, err)
+	for _, o := range config.Options() {
+		require.Contains(t, string(readme), "`--"+o.Name+"`", "README.md documents --%s", o.Name)
+	}
+	for _, c := range commands() {
+		require.Contains(t, string(readme), "`kale "+c.name, "README.md documents kale %s", c.name)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -13,7 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/alert"
 	"github.com/kale-project/kale/horizon"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
@@ -23,13 +27,18 @@ func runHorizon(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return serve(ctx, "horizon", args, stderr, nil)
 }
 
+func runAnalyzer(ctx context.Context, args []string, _, stderr io.Writer) error {
+	return serve(ctx, "analyzer", args, stderr, nil)
+}
+
 func runAll(ctx context.Context, args []string, _, stderr io.Writer) error {
 	d := config.DefaultConfig()
 	d.Redis = "embedded"
 	return serve(ctx, "all", args, stderr, d)
 }
 
-// serve runs horizon (and, for "all", everything this build has) until ctx ends.
+// serve runs the components of a command ("all": every component this build has) until ctx
+// ends, then stops them in order.
 func serve(ctx context.Context, name string, args []string, stderr io.Writer, defaults *config.Config) error {
 	var seedDemo bool
 	r, _, err := parseConfig(name, args, stderr, defaults, func(fs *flag.FlagSet) {
@@ -56,33 +65,79 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	if err := store.Ping(pctx); err != nil {
-		log.Warn("Redis is not reachable yet; horizon buffers up to --queue-size datapoints and retries", "err", err)
+		log.Warn("Redis is not reachable yet; components retry until it is", "err", err)
 	}
 	cancel()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := horizon.New(horizon.Options{Config: r.Config, Explicit: r.Explicit, Store: store, Registry: reg, Log: log})
-	if err != nil {
-		return err
+	g, gctx := errgroup.WithContext(ctx)
+	var hz *horizon.Service
+	if name == "all" || name == "horizon" {
+		hz, err = horizon.New(horizon.Options{Config: r.Config, Explicit: r.Explicit, Store: store, Registry: reg, Log: log.With("component", "horizon")})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return hz.Run(gctx) })
+	}
+	if name == "all" || name == "analyzer" {
+		if err := startAnalyzer(gctx, g, r.Config, store, reg, log); err != nil {
+			return err
+		}
 	}
 	if r.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", r.MetricsAddr)
 		if err != nil {
 			return fmt.Errorf("cannot listen on --metrics-addr %s: %w", r.MetricsAddr, err)
 		}
-		srv := &http.Server{Handler: opsHandler(reg, store, svc), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: opsHandler(reg, store, hz), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 		log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	}
-	if seedDemo {
-		go runSeedInProcess(ctx, store, svc, log, r.Config)
+	if seedDemo && hz != nil {
+		go runSeedInProcess(gctx, store, hz, log, r.Config)
 	}
 	log.Info("kale started", "command", name, "redis", store.String(), "version", version)
-	err = svc.Run(ctx)
+	err = g.Wait()
 	log.Info("kale stopped")
 	return err
+}
+
+// startAnalyzer builds the analyzer, its alert dispatcher and Graphite sender, and starts
+// them in g.
+func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg *prometheus.Registry, log *slog.Logger) error {
+	alog := log.With("component", "analyzer")
+	var alerter analyzer.Alerter
+	if rules, _ := config.ParseAlertRules(c.Alerts); c.EnableAlerts && len(rules) > 0 {
+		chs, err := alert.Channels(c, alog)
+		if err != nil {
+			return err
+		}
+		d, err := alert.New(rules, chs, store.Client(), alog, reg, alert.Options{})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return d.Run(ctx) })
+		alerter = d
+	}
+	var graphite analyzer.SelfMetrics
+	if c.GraphiteAddr != "" {
+		graphite = &alert.Graphite{Addr: c.GraphiteAddr}
+	}
+	a, err := analyzer.New(analyzer.Options{
+		Config: analyzer.Config{
+			Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
+			SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
+			CanaryMetric: c.CanaryMetric,
+		},
+		Store: store, Alerter: alerter, Graphite: graphite, Registry: reg, Log: alog,
+	})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return a.Run(ctx) })
+	return nil
 }
 
 // opsHandler serves Prometheus metrics and a health document for a component without the
@@ -99,7 +154,10 @@ func opsHandler(reg *prometheus.Registry, store *redisstore.Store, svc *horizon.
 			Listeners any    `json:"listeners"`
 			Buffered  int    `json:"buffered_datapoints"`
 		}
-		h := health{Redis: "up", Listeners: svc.Listeners(), Buffered: svc.Buffered()}
+		h := health{Redis: "up", Listeners: []any{}}
+		if svc != nil {
+			h.Listeners, h.Buffered = svc.Listeners(), svc.Buffered()
+		}
 		if err := store.Ping(ctx); err != nil {
 			h.Redis, h.RedisErr = "down", err.Error()
 		}

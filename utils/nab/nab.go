@@ -1,0 +1,102 @@
+// Package nab is Kale's runner for the Numenta Anomaly Benchmark (NAB) behind `kale detect
+// --out DIR INPUT…`: it sits outside the ingest → analyze pipeline and replaces nothing of
+// Skyline. It feeds each NAB-layout CSV file (`timestamp,value` with a header, timestamps
+// `YYYY-MM-DD HH:MM:SS` in UTC or unix seconds) row by row to a streaming detector and writes
+// `timestamp,value,anomaly_score` with one row per input row, the timestamp and value text
+// echoed as read, which is what shared/tools/nabscore.py scores.
+//
+// Detectors are causal by construction: a Scorer receives the rows of one file in order and
+// must return each row's score before it sees the next one, so the score of row i depends on
+// rows 0..i only. Each file gets a fresh Scorer (NAB rule: files are independent), and files
+// are scored concurrently.
+//
+// The skyline detector (NewSkyline) scores row i with the fraction of the configured Skyline
+// algorithms (nine by default) that vote anomalous on the window of rows with
+// ts > ts_i − Window, with now = ts_i (data time, not the wall clock). The window stands for
+// what Skyline's analyzer saw: Redis held FULL_DURATION (24 h) of each series, so Window
+// defaults to the configured full duration; it also keeps each row's work bounded (a day of
+// 5-minute data is 288 points), so NAB's 22,000-row files take seconds. A row the ensemble
+// would skip (TooShort, Stale, Incomplete, Boring, e.g. the first row, or a flat stretch of
+// MAX_TOLERABLE_BOREDOM equal values) scores 0, as Skyline never reported a skipped series.
+//
+// A row whose value is empty, NaN or infinite scores 0 and is not shown to the detector; the
+// next rows are scored as if it were absent. A row that cannot be parsed (wrong number of
+// fields, bad timestamp, bad number) stops that file with an error naming the file and line.
+package nab
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kale-project/kale/algorithms"
+)
+
+// Scorer is one detector's state on one series. Score is called once per row, in file
+// order, with the row's unix timestamp and finite value, and returns the row's anomaly
+// score in [0, 1] (higher is more anomalous) from the rows seen so far.
+type Scorer interface {
+	Score(ts, value float64) float64
+}
+
+// Factory starts a fresh Scorer for one file. It is called concurrently, once per file.
+type Factory func() Scorer
+
+// Options configure a detector; every file gets the same options (a NAB rule).
+type Options struct {
+	// Settings are the Skyline ensemble's settings: algorithms, consensus, skip checks and
+	// compat switches, mapped from the configuration.
+	Settings algorithms.Settings
+	// Window bounds the history a scorer looks at: row i is scored on the rows with
+	// timestamp > ts_i − Window. It must be positive.
+	Window time.Duration
+}
+
+// Detector is one --detector choice.
+type Detector struct {
+	Name    string
+	Summary string
+	// New builds the detector's per-file Factory; nil means it is not built yet.
+	New func(Options) (Factory, error)
+}
+
+// DefaultDetector is the detector used when none is named. DESIGN.md makes "kale" the
+// default once it is built; until then it is "skyline".
+const DefaultDetector = "skyline"
+
+// Detectors lists the detectors by name. This is the one place a detector is registered.
+func Detectors() []Detector {
+	return []Detector{
+		// The project's own detector: set New here when it is built (and make it
+		// DefaultDetector).
+		{Name: "kale", Summary: "Kale's own detector (not built yet)", New: nil},
+		{Name: "skyline", Summary: "Etsy Skyline's ensemble: the fraction of the configured algorithms voting anomalous on the last --window of data", New: NewSkyline},
+	}
+}
+
+// Errors of Lookup, checked with errors.Is.
+var (
+	ErrUnknownDetector = errors.New("unknown detector")
+	ErrNotBuilt        = errors.New("not built yet")
+)
+
+// Lookup returns the Factory of the detector called name.
+func Lookup(name string, opts Options) (Factory, error) {
+	var names []string
+	for _, d := range Detectors() {
+		names = append(names, d.Name)
+		if d.Name != name {
+			continue
+		}
+		if d.New == nil {
+			return nil, fmt.Errorf("detector %s is %w", name, ErrNotBuilt)
+		}
+		f, err := d.New(opts)
+		if err != nil {
+			return nil, fmt.Errorf("cannot build detector %s: %w", name, err)
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("cannot use detector %q: %w (choose one of %s)", name, ErrUnknownDetector, strings.Join(names, ", "))
+}
