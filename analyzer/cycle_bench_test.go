@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/kale-project/kale/utils/redisstore"
@@ -70,4 +71,21 @@ func BenchmarkCycle(b *testing.B) {
 	b.ReportMetric(st.DurationS, "s/cycle")
 	b.ReportMetric(float64(n)/st.DurationS, "metrics/s")
 	b.ReportMetric(float64(st.Anomalies), "anomalies")
+	b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+}
+
+// peakRSSMB is this process's peak resident set (VmHWM), data loading included; the
+// redis-server child is not counted.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
