@@ -80,6 +80,20 @@ type Config struct {
 	AlertPagerDutyURL string   `kale:"alert-pagerduty-url" help:"PagerDuty Events v2 endpoint"`
 	GraphURL          string   `kale:"graph-url" help:"link to a graph of a metric in alerts; %s is replaced by the metric name (Skyline GRAPH_URL)"`
 	GraphiteAddr      string   `kale:"graphite-addr" help:"host:port receiving Graphite plaintext self-metrics (skyline.analyzer.run_time, ...); empty disables (Skyline GRAPHITE_HOST:CARBON_PORT)"`
+
+	OculusIndex    string        `kale:"oculus-index" help:"directory of the bleve shape index (created if missing; survives restarts); empty keeps the index in memory"`
+	OculusSource   string        `kale:"oculus-source" help:"what each metric's shape is taken from: full (the last --oculus-window of metrics.<name>) or mini (mini.<name>, as Oculus did)"`
+	OculusWindow   time.Duration `kale:"oculus-window" help:"recent window of each series that is indexed and searched"`
+	OculusInterval time.Duration `kale:"oculus-interval" help:"how often the index is brought up to date with Redis (only changed metrics are re-indexed)"`
+	SearchLength   int           `kale:"search-length" help:"default resampled length of indexed and searched series (0 = native length)"`
+	SearchTimeout  time.Duration `kale:"search-timeout" help:"longest time one search may take"`
+
+	Webapp         string  `kale:"webapp" help:"address of the web UI and HTTP API; empty disables"`
+	WebappToken    string  `kale:"webapp-token" help:"bearer token that authorises state-changing requests (feedback, collections, admin); prefer KALE_WEBAPP_TOKEN"`
+	WebappUser     string  `kale:"webapp-user" help:"basic-auth user that authorises state-changing requests"`
+	WebappPassword string  `kale:"webapp-password" help:"basic-auth password for --webapp-user; prefer KALE_WEBAPP_PASSWORD"`
+	SearchRate     float64 `kale:"search-rate" help:"search requests per second allowed per client address"`
+	SearchBurst    int     `kale:"search-burst" help:"search requests a client may send at once before --search-rate applies"`
 }
 
 // DefaultConfig returns the defaults: Skyline's settings where Skyline had one, listeners on
@@ -128,6 +142,17 @@ func DefaultConfig() *Config {
 		AlertSMTPFrom:       "kale-alerts@localhost",
 		AlertSMTPTLS:        "starttls",
 		AlertPagerDutyURL:   "https://events.pagerduty.com/v2/enqueue",
+
+		OculusIndex:    "kale-oculus.bleve",
+		OculusSource:   "full",
+		OculusWindow:   time.Hour,
+		OculusInterval: 2 * time.Minute,
+		SearchLength:   256,
+		SearchTimeout:  30 * time.Second,
+
+		Webapp:      "127.0.0.1:1500",
+		SearchRate:  10,
+		SearchBurst: 20,
 	}
 }
 
@@ -236,6 +261,37 @@ func (c *Config) Validate() error {
 	case "starttls", "tls", "none":
 	default:
 		bad("alert-smtp-tls", "%q is not one of starttls, tls, none", c.AlertSMTPTLS)
+	}
+	switch c.OculusSource {
+	case "full", "mini":
+	default:
+		bad("oculus-source", "%q is not one of full, mini", c.OculusSource)
+	}
+	if c.OculusSource == "mini" && !c.Mini {
+		bad("oculus-source", "mini needs --mini (horizon must write the mini namespace)")
+	}
+	if c.OculusWindow < time.Minute {
+		bad("oculus-window", "%v is shorter than 1m", c.OculusWindow)
+	}
+	if c.OculusInterval < time.Second {
+		bad("oculus-interval", "%v is shorter than 1s", c.OculusInterval)
+	}
+	if c.SearchLength < 0 || c.SearchLength > 100_000 {
+		bad("search-length", "%d must be between 0 and 100000", c.SearchLength)
+	}
+	if c.SearchTimeout <= 0 {
+		bad("search-timeout", "must be positive")
+	}
+	if c.Webapp != "" {
+		if _, _, err := net.SplitHostPort(c.Webapp); err != nil {
+			bad("webapp", "%q is not host:port: %v", c.Webapp, err)
+		}
+	}
+	if (c.WebappUser == "") != (c.WebappPassword == "") {
+		bad("webapp-user", "--webapp-user and --webapp-password go together")
+	}
+	if c.SearchRate <= 0 || c.SearchBurst < 1 {
+		bad("search-rate", "--search-rate must be positive and --search-burst at least 1")
 	}
 	if c.GraphiteAddr != "" {
 		if _, _, err := net.SplitHostPort(c.GraphiteAddr); err != nil {

@@ -77,6 +77,12 @@ func (o Option) Set(c *Config, s string) error {
 			return fmt.Errorf("cannot parse %q as an integer", s)
 		}
 		v.SetInt(int64(i))
+	case float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("cannot parse %q as a number", s)
+		}
+		v.SetFloat(f)
 	case time.Duration:
 		d, err := ParseDuration(s)
 		if err != nil {

@@ -55,7 +55,7 @@ func SkylineNames() []string {
 		out = append(out, k)
 	}
 	out = append(out, "REDIS_SOCKET_PATH", "OCULUS_HOST", "HORIZON_IP", "PICKLE_PORT", "UDP_PORT",
-		"ANOMALY_DUMP", "ALERTS", "SMTP_OPTS", "PAGERDUTY_OPTS", "GRAPHITE_HOST", "CARBON_PORT")
+		"ANOMALY_DUMP", "ALERTS", "SMTP_OPTS", "PAGERDUTY_OPTS", "GRAPHITE_HOST", "CARBON_PORT", "WEBAPP_IP", "WEBAPP_PORT")
 	sort.Strings(out)
 	return out
 }
@@ -79,7 +79,7 @@ func applySkyline(r *Resolved, m map[string]any, keys []string, path string) err
 		r.Sources[opt] = FromFile
 		return nil
 	}
-	var hostIP, picklePort, udpPort, graphiteHost, carbonPort string
+	var hostIP, picklePort, udpPort, graphiteHost, carbonPort, webIP, webPort string
 	for _, k := range keys {
 		v := fileString(m[k])
 		switch {
@@ -101,6 +101,10 @@ func applySkyline(r *Resolved, m map[string]any, keys []string, path string) err
 			picklePort = v
 		case k == "UDP_PORT":
 			udpPort = v
+		case k == "WEBAPP_IP":
+			webIP = v
+		case k == "WEBAPP_PORT":
+			webPort = v
 		case k == "GRAPHITE_HOST":
 			graphiteHost = v
 		case k == "CARBON_PORT":
@@ -135,6 +139,18 @@ func applySkyline(r *Resolved, m map[string]any, keys []string, path string) err
 		default:
 			return fmt.Errorf("unknown setting %q in %s (kale print-default-config lists the options; Skyline names: %s)",
 				k, path, strings.Join(SkylineNames(), ", "))
+		}
+	}
+	if webIP != "" || webPort != "" {
+		host, port, _ := net.SplitHostPort(r.Webapp)
+		if webIP != "" {
+			host = webIP
+		}
+		if webPort != "" {
+			port = webPort
+		}
+		if err := set("webapp", net.JoinHostPort(host, port), "WEBAPP_IP/WEBAPP_PORT"); err != nil {
+			return err
 		}
 	}
 	// Skyline's example GRAPHITE_HOST ("your_graphite_host.com") is a placeholder: ignore it.
