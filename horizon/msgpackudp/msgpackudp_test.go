@@ -15,6 +15,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/kale-project/kale/horizon/ingest"
+	"github.com/kale-project/kale/horizon/ingest/ingesttest"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -23,9 +24,7 @@ var (
 	f64 = redisstore.Float
 )
 
-func pt(name string, ts, value redisstore.Number) redisstore.Point {
-	return redisstore.Point{Name: name, Timestamp: ts, Value: value}
-}
+var pt = ingesttest.Pt
 
 // mp encodes v the way the senders do (ints in their most compact form).
 func mp(t testing.TB, v any) []byte {
@@ -55,17 +54,10 @@ func cat(parts ...[]byte) []byte {
 func item(name any, ts, value any) []any { return []any{name, []any{ts, value}} }
 
 func decodeAll(b []byte, lim ingest.Limits) ([]redisstore.Point, error) {
-	var got []redisstore.Point
-	err := Decode(b, lim, func(p redisstore.Point) { got = append(got, p) })
-	return got, err
+	return ingesttest.DecodeAll(Decode, b, lim)
 }
 
-func counts(m map[ingest.Reason]int) (c [ingest.NumReasons]int) {
-	for r, n := range m {
-		c[r] = n
-	}
-	return c
-}
+var counts = ingesttest.Counts
 
 func TestDecodeGood(t *testing.T) {
 	for _, tc := range []struct {

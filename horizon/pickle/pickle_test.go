@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon/ingest"
+	"github.com/kale-project/kale/horizon/ingest/ingesttest"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -25,24 +26,15 @@ var (
 	f64 = redisstore.Float
 )
 
-func pt(name string, ts, value redisstore.Number) redisstore.Point {
-	return redisstore.Point{Name: name, Timestamp: ts, Value: value}
-}
+var pt = ingesttest.Pt
 
 var goodPt = pt("good", i64(1), i64(2)) // GOOD = ("good", (1, 2)) in gen.py
 
 func decodeAll(b []byte, lim ingest.Limits) ([]redisstore.Point, error) {
-	var got []redisstore.Point
-	err := Decode(b, lim, func(p redisstore.Point) { got = append(got, p) })
-	return got, err
+	return ingesttest.DecodeAll(Decode, b, lim)
 }
 
-func counts(m map[ingest.Reason]int) (c [ingest.NumReasons]int) {
-	for r, n := range m {
-		c[r] = n
-	}
-	return c
-}
+var counts = ingesttest.Counts
 
 // fixtures returns the testdata files written by gen.py for one fixture, in every Python
 // version and protocol, failing if fewer than want exist.

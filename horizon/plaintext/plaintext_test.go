@@ -10,12 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon/ingest"
+	"github.com/kale-project/kale/horizon/ingest/ingesttest"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
-func pt(name string, ts, value redisstore.Number) redisstore.Point {
-	return redisstore.Point{Name: name, Timestamp: ts, Value: value}
-}
+var pt = ingesttest.Pt
 
 var (
 	i64 = redisstore.Int
@@ -23,18 +22,11 @@ var (
 )
 
 func decodeAll(b []byte, lim ingest.Limits) ([]redisstore.Point, error) {
-	var got []redisstore.Point
-	err := Decode(b, lim, func(p redisstore.Point) { got = append(got, p) })
-	return got, err
+	return ingesttest.DecodeAll(Decode, b, lim)
 }
 
 // counts turns the expected rejections of a test case into ingest.Error.Counts.
-func counts(m map[ingest.Reason]int) (c [ingest.NumReasons]int) {
-	for r, n := range m {
-		c[r] = n
-	}
-	return c
-}
+var counts = ingesttest.Counts
 
 func TestDecodeGood(t *testing.T) {
 	for _, tc := range []struct {
