@@ -8,6 +8,8 @@ import (
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/kale-project/kale/algorithms"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
@@ -49,11 +51,9 @@ type Point struct {
 	Value     Number
 }
 
-// Pair is a decoded [timestamp, value] element of a stored series.
-type Pair struct {
-	Timestamp float64
-	Value     float64
-}
+// Pair is a decoded [timestamp, value] element of a stored series. It is the detectors'
+// point type, so a decoded series goes to the analyzer without a copy.
+type Pair = algorithms.Point
 
 // Encoder appends msgpack [ts, value] pairs exactly as Python's msgpack.packb((ts, value))
 // writes them: a fixarray of 2, ints compact (positive fixint, uint8..uint64, negative fixint,

@@ -76,7 +76,7 @@ func TestDecodeSkylineWritten(t *testing.T) {
 	var got []Pair
 	st := DecodeSeries(raw, func(p Pair) { got = append(got, p) })
 	require.Equal(t, DecodeStats{Pairs: 3}, st)
-	require.Equal(t, []Pair{{1700000000, 1.5}, {1700000000, 5}, {1700000000, 100}}, got)
+	require.Equal(t, []Pair{{Timestamp: 1700000000, Value: 1.5}, {Timestamp: 1700000000, Value: 5}, {Timestamp: 1700000000, Value: 100}}, got)
 
 	// Types survive a typed decode, so a rewrite reproduces the bytes exactly.
 	var again []byte

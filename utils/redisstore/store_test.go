@@ -53,7 +53,7 @@ func TestAppendLayout(t *testing.T) {
 		pairs, st, err := s.Series(ctx, "a.b")
 		require.NoError(t, err)
 		require.Equal(t, redisstore.DecodeStats{Pairs: 2}, st)
-		require.Equal(t, []redisstore.Pair{{1700000000, 1.5}, {1700000010, 5}}, pairs)
+		require.Equal(t, []redisstore.Pair{{Timestamp: 1700000000, Value: 1.5}, {Timestamp: 1700000010, Value: 5}}, pairs)
 
 		_, _, err = s.Series(ctx, "missing")
 		require.ErrorIs(t, err, redisstore.ErrNoMetric)
