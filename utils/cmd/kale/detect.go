@@ -47,7 +47,10 @@ not shown to the detector.
                       a row) scores 0. --skyline-compat applies (with mad-none-votes, MAD's
                       None counts as a vote); --consensus does not (NAB's threshold sweep
                       plays its part).
-  --detector kale     Kale's own detector (not built yet).
+  --detector kale     Kale's own streaming detector (the default): a context model of
+                      quantised recent patterns plus a daily seasonal baseline, scored
+                      causally row by row; see algorithms/README.md for the method and its
+                      NAB scores.
 
 Cases mode (--cases). FILE.jsonl ("-" for stdin) holds one case per line, as in
 shared/golden: {"id", "now", "settings" (optional), "series": [[ts, v], ...]}; other fields

@@ -1,0 +1,422 @@
+package algorithms
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Kale is Kale's own streaming anomaly detector, the default detector of `kale detect` and
+// of the analyzer. It keeps a bounded state per metric, sees one row at a time (Update) and
+// scores each row from the rows so far only (causal), so it can run on every metric every
+// cycle and its state can be kept between cycles (MarshalBinary).
+//
+// Components (each in its own kale_*.go file, documented there):
+//
+//   - context (kale_context.go): a CAD-OSE-like novelty score, the fraction of new
+//     quantised patterns; run as an ensemble of len(ContextLevels)×2 quantisations (each
+//     level count with grid offsets 0 and ½) whose scores are averaged, which makes the
+//     score insensitive to where the grid happens to cut the data;
+//   - seasonal (kale_seasonal.go): the residual against the value one day earlier, scored
+//     against the 99th percentile of recent residuals, used only when the lag-one-day
+//     autocorrelation shows a daily pattern;
+//   - an exponentially weighted mean and variance (kaleEW), which only explains a context
+//     alert (Expected ± 3σ).
+//
+// Combination. raw(t) = max(context(t), seasonal(t)) lies in [0, 1]. NAB counts only the
+// earliest detection in a window and charges for every detection outside one, so a row is
+// reported only when it is a new peak:
+//
+//	Score(t) = raw(t) if raw(t) > max(raw(t−Rest) .. raw(t−1)), else 0
+//
+// and rows 1..Probation score 0 (the detector learns during them). The rule needs no alert
+// threshold: whatever threshold the caller applies, a sustained anomaly fires once when it
+// starts and again only if it gets worse.
+type Kale struct {
+	cfg  KaleConfig
+	n    int
+	raws kaleRing // the last Rest raw scores
+	ctx  []kaleContext
+	seas kaleSeasonal
+	ew   kaleEW
+}
+
+// KaleConfig configures Kale; DefaultKaleConfig gives the one configuration used for every
+// NAB file. All sizes are in rows.
+type KaleConfig struct {
+	// Probation is the number of first rows that score 0 while the detector learns.
+	Probation int
+	// Rest is the suppression horizon: a row must beat every raw score of the last Rest
+	// rows to be reported.
+	Rest int
+	// ContextOrder is the longest context (number of previous symbols) of the context
+	// detector.
+	ContextOrder int
+	// ContextLevels lists the quantisation level counts of the context ensemble; each
+	// runs at grid offsets 0 and ½.
+	ContextLevels []int
+	// ContextTableBits is log2 of the bits of each context model's memory.
+	ContextTableBits int
+	// SeasonalHistory is the ring of values the seasonal baseline keeps; a daily period
+	// is used only when two days fit (576 rows at 5-minute data).
+	SeasonalHistory int
+	// SeasonalResidWindow is the number of recent residuals the seasonal score is
+	// calibrated on.
+	SeasonalResidWindow int
+	// SeasonalMinACF is the lag-one-day autocorrelation above which the seasonal
+	// baseline is trusted.
+	SeasonalMinACF float64
+	// SeasonalScale: a residual SeasonalScale times the 99th percentile of recent
+	// residuals scores 1.
+	SeasonalScale float64
+	// DisableContext and DisableSeasonal switch a component off (for ablation).
+	DisableContext, DisableSeasonal bool
+}
+
+// DefaultKaleConfig returns the configuration scored on NAB (algorithms/README.md).
+func DefaultKaleConfig() KaleConfig {
+	return KaleConfig{
+		Probation:           150,
+		Rest:                120,
+		ContextOrder:        4,
+		ContextLevels:       []int{6, 8, 12},
+		ContextTableBits:    14,
+		SeasonalHistory:     1200,
+		SeasonalResidWindow: 576,
+		SeasonalMinACF:      0.8,
+		SeasonalScale:       5,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c KaleConfig) Validate() error {
+	switch {
+	case c.Probation < 0:
+		return fmt.Errorf("invalid Probation %d: must be >= 0", c.Probation)
+	case c.Rest < 1 || c.Rest > 1<<20:
+		return fmt.Errorf("invalid Rest %d: must be in [1, 2^20]", c.Rest)
+	case c.ContextOrder < 0 || c.ContextOrder > 16:
+		return fmt.Errorf("invalid ContextOrder %d: must be in [0, 16]", c.ContextOrder)
+	case len(c.ContextLevels) == 0 && !c.DisableContext:
+		return errors.New("invalid ContextLevels: empty")
+	case c.ContextTableBits < 6 || c.ContextTableBits > 24:
+		return fmt.Errorf("invalid ContextTableBits %d: must be in [6, 24]", c.ContextTableBits)
+	case c.SeasonalHistory < 8 || c.SeasonalHistory > 1<<20:
+		return fmt.Errorf("invalid SeasonalHistory %d: must be in [8, 2^20]", c.SeasonalHistory)
+	case c.SeasonalResidWindow < 20 || c.SeasonalResidWindow > 1<<20:
+		return fmt.Errorf("invalid SeasonalResidWindow %d: must be in [20, 2^20]", c.SeasonalResidWindow)
+	case !(c.SeasonalMinACF >= -1 && c.SeasonalMinACF <= 1):
+		return fmt.Errorf("invalid SeasonalMinACF %v: must be in [-1, 1]", c.SeasonalMinACF)
+	case !(c.SeasonalScale > 0) || math.IsInf(c.SeasonalScale, 0):
+		return fmt.Errorf("invalid SeasonalScale %v: must be positive", c.SeasonalScale)
+	}
+	for _, l := range c.ContextLevels {
+		if l < 1 || l > 1<<16 {
+			return fmt.Errorf("invalid ContextLevels entry %d: must be in [1, 65536]", l)
+		}
+	}
+	return nil
+}
+
+// KaleScore is one row's verdict with its explanation.
+type KaleScore struct {
+	// Score is in [0, 1]; higher is more anomalous, 0 when suppressed.
+	Score float64
+	// Component names the part that produced the raw score: "context" or "seasonal".
+	Component string
+	// Expected is the value the component expected, and [Lower, Upper] the band it
+	// considered normal (context: the EW mean ± 3 EW standard deviations; seasonal: the
+	// value one day earlier ± SeasonalScale × the 99th percentile of recent residuals).
+	Expected, Lower, Upper float64
+}
+
+// NewKale returns a Kale with an empty state. It panics if cfg is invalid (see Validate).
+func NewKale(cfg KaleConfig) *Kale {
+	if err := cfg.Validate(); err != nil {
+		panic("algorithms.NewKale: " + err.Error())
+	}
+	cfg.ContextLevels = append([]int(nil), cfg.ContextLevels...)
+	k := &Kale{
+		cfg:  cfg,
+		raws: newKaleRing(cfg.Rest),
+		seas: newKaleSeasonal(cfg.SeasonalHistory, cfg.SeasonalResidWindow, cfg.SeasonalMinACF, cfg.SeasonalScale),
+		ew:   kaleEW{alpha: 0.01},
+	}
+	if !cfg.DisableContext {
+		for _, l := range cfg.ContextLevels {
+			for _, off := range []float64{0, 0.5} {
+				k.ctx = append(k.ctx, newKaleContext(cfg.ContextOrder, l, cfg.ContextTableBits, off))
+			}
+		}
+	}
+	return k
+}
+
+// Update scores the row (ts unix seconds, value finite) from the rows before it, then
+// learns it. Rows must come in timestamp order; a non-finite value should not be passed.
+func (k *Kale) Update(ts, value float64) KaleScore {
+	k.n++
+	raw := 0.0
+	for i := range k.ctx {
+		raw += k.ctx[i].update(value)
+	}
+	if len(k.ctx) > 0 {
+		raw /= float64(len(k.ctx))
+	}
+	mean, sd := k.ew.mean, math.Sqrt(k.ew.variance)
+	if k.ew.n == 0 {
+		mean = value
+	}
+	out := KaleScore{Component: "context", Expected: mean, Lower: mean - 3*sd, Upper: mean + 3*sd}
+	k.ew.update(value)
+	if !k.cfg.DisableSeasonal {
+		s, exp, band := k.seas.update(ts, value)
+		if s > raw {
+			raw = s
+			out.Component, out.Expected, out.Lower, out.Upper = "seasonal", exp, exp-band, exp+band
+		}
+	}
+	out.Score = raw
+	for i := 0; i < k.raws.n; i++ {
+		if k.raws.at(i) >= raw {
+			out.Score = 0
+			break
+		}
+	}
+	k.raws.push(raw)
+	if k.n <= k.cfg.Probation {
+		out.Score = 0
+	}
+	return out
+}
+
+// kaleEW is an exponentially weighted mean and variance (West's incremental form):
+// with d = x − mean, mean += α·d and variance = (1 − α)(variance + α·d²); α starts at 1/n
+// so the first rows are averaged evenly.
+type kaleEW struct {
+	alpha, mean, variance float64
+	n                     int
+}
+
+func (e *kaleEW) update(x float64) {
+	e.n++
+	a := max(e.alpha, 1/float64(e.n))
+	d := x - e.mean
+	e.mean += a * d
+	e.variance = (1 - a) * (e.variance + a*d*d)
+}
+
+// State encoding: "KALE", a version byte, the shape of the configuration (checked on
+// decoding), then each part; integers are varints and floats are IEEE-754 little-endian.
+const kaleStateVersion = 1
+
+// ErrKaleState reports a state blob that does not decode into this Kale.
+var ErrKaleState = errors.New("invalid kale state")
+
+// MarshalBinary encodes the state (not the configuration).
+func (k *Kale) MarshalBinary() ([]byte, error) {
+	b := append(make([]byte, 0, 1024), "KALE"...)
+	b = append(b, kaleStateVersion)
+	b = binary.AppendUvarint(b, uint64(k.cfg.Rest))
+	b = binary.AppendUvarint(b, uint64(len(k.ctx)))
+	b = binary.AppendUvarint(b, uint64(k.cfg.ContextOrder))
+	b = binary.AppendUvarint(b, uint64(k.cfg.ContextTableBits))
+	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalHistory))
+	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalResidWindow))
+	b = binary.AppendUvarint(b, uint64(k.n))
+	b = k.raws.appendTo(b)
+	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance)
+	b = binary.AppendUvarint(b, uint64(k.ew.n))
+	for i := range k.ctx {
+		c := &k.ctx[i]
+		b = binary.AppendUvarint(b, uint64(c.n))
+		b = binary.AppendUvarint(b, uint64(c.nsyms))
+		b = kaleAppendFloats(b, c.lo, c.hi, c.step)
+		for _, s := range c.syms {
+			b = binary.AppendVarint(b, int64(s))
+		}
+		// The bitset is mostly zeros: run-length encode zero words.
+		b = kaleAppendBitset(b, c.seen)
+	}
+	s := &k.seas
+	b = s.hist.appendTo(b)
+	b = s.resid.appendTo(b)
+	b = binary.AppendUvarint(b, uint64(s.period))
+	b = binary.AppendUvarint(b, uint64(s.sinceChk))
+	active := byte(0)
+	if s.active {
+		active = 1
+	}
+	b = append(b, active)
+	b = kaleAppendFloats(b, s.lastTS, s.dt, s.acf)
+	return b, nil
+}
+
+// UnmarshalBinary restores a state written by MarshalBinary of a Kale with the same
+// configuration; on error k is unchanged.
+func (k *Kale) UnmarshalBinary(data []byte) error {
+	if len(data) < 5 || string(data[:4]) != "KALE" {
+		return fmt.Errorf("%w: bad magic", ErrKaleState)
+	}
+	if data[4] != kaleStateVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrKaleState, data[4], kaleStateVersion)
+	}
+	d := kaleDecoder{b: data[5:]}
+	for _, want := range []int{k.cfg.Rest, len(k.ctx), k.cfg.ContextOrder, k.cfg.ContextTableBits, k.cfg.SeasonalHistory, k.cfg.SeasonalResidWindow} {
+		if got := d.uint(); got != want && d.err == nil {
+			return fmt.Errorf("%w: written with another configuration", ErrKaleState)
+		}
+	}
+	nk := NewKale(k.cfg)
+	nk.n = d.uint()
+	d.ring(&nk.raws)
+	nk.ew.mean, nk.ew.variance, nk.ew.n = d.float(), d.float(), d.uint()
+	for i := range nk.ctx {
+		c := &nk.ctx[i]
+		c.n, c.nsyms = d.uint(), d.uint()
+		c.lo, c.hi, c.step = d.float(), d.float(), d.float()
+		for j := range c.syms {
+			c.syms[j] = int32(d.int())
+		}
+		d.bitset(c.seen)
+		if c.nsyms > c.order {
+			d.fail("context symbols")
+		}
+	}
+	s := &nk.seas
+	d.ring(&s.hist)
+	d.ring(&s.resid)
+	s.period, s.sinceChk = d.uint(), d.uint()
+	s.active = d.byte() == 1
+	s.lastTS, s.dt, s.acf = d.float(), d.float(), d.float()
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err == nil && 2*s.period > len(s.hist.buf) {
+		d.fail("seasonal period")
+	}
+	if d.err != nil {
+		return d.err
+	}
+	*k = *nk
+	return nil
+}
+
+func kaleAppendFloats(b []byte, xs ...float64) []byte {
+	for _, x := range xs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return b
+}
+
+// appendTo writes the ring's kept values, oldest first.
+func (r *kaleRing) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(r.n))
+	for i := 0; i < r.n; i++ {
+		b = kaleAppendFloats(b, r.at(i))
+	}
+	return b
+}
+
+// kaleAppendBitset writes the words as (zero-run length, word) pairs, ending with the run of
+// trailing zeros.
+func kaleAppendBitset(b []byte, words []uint64) []byte {
+	run := 0
+	for _, w := range words {
+		if w == 0 {
+			run++
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(run))
+		b = binary.LittleEndian.AppendUint64(b, w)
+		run = 0
+	}
+	return binary.AppendUvarint(b, uint64(run))
+}
+
+// kaleDecoder reads what MarshalBinary wrote; the first error sticks.
+type kaleDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *kaleDecoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: cannot decode %s", ErrKaleState, what)
+	}
+	d.b = nil
+}
+
+func (d *kaleDecoder) uint() int {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > 1<<40 {
+		d.fail("integer")
+		return 0
+	}
+	d.b = d.b[n:]
+	return int(v)
+}
+
+func (d *kaleDecoder) int() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("integer")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *kaleDecoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail("flag")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *kaleDecoder) float() float64 {
+	if len(d.b) < 8 {
+		d.fail("float")
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *kaleDecoder) ring(r *kaleRing) {
+	n := d.uint()
+	if n > len(r.buf) {
+		d.fail("ring length")
+		return
+	}
+	for range n {
+		r.push(d.float())
+	}
+}
+
+func (d *kaleDecoder) bitset(words []uint64) {
+	i := 0
+	for d.err == nil {
+		run := d.uint()
+		if run > len(words)-i {
+			d.fail("bitset")
+			return
+		}
+		i += run
+		if i == len(words) {
+			return
+		}
+		if len(d.b) < 8 {
+			d.fail("bitset")
+			return
+		}
+		words[i] = binary.LittleEndian.Uint64(d.b)
+		d.b = d.b[8:]
+		i++
+	}
+}

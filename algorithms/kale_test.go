@@ -1,0 +1,216 @@
+package algorithms
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// kaleSeries is a noisy daily sine at 5-minute steps (288 rows a day) with optional edits.
+func kaleSeries(n int, seed uint64) (ts, xs []float64) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for i := range n {
+		ts = append(ts, 1.4e9+300*float64(i))
+		xs = append(xs, 50+20*math.Sin(2*math.Pi*float64(i)/288)+rng.NormFloat64())
+	}
+	return ts, xs
+}
+
+func kaleRun(k *Kale, ts, xs []float64) []KaleScore {
+	out := make([]KaleScore, len(xs))
+	for i := range xs {
+		out[i] = k.Update(ts[i], xs[i])
+	}
+	return out
+}
+
+func kaleArgmax(s []KaleScore, from int) int {
+	best := from
+	for i := from; i < len(s); i++ {
+		if s[i].Score > s[best].Score {
+			best = i
+		}
+	}
+	return best
+}
+
+func TestKaleConfigValidate(t *testing.T) {
+	require.NoError(t, DefaultKaleConfig().Validate())
+	for name, edit := range map[string]func(*KaleConfig){
+		"Rest":             func(c *KaleConfig) { c.Rest = 0 },
+		"ContextOrder":     func(c *KaleConfig) { c.ContextOrder = -1 },
+		"ContextLevels":    func(c *KaleConfig) { c.ContextLevels = nil },
+		"ContextTableBits": func(c *KaleConfig) { c.ContextTableBits = 40 },
+		"SeasonalScale":    func(c *KaleConfig) { c.SeasonalScale = math.NaN() },
+		"SeasonalMinACF":   func(c *KaleConfig) { c.SeasonalMinACF = 2 },
+	} {
+		c := DefaultKaleConfig()
+		edit(&c)
+		require.ErrorContains(t, c.Validate(), name)
+	}
+}
+
+// TestKaleSpike: a planted spike is the highest score after probation, and the rows right
+// after it are suppressed.
+func TestKaleSpike(t *testing.T) {
+	ts, xs := kaleSeries(3000, 1)
+	xs[2000] += 60
+	s := kaleRun(NewKale(DefaultKaleConfig()), ts, xs)
+	require.Equal(t, 2000, kaleArgmax(s, 150))
+	require.Greater(t, s[2000].Score, 0.5)
+	for i := 2001; i < 2000+DefaultKaleConfig().Rest; i++ {
+		require.LessOrEqual(t, s[i].Score, s[2000].Score, "row %d", i)
+	}
+}
+
+// TestKaleSeasonalFindsPeriod: the seasonal part finds the planted daily period, and a day
+// whose pattern stops (flat in the middle, values still in range) is caught by it.
+func TestKaleSeasonalFindsPeriod(t *testing.T) {
+	ts, xs := kaleSeries(4000, 2)
+	for i := 3000; i < 3100; i++ {
+		xs[i] = 50
+	}
+	k := NewKale(DefaultKaleConfig())
+	s := kaleRun(k, ts, xs)
+	require.Equal(t, 288, k.seas.period)
+	require.True(t, k.seas.active)
+	require.Greater(t, k.seas.acf, 0.8)
+	first := -1
+	for i := 3000; i < 3100; i++ {
+		if s[i].Score >= 0.5 {
+			first = i
+			break
+		}
+	}
+	require.NotEqual(t, -1, first, "the flat stretch is detected")
+	require.Less(t, first, 3060)
+	require.Equal(t, "seasonal", s[first].Component)
+	require.Less(t, s[first].Lower, s[first].Expected)
+	require.Greater(t, s[first].Upper, s[first].Expected)
+	// White noise has no daily pattern: the baseline stays off.
+	rng := rand.New(rand.NewPCG(3, 3))
+	w := newKaleSeasonal(1200, 576, 0.8, 5)
+	for i := range 3000 {
+		w.update(1.4e9+300*float64(i), rng.NormFloat64())
+	}
+	require.Equal(t, 288, w.period)
+	require.False(t, w.active)
+	require.Less(t, math.Abs(w.acf), 0.2)
+}
+
+// TestKaleLevelShift: a planted level shift fires once, near its start, and the detector
+// re-baselines: after the shift the scores fall back.
+func TestKaleLevelShift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	var ts, xs []float64
+	for i := range 3000 {
+		v := 10 + rng.NormFloat64()
+		if i >= 2000 {
+			v += 40
+		}
+		ts, xs = append(ts, 1.4e9+60*float64(i)), append(xs, v)
+	}
+	cfg := DefaultKaleConfig()
+	s := kaleRun(NewKale(cfg), ts, xs)
+	top := kaleArgmax(s, cfg.Probation)
+	require.GreaterOrEqual(t, top, 2000)
+	require.Less(t, top, 2010)
+	fires := 0
+	for i := 2300; i < 3000; i++ {
+		if s[i].Score >= s[top].Score*0.9 {
+			fires++
+		}
+	}
+	require.Zero(t, fires, "no alert long after the shift")
+}
+
+// TestKaleContextNovelty: a repeated pattern becomes old news, an odd subsequence (a
+// discord) made of values already seen is new.
+func TestKaleContextNovelty(t *testing.T) {
+	c := newKaleContext(4, 8, 14, 0)
+	pattern := []float64{0, 1, 2, 3, 4, 5, 6, 7}
+	for range 50 {
+		for _, v := range pattern {
+			c.update(v)
+		}
+	}
+	for _, v := range pattern {
+		require.Zero(t, c.update(v))
+	}
+	odd := []float64{0, 7, 0, 7}
+	total := 0.0
+	for _, v := range odd {
+		total += c.update(v)
+	}
+	require.Greater(t, total, 1.0)
+}
+
+// TestKaleCausal: the scores of the first k rows do not depend on the rows after them.
+func TestKaleCausal(t *testing.T) {
+	ts, xs := kaleSeries(2500, 5)
+	xs[1800] += 30
+	full := kaleRun(NewKale(DefaultKaleConfig()), ts, xs)
+	for _, k := range []int{1, 300, 1799, 1801} {
+		cut := kaleRun(NewKale(DefaultKaleConfig()), ts[:k], xs[:k])
+		require.Equal(t, full[:k], cut, "k=%d", k)
+	}
+}
+
+// TestKaleMarshalRoundTrip: scoring with a state saved and restored at any row gives the
+// same scores as scoring straight through; bad blobs are rejected.
+func TestKaleMarshalRoundTrip(t *testing.T) {
+	ts, xs := kaleSeries(2000, 6)
+	xs[1500] -= 40
+	cfg := DefaultKaleConfig()
+	want := kaleRun(NewKale(cfg), ts, xs)
+	for _, cut := range []int{0, 1, 100, 700, 1499} {
+		a := NewKale(cfg)
+		got := kaleRun(a, ts[:cut], xs[:cut])
+		blob, err := a.MarshalBinary()
+		require.NoError(t, err)
+		b := NewKale(cfg)
+		require.NoError(t, b.UnmarshalBinary(blob))
+		got = append(got, kaleRun(b, ts[cut:], xs[cut:])...)
+		require.Equal(t, want, got, "cut=%d", cut)
+		again, err := b.MarshalBinary()
+		require.NoError(t, err)
+		if cut == 1499 {
+			t.Logf("state after %d rows: %d bytes", cut+len(ts[cut:]), len(again))
+		}
+	}
+	k := NewKale(cfg)
+	kaleRun(k, ts, xs)
+	blob, err := k.MarshalBinary()
+	require.NoError(t, err)
+	for i := 0; i < len(blob); i += 7 {
+		require.ErrorIs(t, NewKale(cfg).UnmarshalBinary(blob[:i]), ErrKaleState, "truncated at %d", i)
+	}
+	other := cfg
+	other.Rest = 7
+	require.ErrorIs(t, NewKale(other).UnmarshalBinary(blob), ErrKaleState)
+}
+
+func BenchmarkKaleUpdate(b *testing.B) {
+	ts, xs := kaleSeries(4096, 7)
+	k := NewKale(DefaultKaleConfig())
+	kaleRun(k, ts, xs) // warm: the rings are full
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i & 4095
+		k.Update(ts[j]+float64(i/4096+1)*4096*300, xs[j])
+	}
+}
+
+func BenchmarkKaleMarshal(b *testing.B) {
+	ts, xs := kaleSeries(4096, 8)
+	k := NewKale(DefaultKaleConfig())
+	kaleRun(k, ts, xs)
+	b.ReportAllocs()
+	for b.Loop() {
+		blob, _ := k.MarshalBinary()
+		_ = NewKale(DefaultKaleConfig()).UnmarshalBinary(blob)
+	}
+}
