@@ -39,8 +39,17 @@ type SelfMetrics interface {
 	Send(ctx context.Context, metrics map[string]float64, ts time.Time) error
 }
 
+// Detectors the analyzer can run.
+const (
+	DetectorKale    = "kale"    // algorithms.Kale, streaming, state kept between cycles
+	DetectorSkyline = "skyline" // Etsy's ensemble over the stored window, Settings.Consensus votes
+)
+
 // Config tunes the analyzer.
 type Config struct {
+	Detector       string // DetectorKale or DetectorSkyline
+	Kale           algorithms.KaleConfig
+	KaleThreshold  float64 // kale score that makes an anomaly
 	Settings       algorithms.Settings
 	Workers        int           // analysis goroutines
 	Interval       time.Duration // 0: Skyline's rule (back to back, sleep 10s after a cycle < 5s)
@@ -73,6 +82,8 @@ type Analyzer struct {
 	log      *slog.Logger
 	m        *metrics
 
+	states *kaleStates // per-metric kale detector state (DetectorKale)
+
 	mu   sync.Mutex
 	last CycleStats
 }
@@ -101,12 +112,27 @@ func New(o Options) (*Analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := algorithms.SelfTest(&o.Config.Settings); err != nil {
-		return nil, fmt.Errorf("cannot start the analyzer: the start-up self-test failed: %w", err)
-	}
 	a := &Analyzer{
 		cfg: o.Config, store: o.Store, rdb: o.Store.Client(), ens: ens,
 		names: ens.Settings().Algorithms, alerter: o.Alerter, graphite: o.Graphite, log: o.Log,
+	}
+	switch o.Config.Detector {
+	case "", DetectorSkyline:
+		a.cfg.Detector = DetectorSkyline
+		if err := algorithms.SelfTest(&o.Config.Settings); err != nil {
+			return nil, fmt.Errorf("cannot start the analyzer: the start-up self-test failed: %w", err)
+		}
+	case DetectorKale:
+		if err := o.Config.Kale.Validate(); err != nil {
+			return nil, fmt.Errorf("cannot start the analyzer: %w", err)
+		}
+		if !(o.Config.KaleThreshold > 0 && o.Config.KaleThreshold <= 1) {
+			return nil, fmt.Errorf("cannot start the analyzer: kale threshold %v must be in (0, 1]", o.Config.KaleThreshold)
+		}
+		a.names = []string{DetectorKale}
+		a.states = newKaleStates()
+	default:
+		return nil, fmt.Errorf("cannot start the analyzer: unknown detector %q (kale or skyline)", o.Config.Detector)
 	}
 	a.m = newMetrics(o.Registry, a.names)
 	return a, nil
@@ -121,8 +147,21 @@ func (a *Analyzer) Last() CycleStats {
 
 // Run analyses cycle after cycle until ctx ends.
 func (a *Analyzer) Run(ctx context.Context) error {
-	a.log.Info("analyzer started", "detectors", strings.Join(a.names, ","), "consensus", a.cfg.Settings.Consensus,
-		"workers", a.cfg.Workers)
+	a.log.Info("analyzer started", "detector", a.cfg.Detector, "algorithms", strings.Join(a.names, ","),
+		"consensus", a.cfg.Settings.Consensus, "kale_threshold", a.cfg.KaleThreshold, "workers", a.cfg.Workers)
+	defer func() {
+		if a.states == nil {
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		n, err := a.SaveStates(sctx)
+		if err != nil {
+			a.log.Warn("cannot save the kale detector states; they will be rebuilt from the stored series", "err", err)
+			return
+		}
+		a.log.Info("saved the kale detector states", "metrics", n)
+	}()
 	var lastEmptyLog time.Time
 	for {
 		start := time.Now()
@@ -207,6 +246,13 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	if err := g.Wait(); err != nil {
 		return st, err
 	}
+	if a.states != nil {
+		alive := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			alive[strings.TrimPrefix(k, ns)] = true
+		}
+		a.states.keep(alive)
+	}
 	var recs []Record
 	corrupt := 0
 	for _, o := range outs {
@@ -265,6 +311,14 @@ func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64
 			a.m.errors.WithLabelValues("read").Inc()
 			continue
 		}
+		var saved map[string][]byte
+		if a.states != nil {
+			names := make([]string, len(keys))
+			for i, k := range keys {
+				names[i] = strings.TrimPrefix(k, ns)
+			}
+			saved = a.loadStates(ctx, names)
+		}
 		for i, raw := range raws {
 			if raw == nil {
 				out.exceptions[DeletedByRoomba]++
@@ -273,14 +327,22 @@ func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64
 			var st redisstore.DecodeStats
 			buf, st = redisstore.AppendPairs(buf[:0], raw)
 			out.corrupt += st.BadBytes
-			a.analyse(ctx, strings.TrimPrefix(keys[i], ns), keys[i], buf, now, out)
+			name := strings.TrimPrefix(keys[i], ns)
+			a.guarded(name, buf, out, func(series []algorithms.Point) {
+				if a.states != nil {
+					a.analyseKale(name, series, now, saved[name], out)
+				} else {
+					a.analyse(ctx, name, keys[i], series, now, out)
+				}
+			})
 		}
 	}
 	return nil
 }
 
-// analyse runs the ensemble on one series. A panic in a detector costs this series.
-func (a *Analyzer) analyse(ctx context.Context, name, key string, series []algorithms.Point, now float64, out *workerOut) {
+// guarded sorts a series by time (series stay in arrival order until Roomba sorts them) and
+// runs one detector on it; a panic costs this series, counted, never the cycle.
+func (a *Analyzer) guarded(name string, series []algorithms.Point, out *workerOut, run func([]algorithms.Point)) {
 	defer func() {
 		if r := recover(); r != nil {
 			out.exceptions[Other]++
@@ -288,10 +350,14 @@ func (a *Analyzer) analyse(ctx context.Context, name, key string, series []algor
 			a.log.Error("analysis panicked; the series is skipped", "metric", name, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
-	// Series stay in arrival order until Roomba sorts them; the detectors need time order.
 	if !slices.IsSortedFunc(series, byTime) {
 		slices.SortStableFunc(series, byTime)
 	}
+	run(series)
+}
+
+// analyse runs the Skyline ensemble on one time-ordered series.
+func (a *Analyzer) analyse(ctx context.Context, name, key string, series []algorithms.Point, now float64, out *workerOut) {
 	res, err := a.ens.Run(series, now)
 	if err != nil {
 		out.exceptions[exceptionName(err)]++

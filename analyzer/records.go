@@ -39,11 +39,21 @@ func (f Float) MarshalJSON() ([]byte, error) {
 // Record is one anomaly: the metric (without namespace), its last value and timestamp, the
 // detectors that voted anomalous and the share of detectors that did.
 type Record struct {
-	Metric    string   `json:"metric"`
-	Value     Float    `json:"value"`
-	Timestamp int64    `json:"timestamp"`
-	Triggered []string `json:"triggered"`
-	Score     Float    `json:"score"`
+	Metric      string       `json:"metric"`
+	Value       Float        `json:"value"`
+	Timestamp   int64        `json:"timestamp"`
+	Triggered   []string     `json:"triggered"`
+	Score       Float        `json:"score"`
+	Explanation *Explanation `json:"explanation,omitempty"`
+}
+
+// Explanation says why the kale detector fired: which component, the value it expected and
+// the band it considered normal.
+type Explanation struct {
+	Component string `json:"component"`
+	Expected  Float  `json:"expected"`
+	Lower     Float  `json:"lower"`
+	Upper     Float  `json:"upper"`
 }
 
 // CycleStats describes one analyzer cycle.

@@ -51,6 +51,9 @@ type Config struct {
 	RoombaInterval  time.Duration `kale:"roomba-interval" help:"pause between Roomba passes"`
 	RoombaGraceTime time.Duration `kale:"roomba-grace-time" help:"extra time kept beyond each window before trimming (Skyline ROOMBA_GRACE_TIME)"`
 
+	Detector      string  `kale:"detector" help:"analyzer detector: kale (streaming, Kale's own; state kept per metric) or skyline (Etsy's nine-detector ensemble)"`
+	KaleThreshold float64 `kale:"kale-threshold" help:"kale detector score in (0,1] that makes an anomaly (0.66: the threshold NAB's standard profile picks)"`
+
 	AnalyzerProcesses   int           `kale:"analyzer-processes" help:"analysis workers (goroutines); 0 = one per CPU core (Skyline ANALYZER_PROCESSES)"`
 	AnalyzerInterval    time.Duration `kale:"analyzer-interval" help:"fixed time between cycle starts; 0 = Skyline's rule: back to back, sleeping 10s after a cycle shorter than 5s"`
 	Algorithms          []string      `kale:"algorithms" help:"detectors of the Skyline ensemble, in voting order (Skyline ALGORITHMS)"`
@@ -126,6 +129,8 @@ func DefaultConfig() *Config {
 		RoombaInterval:  30 * time.Second,
 		RoombaGraceTime: 600 * time.Second,
 
+		Detector:         "kale",
+		KaleThreshold:    0.66,
 		AnalyzerInterval: 0,
 		Algorithms: []string{"first_hour_average", "mean_subtraction_cumulation", "stddev_from_average",
 			"stddev_from_moving_average", "least_squares", "grubbs", "histogram_bins",
@@ -227,6 +232,14 @@ func (c *Config) Validate() error {
 	}
 	if c.RoombaGraceTime < 0 {
 		bad("roomba-grace-time", "must not be negative")
+	}
+	switch c.Detector {
+	case "kale", "skyline":
+	default:
+		bad("detector", "%q is not one of kale, skyline", c.Detector)
+	}
+	if !(c.KaleThreshold > 0 && c.KaleThreshold <= 1) {
+		bad("kale-threshold", "%v must be in (0, 1]", c.KaleThreshold)
 	}
 	if c.AnalyzerProcesses < 0 {
 		bad("analyzer-processes", "must not be negative")

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/analyzer/alert"
 	"github.com/kale-project/kale/horizon"
@@ -127,6 +128,7 @@ func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, sto
 	}
 	a, err := analyzer.New(analyzer.Options{
 		Config: analyzer.Config{
+			Detector: c.Detector, Kale: algorithms.DefaultKaleConfig(), KaleThreshold: c.KaleThreshold,
 			Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
 			SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
 			CanaryMetric: c.CanaryMetric,
