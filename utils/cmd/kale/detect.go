@@ -71,21 +71,16 @@ Exit status: 0 on success, 1 when an input cannot be read or scored, 2 for a usa
 Flags of kale detect:
 `
 
-// detectFlags are kale detect's own flags (the configuration flags come from config.Bind).
+// detectFlags are kale detect's own flags. The configuration flags come from config.Bind;
+// among them --detector (kale or skyline), shared with the analyzer.
 type detectFlags struct {
-	cases    string
-	detector string
-	out      string
-	window   time.Duration // 0: the configured full duration
+	cases  string
+	out    string
+	window time.Duration // 0: nab.DefaultWindow
 }
 
 func (f *detectFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.cases, "cases", "", "evaluate the golden cases of this JSON-lines file (\"-\": stdin) and print one JSON object per case")
-	var names []string
-	for _, d := range nab.Detectors() {
-		names = append(names, d.Name)
-	}
-	fs.StringVar(&f.detector, "detector", nab.DefaultDetector, "NAB mode: detector scoring the rows, one of "+strings.Join(names, ", "))
 	fs.StringVar(&f.out, "out", "", "NAB mode: folder receiving one scored CSV per input file")
 	fs.Func("window", "NAB mode, skyline: score row i on the rows with ts > ts_i - window (e.g. 720h or seconds; default 30 days)", func(s string) error {
 		d, err := config.ParseDuration(s)
@@ -139,7 +134,7 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if window == 0 {
 		window = nab.DefaultWindow
 	}
-	return detectNAB(ctx, f.detector, nab.Options{Settings: settingsFromConfig(r.Config), Window: window}, f.out, inputs, stderr)
+	return detectNAB(ctx, r.Detector, nab.Options{Settings: settingsFromConfig(r.Config), Window: window}, f.out, inputs, stderr)
 }
 
 func detectUsage(w io.Writer) {
