@@ -21,10 +21,19 @@ import (
 //   - seasonal (kale_seasonal.go): the residual against the value one day earlier, scored
 //     against the 99th percentile of recent residuals, used only when the lag-one-day
 //     autocorrelation shows a daily pattern;
+//   - familiarity: the context score is weighted by 1 − b, where b is the exponentially
+//     weighted mean of the context score itself (the recent base rate of novelty,
+//     weight ContextBaseAlpha, starting as the plain mean of the rows so far). While the
+//     context memory is young most rows are novel, b is high and novelty means little;
+//     on a familiar stream (b near 0) the same novelty counts in full;
 //   - an exponentially weighted mean and variance (kaleEW), which only explains a context
 //     alert (Expected ± 3σ).
 //
-// Combination. raw(t) = max(context(t), seasonal(t)) lies in [0, 1]. NAB counts only the
+// Combination. With c(t) the mean of the context models' scores,
+//
+//	raw(t) = max(c(t) · (1 − b(t−1)), seasonal(t))
+//
+// lies in [0, 1]. NAB counts only the
 // earliest detection in a window and charges for every detection outside one, so a row is
 // reported only when it is a new peak:
 //
@@ -40,6 +49,7 @@ type Kale struct {
 	ctx  []kaleContext
 	seas kaleSeasonal
 	ew   kaleEW
+	base float64 // b: EW mean of the context score (the novelty base rate)
 }
 
 // KaleConfig configures Kale; DefaultKaleConfig gives the one configuration used for every
@@ -58,6 +68,10 @@ type KaleConfig struct {
 	ContextLevels []int
 	// ContextTableBits is log2 of the bits of each context model's memory.
 	ContextTableBits int
+	// ContextBaseAlpha is the weight of the novelty base rate b (an EW mean of the
+	// context score, α = max(ContextBaseAlpha, 1/n)); the context score is weighted by
+	// 1 − b. 0 switches the weighting off.
+	ContextBaseAlpha float64
 	// SeasonalHistory is the ring of values the seasonal baseline keeps; a daily period
 	// is used only when two days fit (576 rows at 5-minute data).
 	SeasonalHistory int
@@ -82,6 +96,7 @@ func DefaultKaleConfig() KaleConfig {
 		ContextOrder:        4,
 		ContextLevels:       []int{6, 8, 12},
 		ContextTableBits:    14,
+		ContextBaseAlpha:    0.001,
 		SeasonalHistory:     1200,
 		SeasonalResidWindow: 576,
 		SeasonalMinACF:      0.8,
@@ -102,6 +117,8 @@ func (c KaleConfig) Validate() error {
 		return errors.New("invalid ContextLevels: empty")
 	case c.ContextTableBits < 6 || c.ContextTableBits > 24:
 		return fmt.Errorf("invalid ContextTableBits %d: must be in [6, 24]", c.ContextTableBits)
+	case !(c.ContextBaseAlpha >= 0 && c.ContextBaseAlpha <= 1):
+		return fmt.Errorf("invalid ContextBaseAlpha %v: must be in [0, 1]", c.ContextBaseAlpha)
 	case c.SeasonalHistory < 8 || c.SeasonalHistory > 1<<20:
 		return fmt.Errorf("invalid SeasonalHistory %d: must be in [8, 2^20]", c.SeasonalHistory)
 	case c.SeasonalResidWindow < 20 || c.SeasonalResidWindow > 1<<20:
@@ -163,6 +180,14 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 	}
 	if len(k.ctx) > 0 {
 		raw /= float64(len(k.ctx))
+		if a := k.cfg.ContextBaseAlpha; a > 0 {
+			familiar := 0.0 // the first row has no base rate yet
+			if k.n > 1 {
+				familiar = 1 - k.base
+			}
+			k.base += max(a, 1/float64(k.n)) * (raw - k.base)
+			raw *= familiar
+		}
 	}
 	mean, sd := k.ew.mean, math.Sqrt(k.ew.variance)
 	if k.ew.n == 0 {
@@ -209,7 +234,7 @@ func (e *kaleEW) update(x float64) {
 
 // State encoding: "KALE", a version byte, the shape of the configuration (checked on
 // decoding), then each part; integers are varints and floats are IEEE-754 little-endian.
-const kaleStateVersion = 1
+const kaleStateVersion = 2
 
 // ErrKaleState reports a state blob that does not decode into this Kale.
 var ErrKaleState = errors.New("invalid kale state")
@@ -226,7 +251,7 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalResidWindow))
 	b = binary.AppendUvarint(b, uint64(k.n))
 	b = k.raws.appendTo(b)
-	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance)
+	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance, k.base)
 	b = binary.AppendUvarint(b, uint64(k.ew.n))
 	for i := range k.ctx {
 		c := &k.ctx[i]
@@ -271,7 +296,7 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	nk := NewKale(k.cfg)
 	nk.n = d.uint()
 	d.ring(&nk.raws)
-	nk.ew.mean, nk.ew.variance, nk.ew.n = d.float(), d.float(), d.uint()
+	nk.ew.mean, nk.ew.variance, nk.base, nk.ew.n = d.float(), d.float(), d.float(), d.uint()
 	for i := range nk.ctx {
 		c := &nk.ctx[i]
 		c.n, c.nsyms = d.uint(), d.uint()

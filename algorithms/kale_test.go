@@ -147,6 +147,32 @@ func TestKaleContextNovelty(t *testing.T) {
 	require.Greater(t, total, 1.0)
 }
 
+// TestKaleFamiliarity: the novelty base rate b is high while the context memory is young
+// and falls on a familiar stream, so the same novelty weighs less early than late; with
+// ContextBaseAlpha = 0 the weighting is off.
+func TestKaleFamiliarity(t *testing.T) {
+	ts, xs := kaleSeries(3000, 9)
+	k := NewKale(DefaultKaleConfig())
+	kaleRun(k, ts[:300], xs[:300])
+	young := k.base
+	kaleRun(k, ts[300:], xs[300:])
+	require.Greater(t, young, 0.1)
+	require.Less(t, k.base, young/2)
+	// A spike late in a familiar stream still scores high.
+	xs[2500] += 60
+	s := kaleRun(NewKale(DefaultKaleConfig()), ts, xs)
+	require.Equal(t, 2500, kaleArgmax(s, 150))
+	require.Greater(t, s[2500].Score, 0.5)
+	off := DefaultKaleConfig()
+	off.ContextBaseAlpha = 0
+	k0 := NewKale(off)
+	kaleRun(k0, ts, xs)
+	require.Zero(t, k0.base)
+	bad := DefaultKaleConfig()
+	bad.ContextBaseAlpha = -1
+	require.ErrorContains(t, bad.Validate(), "ContextBaseAlpha")
+}
+
 // TestKaleCausal: the scores of the first k rows do not depend on the rows after them.
 func TestKaleCausal(t *testing.T) {
 	ts, xs := kaleSeries(2500, 5)
