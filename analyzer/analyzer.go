@@ -272,6 +272,13 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 		recs = []Record{}
 	}
 	st.Anomalies = len(recs)
+	if n, err := a.applyFeedback(ctx, recs, started.Unix()); err != nil {
+		st.Errors++
+		a.m.errors.WithLabelValues("feedback").Inc()
+		a.log.Warn("cannot apply operator feedback; anomalies are alerted as usual", "err", err)
+	} else {
+		st.Suppressed = n
+	}
 	st.DurationS = time.Since(t0).Seconds()
 
 	if err := a.save(ctx, st, recs); err != nil {
@@ -279,8 +286,8 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 		a.m.errors.WithLabelValues("records").Inc()
 		a.log.Warn("cannot store this cycle's anomaly records", "err", err)
 	}
-	if a.alerter != nil && len(recs) > 0 {
-		if err := a.alerter.Dispatch(ctx, toAlerts(recs)); err != nil {
+	if alerts := toAlerts(recs); a.alerter != nil && len(alerts) > 0 {
+		if err := a.alerter.Dispatch(ctx, alerts); err != nil {
 			st.Errors++
 			a.m.errors.WithLabelValues("alert").Inc()
 			a.log.Warn("alert de-duplication failed; alerts were queued anyway", "err", err)
@@ -416,12 +423,20 @@ func exceptionName(err error) string {
 	return Other
 }
 
+// toAlerts converts the records to alert, leaving out those suppressed by feedback.
 func toAlerts(recs []Record) []alert.Anomaly {
-	out := make([]alert.Anomaly, len(recs))
-	for i, r := range recs {
-		out[i] = alert.Anomaly{Metric: r.Metric, Value: float64(r.Value), Timestamp: r.Timestamp,
-			Triggered: r.Triggered, Score: float64(r.Score),
-			Explanation: fmt.Sprintf("%d of the detectors voted anomalous: %s", len(r.Triggered), strings.Join(r.Triggered, ", "))}
+	out := make([]alert.Anomaly, 0, len(recs))
+	for _, r := range recs {
+		if r.Suppressed {
+			continue
+		}
+		why := fmt.Sprintf("%d of the detectors voted anomalous: %s", len(r.Triggered), strings.Join(r.Triggered, ", "))
+		if e := r.Explanation; e != nil {
+			why = fmt.Sprintf("the kale detector's %s component scored %.2f: value %g, expected %g (normal band %g to %g)",
+				e.Component, float64(r.Score), float64(r.Value), float64(e.Expected), float64(e.Lower), float64(e.Upper))
+		}
+		out = append(out, alert.Anomaly{Metric: r.Metric, Value: float64(r.Value), Timestamp: r.Timestamp,
+			Triggered: r.Triggered, Score: float64(r.Score), Explanation: why})
 	}
 	return out
 }

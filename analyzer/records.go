@@ -45,6 +45,9 @@ type Record struct {
 	Triggered   []string     `json:"triggered"`
 	Score       Float        `json:"score"`
 	Explanation *Explanation `json:"explanation,omitempty"`
+	// Suppressed: the same pattern was marked not anomalous (kale.feedback.<name>); the
+	// record is kept but not alerted.
+	Suppressed bool `json:"suppressed,omitempty"`
 }
 
 // Explanation says why the kale detector fired: which component, the value it expected and
@@ -66,6 +69,7 @@ type CycleStats struct {
 	Exceptions map[string]int `json:"exceptions"`
 	Triggers   map[string]int `json:"triggers"`
 	Errors     int            `json:"errors"`
+	Suppressed int            `json:"suppressed"` // anomalies not alerted because of operator feedback
 }
 
 // Current is the document served by /api/v1/anomalies.
