@@ -52,7 +52,7 @@ type Config struct {
 	RoombaGraceTime time.Duration `kale:"roomba-grace-time" help:"extra time kept beyond each window before trimming (Skyline ROOMBA_GRACE_TIME)"`
 
 	Detector      string  `kale:"detector" help:"analyzer detector: kale (streaming, Kale's own; state kept per metric) or skyline (Etsy's nine-detector ensemble)"`
-	KaleThreshold float64 `kale:"kale-threshold" help:"kale detector score in (0,1] that makes an anomaly (0.66: the threshold NAB's standard profile picks)"`
+	KaleThreshold float64 `kale:"kale-threshold" help:"kale detector score in (0,1] that makes an anomaly (0.63: the threshold NAB's profiles pick)"`
 
 	AnalyzerProcesses   int           `kale:"analyzer-processes" help:"analysis workers (goroutines); 0 = one per CPU core (Skyline ANALYZER_PROCESSES)"`
 	AnalyzerInterval    time.Duration `kale:"analyzer-interval" help:"fixed time between cycle starts; 0 = Skyline's rule: back to back, sleeping 10s after a cycle shorter than 5s"`
@@ -130,7 +130,7 @@ func DefaultConfig() *Config {
 		RoombaGraceTime: 600 * time.Second,
 
 		Detector:         "kale",
-		KaleThreshold:    0.66,
+		KaleThreshold:    0.63,
 		AnalyzerInterval: 0,
 		Algorithms: []string{"first_hour_average", "mean_subtraction_cumulation", "stddev_from_average",
 			"stddev_from_moving_average", "least_squares", "grubbs", "histogram_bins",

@@ -21,9 +21,12 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"all", "run every component in one process (horizon with Roomba, analyzer); Redis defaults to 'embedded'", runAll},
+		{"all", "run every component in one process (horizon with Roomba, analyzer, oculus, webapp); Redis defaults to 'embedded'", runAll},
 		{"horizon", "run ingestion: the five listeners, the Redis writer and Roomba", runHorizon},
 		{"analyzer", "run detection cycles over every metric, record anomalies and alert", runAnalyzer},
+		{"oculus", "keep the shape-search index up to date with Redis (--rebuild drops and rebuilds it first)", runOculus},
+		{"webapp", "run the web UI and HTTP API on --webapp (dashboard, search, collections, status) with the search engine in-process", runWebapp},
+		{"import", "bulk-load series from CSV or JSON-lines files into Redis (kale import [--metric NAME] [--step SECONDS] [--format csv|jsonl] FILE...)", runImport},
 		{"detect", "offline detection: score NAB-layout CSV files (--out DIR INPUT...) or evaluate golden cases (--cases FILE.jsonl)", runDetect},
 		{"seed", "send demo series through every enabled listener and verify they reached Redis (exit 0/1)", runSeed},
 		{"loadgen", "send datapoints at a steady rate for benchmarks", runLoadgen},

@@ -20,6 +20,7 @@ import (
 	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/analyzer/alert"
 	"github.com/kale-project/kale/horizon"
+	"github.com/kale-project/kale/horizon/listener"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -30,6 +31,10 @@ func runHorizon(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 func runAnalyzer(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return serve(ctx, "analyzer", args, stderr, nil)
+}
+
+func runWebapp(ctx context.Context, args []string, _, stderr io.Writer) error {
+	return serve(ctx, "webapp", args, stderr, nil)
 }
 
 func runAll(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -83,6 +88,24 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	}
 	if name == "all" || name == "analyzer" {
 		if err := startAnalyzer(gctx, g, r.Config, store, reg, log); err != nil {
+			return err
+		}
+	}
+	if name == "all" || name == "webapp" {
+		// The search engine runs beside the UI that serves it.
+		if store.Embedded() && !r.Explicit("oculus-index") {
+			r.OculusIndex = ""
+			log.Info("the shape index is kept in memory, like the embedded Redis (set --oculus-index to keep it on disk)")
+		}
+		oc, err := startOculus(gctx, g, r.Config, store, reg, log)
+		if err != nil {
+			return err
+		}
+		var listeners func() []listener.State
+		if hz != nil {
+			listeners = hz.Listeners
+		}
+		if err := startWebapp(gctx, g, r.Config, store, reg, log, oc, oc, listeners); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,231 @@
+package oculus
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kale-project/kale/algorithms"
+)
+
+// benchSeries is the corpus size of BenchmarkSearch (KALE_BENCH_SERIES overrides it).
+func benchSeries(b *testing.B) int {
+	if s := os.Getenv("KALE_BENCH_SERIES"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(b, err, "KALE_BENCH_SERIES")
+		return n
+	}
+	return 100_000
+}
+
+// shapeFamily returns a member of one of a few hundred families of shapes (sines of several
+// periods and phases, steps, spikes, ramps, saw teeth), with noise and a random level and
+// scale, so that queries have true near neighbours.
+func shapeFamily(rng *rand.Rand, family, n int) []float64 {
+	x := make([]float64, n)
+	kind, v := family%5, family/5
+	period := float64(8 + v%40*6)
+	pos := (v * 37) % n
+	for i := range x {
+		t := float64(i)
+		switch kind {
+		case 0:
+			x[i] = math.Sin(2*math.Pi*t/period + float64(v%7))
+		case 1:
+			if i >= pos {
+				x[i] = 1
+			}
+		case 2:
+			x[i] = math.Exp(-math.Pow(float64(i-pos)/float64(2+v%9), 2))
+		case 3:
+			x[i] = t / float64(n) * float64(1+v%5)
+			if i > pos {
+				x[i] = -x[i]
+			}
+		default:
+			x[i] = math.Mod(t, period) / period
+		}
+	}
+	level, scale := rng.NormFloat64()*100, 1+rng.Float64()*10
+	for i := range x {
+		x[i] = level + scale*(x[i]+rng.NormFloat64()*0.05)
+	}
+	return x
+}
+
+// benchCorpus is n series of length 256: about 90% random walks, the rest members of 300
+// shape families.
+func benchCorpus(n int) (map[string][]float64, []string) {
+	rng := rand.New(rand.NewPCG(42, 7))
+	corpus := make(map[string][]float64, n)
+	names := make([]string, 0, n)
+	for i := range n {
+		var name string
+		var x []float64
+		if i%10 == 0 {
+			f := (i / 10) % 300
+			name = fmt.Sprintf("shape.f%03d.m%06d", f, i)
+			x = shapeFamily(rng, f, 256)
+		} else {
+			name = fmt.Sprintf("walk.h%03d.m%06d", i%1000, i)
+			x = randomWalk(rng, 256)
+		}
+		corpus[name] = x
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return corpus, names
+}
+
+// rssMB reads the resident set size and its peak from /proc (Linux), in MiB.
+func rssMB() (rss, peak float64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return rss, peak
+}
+
+// BenchmarkSearch indexes KALE_BENCH_SERIES (default 100,000) series of length 256 into a
+// disk index, then runs 200 top-10 dtw searches (window 0.1; by metric, by a family shape,
+// by a new random walk) and reports their p50 and p99, the brute-force scan time (plain DTW
+// of every series on every core) of the first queries and the speed-up, the indexing rate
+// (read from Redis, prepare, index), the index size on disk and the process RSS. ns/op is the
+// mean time of one search.
+func BenchmarkSearch(b *testing.B) {
+	n := benchSeries(b)
+	e := newEnv(b)
+	e.cfg.OculusIndex = filepath.Join(b.TempDir(), "index")
+	corpus, names := benchCorpus(n)
+	e.put(corpus)
+	s := e.service()
+	ctx := context.Background()
+	start := time.Now()
+	st, err := s.Sync(ctx)
+	require.NoError(b, err)
+	indexSecs := time.Since(start).Seconds()
+	require.Equal(b, n, st.Indexed)
+
+	rng := rand.New(rand.NewPCG(9, 9))
+	var queries []Query
+	for len(queries) < 200 {
+		switch len(queries) % 4 {
+		case 0, 1:
+			queries = append(queries, Query{Metric: names[rng.IntN(len(names))]})
+		case 2:
+			queries = append(queries, Query{Values: shapeFamily(rng, rng.IntN(300), 256)})
+		default:
+			queries = append(queries, Query{Values: randomWalk(rng, 256)})
+		}
+	}
+
+	// Brute force: the plain DTW of every series on every core, for a few queries.
+	brute := func(q Query) time.Duration {
+		raw := q.Values
+		if q.Metric != "" {
+			raw = corpus[q.Metric]
+		}
+		t0 := time.Now()
+		qz := resampleZ(raw, 256)
+		r := algorithms.SakoeChibaCells(DefaultWindow, 256)
+		sn := s.snap.Load()
+		workers := runtime.GOMAXPROCS(0)
+		best := make([]float64, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				best[w] = math.Inf(1)
+				for i := w; i < len(sn.list); i += workers {
+					best[w] = min(best[w], algorithms.DTW(qz, sn.list[i].z, r))
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(t0)
+	}
+	var bruteTotal time.Duration
+	const bruteQueries = 3
+	for i := range bruteQueries {
+		bruteTotal += brute(queries[i])
+	}
+	bruteMS := bruteTotal.Seconds() * 1000 / bruteQueries
+
+	var sizeMB float64
+	if st := s.Status(ctx); st.SizeBytes > 0 {
+		sizeMB = float64(st.SizeBytes) / (1 << 20)
+	}
+	// The latency sample: every query once, in order.
+	lat := make([]float64, 0, len(queries))
+	var scanned int
+	for _, q := range queries {
+		t0 := time.Now()
+		res, err := s.Search(ctx, q)
+		lat = append(lat, time.Since(t0).Seconds()*1000)
+		require.NoError(b, err)
+		scanned += res.Scanned
+	}
+	slices.Sort(lat)
+	p50 := lat[len(lat)/2]
+	p99 := lat[min(len(lat)-1, len(lat)*99/100)]
+
+	b.Run(fmt.Sprintf("dtw/series=%d", n), func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := s.Search(ctx, queries[i%len(queries)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		rss, peak := rssMB()
+		b.ReportMetric(p50, "p50-ms")
+		b.ReportMetric(p99, "p99-ms")
+		b.ReportMetric(bruteMS, "brute-ms")
+		b.ReportMetric(bruteMS/p50, "speedup-p50")
+		b.ReportMetric(float64(scanned)/float64(len(queries)), "scanned/search")
+		b.ReportMetric(float64(n)/indexSecs, "indexed-series/s")
+		b.ReportMetric(sizeMB, "index-MB")
+		b.ReportMetric(rss, "rss-MB")
+		b.ReportMetric(peak, "peak-rss-MB")
+	})
+}
+
+// BenchmarkLBPAA measures the first-pass bound over one series.
+func BenchmarkLBPAA(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	q := resampleZ(randomWalk(rng, 256), 256)
+	c := segmentMeans(nil, resampleZ(randomWalk(rng, 256), 256))
+	u, l := algorithms.Envelope(q, 26, nil, nil)
+	pb := newPAABound(q, u, l)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = pb.lb(c, math.Inf(1))
+	}
+}

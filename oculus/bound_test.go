@@ -1,0 +1,105 @@
+package oculus
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kale-project/kale/algorithms"
+)
+
+// boundPairs yields z-normalised pairs of several kinds and lengths (some not multiples of
+// segWidth).
+func boundPairs(rng *rand.Rand, n int, yield func(q, c []float64)) {
+	for range n {
+		length := []int{2, 7, 8, 24, 61, 128, 256}[rng.IntN(7)]
+		gen := func() []float64 {
+			switch rng.IntN(3) {
+			case 0:
+				return randomWalk(rng, length)
+			case 1:
+				x := make([]float64, length)
+				for i := range x {
+					x[i] = rng.NormFloat64()
+				}
+				return x
+			default:
+				x := make([]float64, length)
+				p := 2 + rng.Float64()*20
+				for i := range x {
+					x[i] = math.Sin(float64(i)/p) + rng.NormFloat64()*0.1
+				}
+				return x
+			}
+		}
+		yield(algorithms.ZNormalize(nil, gen()), algorithms.ZNormalize(nil, gen()))
+	}
+}
+
+func TestLowerBoundsBelowDistances(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	inf := math.Inf(1)
+	boundPairs(rng, 3000, func(q, c []float64) {
+		ed := algorithms.SquaredEuclidean(q, c)
+		pbED := newPAABound(q, nil, nil)
+		require.LessOrEqual(t, pbED.lb(segmentMeans(nil, c), inf), slack(ed), "LB_PAA <= ED²")
+
+		r := rng.IntN(len(q) + 1)
+		dtw := algorithms.DTW(q, c, r)
+		u, l := algorithms.Envelope(q, r, nil, nil)
+		pb := newPAABound(q, u, l)
+		require.LessOrEqual(t, pb.lb(segmentMeans(nil, c), inf), slack(dtw), "LB_PAA (EQ) <= DTW, r=%d", r)
+		rStored := r + rng.IntN(4)
+		env := segmentEnvelope(c, rStored)
+		require.LessOrEqual(t, pb.lbEC(env, inf), slack(dtw), "LB_PAA (EC) <= DTW, r=%d", r)
+		cb2 := make([]float64, len(q))
+		require.LessOrEqual(t, lbSegEC(q, env, inf, cb2), slack(dtw), "LB_SegEC <= DTW, r=%d", r)
+
+		e := &engine{q: q, r: r, u: u, l: l}
+		w := e.newWorker()
+		lb := algorithms.LBKeogh(c, u, l, inf, w.cb1)
+		imp := e.lbImprovedRest(w, c, lb, inf)
+		require.GreaterOrEqual(t, imp, lb)
+		require.LessOrEqual(t, imp, slack(dtw), "LB_Improved <= DTW, r=%d", r)
+
+		// The combined cumulative bound never abandons a DTW whose threshold is its own value.
+		for k, v := range w.cb2 {
+			w.cb1[k] += v
+		}
+		got := algorithms.DTWEA(q, c, r, slack(dtw), algorithms.CumulativeBound(w.cb1))
+		require.Equal(t, dtw, got, "DTWEA with the LB_Improved cumulative bound, r=%d", r)
+	})
+}
+
+func TestPhraseMatcher(t *testing.T) {
+	enc := func(s string) []byte { return encodeFingerprint(s) }
+	for _, tc := range []struct {
+		doc, q string
+		slop   int
+		want   bool
+	}{
+		{"inc dec inc", "inc dec inc", 0, true},
+		{"inc dec sinc inc", "inc dec inc", 0, false},
+		{"inc dec sinc inc", "inc dec inc", 1, true},
+		{"dec inc", "inc dec", 1, false}, // a swap of neighbours costs 2
+		{"dec inc", "inc dec", 2, true},
+		{"inc inc", "inc inc inc", 5, false}, // repeated tokens need distinct positions
+		{"sdec sdec inc dec", "inc dec", 0, true},
+		{"inc", "", 3, false}, // an empty (flat) query matches nothing
+		{"", "inc", 3, false},
+	} {
+		m := newPhraseMatcher(enc(tc.q), tc.slop)
+		require.Equal(t, tc.want, m.match(enc(tc.doc)), "%q in %q slop %d", tc.q, tc.doc, tc.slop)
+	}
+}
+
+func TestHasSegment(t *testing.T) {
+	require.True(t, hasSegment("a.b.c", "b"))
+	require.True(t, hasSegment("a.b.c", "a"))
+	require.True(t, hasSegment("a.b.c", "c"))
+	require.False(t, hasSegment("a.bb.c", "b"))
+	require.False(t, hasSegment("abc", "b"))
+	require.Equal(t, []string{"a", "b"}, segments("a.b..a"))
+}

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kale-project/kale/horizon/listener"
+	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/webapp"
+)
+
+// startWebapp builds the web UI and HTTP API and runs it in g until ctx ends. search and cols
+// may be nil (oculus not in this process: the search and collection routes answer 503 saying
+// so), and so may listeners (horizon not in this process). An empty --webapp disables it.
+func startWebapp(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg *prometheus.Registry,
+	log *slog.Logger, search webapp.Searcher, cols webapp.CollectionStore, listeners func() []listener.State) error {
+	if c.Webapp == "" {
+		log.Info("webapp disabled (--webapp is empty)")
+		return nil
+	}
+	srv, err := webapp.New(webapp.Options{
+		Config: c, Store: store, Search: search, Collections: cols, Listeners: listeners,
+		Registry: reg, Log: log.With("component", "webapp"), Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return srv.Run(ctx) })
+	return nil
+}

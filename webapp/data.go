@@ -1,0 +1,370 @@
+package webapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+// KeyFeedbackPrefix names the sorted set per metric holding "not anomalous" feedback given in
+// the UI or API, at most maxFeedback per metric (oldest dropped); the analyzer owns the
+// format and reads it to suppress re-alerts on the same pattern.
+const KeyFeedbackPrefix = analyzer.KeyFeedbackPrefix
+
+// maxFeedback bounds the feedback kept per metric.
+const maxFeedback = 1000
+
+// Feedback marks one anomaly of a metric as not anomalous.
+type Feedback = analyzer.Feedback
+
+// num is a float64 that encodes like encoding/json (no exponent below 1e21) and NaN/±Inf as
+// null, so Skyline clients get 1700000000 rather than 1.7e+09 and a stored NaN cannot break
+// an answer.
+type num float64
+
+func appendNum(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.AppendFloat(b, f, 'g', -1, 64)
+	}
+	return strconv.AppendFloat(b, f, 'f', -1, 64)
+}
+
+// MarshalJSON implements json.Marshaler.
+func (n num) MarshalJSON() ([]byte, error) { return appendNum(nil, float64(n)), nil }
+
+// points is a series encoded as [[ts, v], …] without reflection (series answers can be large).
+type points []redisstore.Pair
+
+// MarshalJSON implements json.Marshaler.
+func (p points) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+len(p)*24)
+	b = append(b, '[')
+	for i, pt := range p {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = appendNum(b, pt.Timestamp)
+		b = append(b, ',')
+		b = appendNum(b, pt.Value)
+		b = append(b, ']')
+	}
+	return append(b, ']'), nil
+}
+
+// loadSeries reads a metric and returns its points in time order (Roomba sorts stored series,
+// but points appended since its last pass may be out of order).
+func (s *Server) loadSeries(ctx context.Context, name string) ([]redisstore.Pair, error) {
+	pts, _, err := s.store.Series(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	sortByTime(pts)
+	return pts, nil
+}
+
+func sortByTime(pts []redisstore.Pair) {
+	if !slices.IsSortedFunc(pts, byTime) {
+		slices.SortStableFunc(pts, byTime)
+	}
+}
+
+func byTime(a, b redisstore.Pair) int {
+	switch {
+	case a.Timestamp < b.Timestamp:
+		return -1
+	case a.Timestamp > b.Timestamp:
+		return 1
+	}
+	return 0
+}
+
+// window keeps the points with from <= ts <= until (zero bounds are open).
+func window(pts []redisstore.Pair, from, until float64) []redisstore.Pair {
+	lo, hi := 0, len(pts)
+	if from != 0 {
+		lo = sort.Search(len(pts), func(i int) bool { return pts[i].Timestamp >= from })
+	}
+	if until != 0 {
+		hi = sort.Search(len(pts), func(i int) bool { return pts[i].Timestamp > until })
+	}
+	if lo > hi {
+		return pts[:0]
+	}
+	return pts[lo:hi]
+}
+
+// downsample reduces pts to at most n points by averaging equal-count buckets; the last
+// point is kept exactly, so a final spike stays visible.
+func downsample(pts []redisstore.Pair, n int) []redisstore.Pair {
+	if n <= 1 || len(pts) <= n {
+		return pts
+	}
+	out := make([]redisstore.Pair, 0, n)
+	body := pts[:len(pts)-1]
+	buckets := n - 1
+	for b := range buckets {
+		lo, hi := b*len(body)/buckets, (b+1)*len(body)/buckets
+		if hi <= lo {
+			continue
+		}
+		var ts, v float64
+		cnt := 0
+		for _, p := range body[lo:hi] {
+			if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+				continue
+			}
+			v += p.Value
+			cnt++
+		}
+		ts = body[hi-1].Timestamp
+		if cnt == 0 {
+			v = math.NaN()
+		} else {
+			v /= float64(cnt)
+		}
+		out = append(out, redisstore.Pair{Timestamp: ts, Value: v})
+	}
+	return append(out, pts[len(pts)-1])
+}
+
+// Band is the range a metric's latest value was expected in: Skyline's
+// stddev_from_moving_average band, the exponentially weighted moving average (com = 50) of
+// the points before the latest ± 3 exponentially weighted standard deviations.
+type Band struct {
+	Lower num `json:"lower"`
+	Upper num `json:"upper"`
+}
+
+// ewmCom is Skyline's EWMA centre of mass; the UI's band uses the same.
+const ewmCom = 50
+
+// bandLead is how long before the latest point the band is taken, so the anomalous run
+// itself (a spike lasts a few points, a level shift minutes) does not widen what was expected.
+const bandLead = 300
+
+// expectedBand computes Band over the points up to bandLead seconds before the latest one
+// (all but the latest when the series is shorter); nil with fewer than 3 points.
+func expectedBand(pts []redisstore.Pair) *Band {
+	if len(pts) < 3 {
+		return nil
+	}
+	before := window(pts, 0, pts[len(pts)-1].Timestamp-bandLead)
+	if len(before) < 3 {
+		before = pts[:len(pts)-1]
+	}
+	alpha := 1 / (1 + float64(ewmCom))
+	mean, variance := math.NaN(), 0.0
+	for _, p := range before {
+		v := p.Value
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		if math.IsNaN(mean) {
+			mean = v
+			continue
+		}
+		d := v - mean
+		incr := alpha * d
+		mean += incr
+		variance = (1 - alpha) * (variance + d*incr)
+	}
+	if math.IsNaN(mean) {
+		return nil
+	}
+	sd := math.Sqrt(variance)
+	return &Band{Lower: num(mean - 3*sd), Upper: num(mean + 3*sd)}
+}
+
+// history reads a metric's anomaly records with from <= timestamp <= until (0: open), newest
+// last, at most limit (the newest ones).
+func (s *Server) history(ctx context.Context, name string, from, until float64, limit int64) ([]analyzer.Record, error) {
+	key := analyzer.KeyHistory
+	if name != "" {
+		key = analyzer.KeyMetricPrefix + name
+	}
+	lo, hi := "-inf", "+inf"
+	if from != 0 {
+		lo = strconv.FormatFloat(from, 'f', -1, 64)
+	}
+	if until != 0 {
+		hi = strconv.FormatFloat(until, 'f', -1, 64)
+	}
+	raw, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Min: lo, Max: hi, Count: limit}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", key, err)
+	}
+	out := make([]analyzer.Record, 0, len(raw))
+	for i := len(raw) - 1; i >= 0; i-- {
+		var r analyzer.Record
+		if json.Unmarshal([]byte(raw[i]), &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// lastCycle reads kale.analyzer.cycle (ok false when no cycle has completed).
+func (s *Server) lastCycle(ctx context.Context) (analyzer.CycleStats, bool, error) {
+	var st analyzer.CycleStats
+	b, err := s.rdb.Get(ctx, analyzer.KeyCycle).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return st, false, nil
+	}
+	if err != nil {
+		return st, false, fmt.Errorf("cannot read %s: %w", analyzer.KeyCycle, err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, false, fmt.Errorf("cannot decode %s: %w", analyzer.KeyCycle, err)
+	}
+	return st, true, nil
+}
+
+// saveFeedback records a "not anomalous" verdict for one anomaly of a metric.
+func (s *Server) saveFeedback(ctx context.Context, name string, f Feedback) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("cannot encode the feedback: %w", err)
+	}
+	key := KeyFeedbackPrefix + name
+	pipe := s.rdb.TxPipeline()
+	pipe.ZAdd(ctx, key, redis.Z{Score: float64(f.Timestamp), Member: b})
+	pipe.ZRemRangeByRank(ctx, key, 0, -maxFeedback-1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("cannot store the feedback of %q: %w", name, err)
+	}
+	return nil
+}
+
+// feedback reads a metric's feedback, oldest first.
+func (s *Server) feedback(ctx context.Context, name string) ([]Feedback, error) {
+	raw, err := s.rdb.ZRange(ctx, KeyFeedbackPrefix+name, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the feedback of %q: %w", name, err)
+	}
+	out := make([]Feedback, 0, len(raw))
+	for _, r := range raw {
+		var f Feedback
+		if json.Unmarshal([]byte(r), &f) == nil {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// nameCache keeps the sorted metric names for autocomplete, re-read at most every ttl, so a
+// keystroke costs a binary search, not an SMEMBERS of 100,000 keys.
+type nameCache struct {
+	store *redisstore.Store
+	ttl   time.Duration
+
+	mu      sync.Mutex
+	names   []string
+	fetched time.Time
+}
+
+func (n *nameCache) get(ctx context.Context) ([]string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.names != nil && time.Since(n.fetched) < n.ttl {
+		return n.names, nil
+	}
+	ns := n.store.Options().FullNamespace
+	keys, err := n.store.Members(ctx, ns)
+	if err != nil {
+		if n.names != nil {
+			return n.names, nil // stale beats nothing while Redis is away
+		}
+		return nil, err
+	}
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = strings.TrimPrefix(k, ns)
+	}
+	sort.Strings(names)
+	n.names, n.fetched = names, time.Now()
+	return names, nil
+}
+
+// match returns up to limit names starting with prefix, then (when q is not empty and room
+// is left) names containing q elsewhere.
+func match(names []string, prefix, contains string, limit int) []string {
+	out := []string{}
+	i := sort.SearchStrings(names, prefix)
+	for ; i < len(names) && len(out) < limit && strings.HasPrefix(names[i], prefix); i++ {
+		out = append(out, names[i])
+	}
+	if contains == "" || len(out) >= limit {
+		return out
+	}
+	lc := strings.ToLower(contains)
+	for _, n := range names {
+		if len(out) >= limit {
+			break
+		}
+		if !strings.HasPrefix(n, prefix) && strings.Contains(strings.ToLower(n), lc) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// parseTime reads a time parameter: unix seconds, unix milliseconds (Grafana's ${__from}),
+// RFC 3339, "now", or "now-1h" / "-1h" relative to now. Empty gives 0 (open).
+func parseTime(v string, now time.Time) (float64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		if f > 1e11 { // milliseconds: 1e11 s is the year 5138
+			f /= 1000
+		}
+		return f, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return float64(t.UnixNano()) / 1e9, nil
+	}
+	rel := strings.TrimPrefix(v, "now")
+	if rel == "" {
+		return float64(now.Unix()), nil
+	}
+	if strings.HasPrefix(rel, "-") || strings.HasPrefix(rel, "+") {
+		d, err := parseDuration(rel[1:])
+		if err == nil {
+			if rel[0] == '-' {
+				d = -d
+			}
+			return float64(now.Add(d).Unix()), nil
+		}
+	}
+	return 0, fmt.Errorf("cannot parse time %q: use unix seconds or milliseconds, RFC 3339, now or now-1h", v)
+}
+
+// parseDuration accepts Go durations plus days ("7d").
+func parseDuration(v string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseFloat(d, 64)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(n * float64(24*time.Hour)), nil
+	}
+	return time.ParseDuration(v)
+}

@@ -1,0 +1,23 @@
+package webapp
+
+import "github.com/kale-project/kale/oculus"
+
+// The search and collection types are oculus's own; the interfaces above them (Searcher,
+// CollectionStore, IndexStatuser) are declared by the webapp, so any implementation — the
+// in-process oculus.Service or a test double — plugs in.
+type (
+	Query           = oculus.Query
+	Hit             = oculus.Hit
+	Result          = oculus.Result
+	CollectionMatch = oculus.CollectionMatch
+	Collection      = oculus.Collection
+	Member          = oculus.Member
+	IndexStatus     = oculus.IndexStatus
+)
+
+// Errors a Searcher or CollectionStore returns, mapped to 400, 404 and 409.
+var (
+	ErrBadQuery = oculus.ErrBadQuery
+	ErrNotFound = oculus.ErrNotFound
+	ErrConflict = oculus.ErrConflict
+)

@@ -1,0 +1,383 @@
+package webapp
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// contentSecurityPolicy allows only the server's own scripts, styles and connections: no
+// inline script, no framing (clickjacking), no plugins, forms posting only here.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers every answer carries.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		return next(c)
+	}
+}
+
+// recoverer turns a panic in a handler into a logged 500 with a JSON error, never a crash or
+// a stack trace sent to the client.
+func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("webapp handler panicked", "path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				s.m.panics.Inc()
+				err = echo.NewHTTPError(http.StatusInternalServerError, "internal error (logged)")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// errorHandler answers errors as JSON {"error": "..."} on API routes and as an HTML page
+// elsewhere.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+		if m, ok := he.Message.(string); ok {
+			msg = m
+		} else {
+			msg = http.StatusText(code)
+		}
+		if he.Code == http.StatusRequestEntityTooLarge {
+			msg = fmt.Sprintf("request body too large (limit %d bytes)", maxBody)
+		}
+	} else {
+		s.log.Warn("webapp request failed", "path", c.Request().URL.Path, "err", err)
+		msg = err.Error()
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(code)
+		return
+	}
+	if wantsJSON(c) {
+		_ = c.JSON(code, apiError{Error: msg})
+		return
+	}
+	_ = s.render(c, code, "error", page{Title: http.StatusText(code), Nav: "none", Body: errorPage{Code: code, Status: http.StatusText(code), Message: msg}})
+}
+
+// wantsJSON reports whether a request is an API call rather than a page view.
+func wantsJSON(c echo.Context) bool {
+	p := c.Request().URL.Path
+	if strings.HasPrefix(p, "/api") || p == "/healthz" || p == "/app_settings" {
+		return true
+	}
+	return strings.Contains(c.Request().Header.Get("Accept"), "application/json")
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// errJSON answers a JSON error with status code.
+func errJSON(code int, format string, args ...any) error {
+	return echo.NewHTTPError(code, fmt.Sprintf(format, args...))
+}
+
+// --- authentication -------------------------------------------------------------------------
+
+// noCredentials explains why a write is refused when none are configured.
+const noCredentials = "writes are disabled because no credentials are configured: set --webapp-token " +
+	"(env KALE_WEBAPP_TOKEN) for API clients, or --webapp-user and --webapp-password " +
+	"(KALE_WEBAPP_USER, KALE_WEBAPP_PASSWORD) for the browser"
+
+// requireAuth lets a state-changing request through only with the configured bearer token or
+// basic-auth credentials. There is no default password: with nothing configured every write
+// is refused with 403.
+func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token := s.cfg.WebappToken
+		user, pass := s.cfg.WebappUser, s.cfg.WebappPassword
+		if token == "" && (user == "" || pass == "") {
+			s.m.writesRefused.WithLabelValues("unconfigured").Inc()
+			return errJSON(http.StatusForbidden, "%s", noCredentials)
+		}
+		authz := c.Request().Header.Get("Authorization")
+		if token != "" {
+			if t, ok := strings.CutPrefix(authz, "Bearer "); ok && equal(t, token) {
+				c.Set(ctxBearer, true)
+				return next(c)
+			}
+		}
+		// The UI's own requests (X-Requested-With: kale-ui) get no Basic challenge, so the browser
+		// does not open its native prompt on top of the UI's sign-in dialog.
+		ui := c.Request().Header.Get("X-Requested-With") == "kale-ui"
+		if user != "" && pass != "" {
+			if u, p, ok := c.Request().BasicAuth(); ok && equal(u, user) && equal(p, pass) {
+				return next(c)
+			}
+			if !ui {
+				c.Response().Header().Set("WWW-Authenticate", `Basic realm="kale", charset="UTF-8"`)
+			}
+		} else {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="kale"`)
+		}
+		s.m.writesRefused.WithLabelValues("unauthorized").Inc()
+		if authz == "" {
+			return errJSON(http.StatusUnauthorized, "this action needs credentials: send Authorization: Bearer <--webapp-token> or basic auth (--webapp-user/--webapp-password)")
+		}
+		return errJSON(http.StatusUnauthorized, "wrong credentials")
+	}
+}
+
+// equal compares secrets in constant time (for equal lengths).
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// --- CSRF (double-submit cookie) -------------------------------------------------------------
+
+const (
+	csrfCookieName = "kale_csrf"
+	csrfHeader     = "X-CSRF-Token"
+	csrfField      = "_csrf"
+	ctxCSRF        = "csrf"
+	ctxBearer      = "bearer"
+)
+
+// csrfCookie gives every browser a random token in a SameSite=Strict cookie; pages render the
+// same token into a <meta> tag and forms, and writes must send it back (checkCSRF). A
+// cross-site page can neither read the cookie nor the page, so it cannot forge the pair.
+func (s *Server) csrfCookie(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token := ""
+		p := c.Request().URL.Path
+		if ck, err := c.Cookie(csrfCookieName); err == nil && validToken(ck.Value) {
+			token = ck.Value
+		} else if !strings.HasPrefix(p, "/api") && !strings.HasPrefix(p, "/static/") && p != "/metrics" && p != "/healthz" {
+			// Pages only: API clients, scrapers and assets get no cookie.
+			var b [32]byte
+			_, _ = rand.Read(b[:])
+			token = hex.EncodeToString(b[:])
+			c.SetCookie(&http.Cookie{Name: csrfCookieName, Value: token, Path: "/", HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, Secure: c.Scheme() == "https", MaxAge: 7 * 86400})
+		}
+		c.Set(ctxCSRF, token)
+		return next(c)
+	}
+}
+
+func validToken(t string) bool {
+	if len(t) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(t)
+	return err == nil
+}
+
+// checkCSRF rejects a browser write whose CSRF token (X-CSRF-Token header or _csrf form field)
+// does not match its cookie, and any write a browser marks as cross-site. Requests that
+// authenticated with a bearer token are exempt: browsers never attach one on their own.
+func (s *Server) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if b, _ := c.Get(ctxBearer).(bool); b {
+			return next(c)
+		}
+		if c.Request().Header.Get("Sec-Fetch-Site") == "cross-site" {
+			s.m.writesRefused.WithLabelValues("csrf").Inc()
+			return errJSON(http.StatusForbidden, "cross-site request refused")
+		}
+		ck, err := c.Cookie(csrfCookieName)
+		sent := c.Request().Header.Get(csrfHeader)
+		if sent == "" && isForm(c) {
+			sent = c.FormValue(csrfField)
+		}
+		if err != nil || sent == "" || !equal(sent, ck.Value) {
+			s.m.writesRefused.WithLabelValues("csrf").Inc()
+			return errJSON(http.StatusForbidden, "missing or invalid CSRF token: reload the page and try again "+
+				"(API clients: authenticate with Authorization: Bearer <--webapp-token>)")
+		}
+		return next(c)
+	}
+}
+
+func isForm(c echo.Context) bool {
+	ct := c.Request().Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
+}
+
+// basicAuthHeader builds a basic Authorization header (tests and docs).
+func basicAuthHeader(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// --- search rate limiting ------------------------------------------------------------------
+
+// clientLimiter holds one token bucket per client address (--search-rate per second, bursts
+// of --search-burst). The map is bounded: idle buckets are swept when it grows.
+type clientLimiter struct {
+	mu      sync.Mutex
+	r       rate.Limit
+	burst   int
+	clients map[string]*bucket
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+const maxClients = 10_000
+
+func newClientLimiter(perSecond float64, burst int) *clientLimiter {
+	if perSecond <= 0 {
+		perSecond = 10
+	}
+	if burst < 1 {
+		burst = 1
+	}
+	return &clientLimiter{r: rate.Limit(perSecond), burst: burst, clients: map[string]*bucket{}}
+}
+
+// allow takes a token from the client's bucket.
+func (l *clientLimiter) allow(client string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.clients[client]
+	if !ok {
+		if len(l.clients) >= maxClients {
+			for k, v := range l.clients {
+				if now.Sub(v.seen) > 10*time.Minute {
+					delete(l.clients, k)
+				}
+			}
+			if len(l.clients) >= maxClients {
+				clear(l.clients)
+			}
+		}
+		b = &bucket{lim: rate.NewLimiter(l.r, l.burst)}
+		l.clients[client] = b
+	}
+	b.seen = now
+	return b.lim.AllowN(now, 1)
+}
+
+// rateLimited applies the per-client search limit (429 with Retry-After when exceeded).
+func (s *Server) rateLimited(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !s.limiter.allow(c.RealIP(), time.Now()) {
+			s.m.searchLimited.Inc()
+			c.Response().Header().Set("Retry-After", "1")
+			return errJSON(http.StatusTooManyRequests, "too many searches from this address: at most %g per second with bursts of %d (--search-rate, --search-burst)",
+				s.cfg.SearchRate, s.cfg.SearchBurst)
+		}
+		return next(c)
+	}
+}
+
+// --- self-metrics ----------------------------------------------------------------------------
+
+type metrics struct {
+	requests      *prometheus.CounterVec
+	seconds       *prometheus.HistogramVec
+	searchLimited prometheus.Counter
+	writesRefused *prometheus.CounterVec
+	panics        prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kale_webapp_requests_total", Help: "HTTP requests served by the webapp, by route and status code.",
+		}, []string{"route", "code"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kale_webapp_request_seconds", Help: "Server time of webapp requests, by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"route"}),
+		searchLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kale_webapp_search_limited_total", Help: "Search requests refused by the per-client rate limit (--search-rate).",
+		}),
+		writesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kale_webapp_writes_refused_total", Help: "State-changing requests refused, by reason (unconfigured, unauthorized, csrf).",
+		}, []string{"reason"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kale_webapp_panics_total", Help: "Handler panics recovered (each logged with its stack).",
+		}),
+	}
+	var err error
+	m.requests, err = register(reg, m.requests)
+	if err == nil {
+		m.seconds, err = register(reg, m.seconds)
+	}
+	if err == nil {
+		m.searchLimited, err = register(reg, m.searchLimited)
+	}
+	if err == nil {
+		m.writesRefused, err = register(reg, m.writesRefused)
+	}
+	if err == nil {
+		m.panics, err = register(reg, m.panics)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot register the webapp metrics: %w", err)
+	}
+	return m, nil
+}
+
+// register registers c, or reuses the collector already registered under its name (a second
+// Server on the same registry, as in tests).
+func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(T); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+// observe counts requests and their server time by route pattern (bounded label values).
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		t0 := time.Now()
+		err := next(c)
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		code := c.Response().Status
+		var he *echo.HTTPError
+		if err != nil && errors.As(err, &he) {
+			code = he.Code
+		} else if err != nil {
+			code = http.StatusInternalServerError
+		}
+		s.m.requests.WithLabelValues(route, fmt.Sprint(code)).Inc()
+		s.m.seconds.WithLabelValues(route).Observe(time.Since(t0).Seconds())
+		return err
+	}
+}

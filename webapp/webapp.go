@@ -1,0 +1,336 @@
+// Package webapp is Kale's web face, the last stage of the pipeline (senders → horizon → Redis
+// → analyzer and oculus → webapp): an echo server with the anomaly dashboard, metric pages,
+// the similar-series search UI, collections, a status page and the JSON API, every asset
+// embedded in the binary. It replaces Skyline's Flask webapp (/, /api, /app_settings and the
+// anomalies.json dump, kept compatible) and Oculus's Sinatra app (/search with its parameters,
+// collections, status and help), and talks to the analyzer's records in Redis and to oculus
+// through the small interfaces declared here.
+package webapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kale-project/kale/horizon/listener"
+	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+// Searcher runs similarity searches; *oculus.Service implements it.
+type Searcher interface {
+	Search(ctx context.Context, q Query) (Result, error)
+}
+
+// CollectionReader lists and reads saved collections; *oculus.Service implements it.
+type CollectionReader interface {
+	Collections(ctx context.Context) ([]Collection, error)
+	Collection(ctx context.Context, name string) (Collection, error)
+}
+
+// CollectionWriter saves, edits and deletes collections; *oculus.Service implements it.
+type CollectionWriter interface {
+	SaveCollection(ctx context.Context, name, description string, metrics []string) (Collection, error)
+	UpdateCollection(ctx context.Context, name, newName, description string) (Collection, error)
+	DeleteCollection(ctx context.Context, name string) error
+}
+
+// CollectionStore is what the collection pages and API need; *oculus.Service implements it.
+type CollectionStore interface {
+	CollectionReader
+	CollectionWriter
+}
+
+// IndexStatuser reports the search index's state for /status and /healthz;
+// *oculus.Service implements it.
+type IndexStatuser interface {
+	Status(ctx context.Context) IndexStatus
+}
+
+// Options wire a Server. Store and Config are required; the others may be nil: without
+// Search the search routes answer 503 saying oculus does not run in this process, without
+// Collections the collection routes do the same, without Listeners the status page shows
+// none, without Registry /metrics serves an empty registry.
+type Options struct {
+	Config      *config.Config
+	Store       *redisstore.Store
+	Search      Searcher
+	Collections CollectionStore
+	Index       IndexStatuser // nil: taken from Search or Collections when they implement it
+	Listeners   func() []listener.State
+	Registry    *prometheus.Registry // the whole process's collectors, served on /metrics
+	Log         *slog.Logger
+	// Version is shown in the footer and /healthz.
+	Version string
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
+}
+
+// Server is the web UI and HTTP API.
+type Server struct {
+	cfg       *config.Config
+	store     *redisstore.Store
+	rdb       *redis.Client
+	search    Searcher
+	cols      CollectionStore
+	index     IndexStatuser
+	listeners func() []listener.State
+	reg       *prometheus.Registry
+	log       *slog.Logger
+	version   string
+	now       func() time.Time
+	started   time.Time
+
+	e       *echo.Echo
+	pages   map[string]*template.Template
+	static  fs.FS
+	charts  bool // the uPlot assets were built into static/vendor
+	limiter *clientLimiter
+	names   *nameCache
+	rates   *rateSampler
+	m       *metrics
+
+	mu   sync.Mutex
+	addr string // bound address once Run listens
+}
+
+// Limits of request sizes and result sets.
+const (
+	maxBody        = 2 << 20 // bytes of a request body (a search by 100,000 values fits)
+	maxNameLen     = 1024    // bytes of a metric or collection name in a request
+	maxDrawValues  = 100_000 // values of a query by shape
+	pageSize       = 20      // search results per page, as Oculus
+	maxAnomalies   = 5000    // anomalies the dashboard lists
+	serverRows     = 100     // of which rendered as HTML (the script renders the rest: parsing 1,000 rows costs the browser far more than building them)
+	maxSparklines  = 100     // metrics of one /api/v1/sparklines request
+	sparkBuckets   = 60      // points of a sparkline
+	maxSeriesPts   = 20_000  // points of one series answer unless ?maxpoints= asks for fewer
+	metricsDefault = 100     // names returned by /api/v1/metrics by default
+	metricsMax     = 10_000  // names returned by /api/v1/metrics at most
+)
+
+// New builds the server and its routes. It does not listen; call Run (or use Handler).
+func New(o Options) (*Server, error) {
+	if o.Config == nil {
+		return nil, errors.New("cannot create the webapp: no configuration")
+	}
+	if o.Store == nil {
+		return nil, errors.New("cannot create the webapp: no store")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	// A nil *oculus.Service stored in an interface is not a nil interface: treat it as absent.
+	if isNil(o.Search) {
+		o.Search = nil
+	}
+	if isNil(o.Collections) {
+		o.Collections = nil
+	}
+	if isNil(o.Index) {
+		o.Index = nil
+	}
+	s := &Server{
+		cfg: o.Config, store: o.Store, rdb: o.Store.Client(), search: o.Search, cols: o.Collections,
+		index: o.Index, listeners: o.Listeners, reg: o.Registry, log: o.Log, version: o.Version,
+		now: o.Now, started: o.Now(),
+		limiter: newClientLimiter(o.Config.SearchRate, o.Config.SearchBurst),
+		rates:   &rateSampler{},
+	}
+	if s.index == nil {
+		if is, ok := o.Search.(IndexStatuser); ok {
+			s.index = is
+		} else if is, ok := o.Collections.(IndexStatuser); ok {
+			s.index = is
+		}
+	}
+	s.names = &nameCache{store: o.Store, ttl: 30 * time.Second}
+	var err error
+	if s.static, err = fs.Sub(embedded, "static"); err != nil {
+		return nil, fmt.Errorf("cannot open the embedded assets: %w", err)
+	}
+	s.charts = chartsBuilt(s.static)
+	if s.pages, err = parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.m, err = newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.e = s.routes()
+	return s, nil
+}
+
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// Handler is the server's HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Addr is the address Run listens on ("" before it does).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// ChartsBuilt reports whether the chart library was built into the binary (make assets).
+func (s *Server) ChartsBuilt() bool { return s.charts }
+
+// Run listens on the configured --webapp address and serves until ctx ends, then shuts down
+// gracefully (in-flight requests get 5 seconds).
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Webapp)
+	if err != nil {
+		return fmt.Errorf("cannot listen on --webapp %s: %w", s.cfg.Webapp, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	s.addr = ln.Addr().String()
+	s.mu.Unlock()
+	srv := &http.Server{
+		Handler:           s.e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      s.cfg.SearchTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if !s.charts {
+		s.log.Warn("the chart assets were not built: pages show tables without charts; run 'make assets' (needs npm)")
+	}
+	s.log.Info("webapp listening", "addr", "http://"+s.addr, "writes", s.authSummary())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	sampled := make(chan struct{})
+	sctx, stopSampling := context.WithCancel(ctx)
+	defer func() { stopSampling(); <-sampled }()
+	go func() { // listener rates for the status page
+		defer close(sampled)
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			s.listenerStatus(s.now())
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("cannot serve the webapp: %w", err)
+	case <-ctx.Done():
+	}
+	shctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shctx); err != nil {
+		_ = srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+// routes builds the echo instance: middleware, then every page, API route and asset.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = echo.ExtractIPDirect() // rate limits key on the peer address; forwarded headers are client-controlled
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.recoverer)
+	e.Use(s.securityHeaders)
+	e.Use(middleware.BodyLimit(fmt.Sprint(maxBody)))
+	e.Use(s.csrfCookie)
+	e.Use(s.observe)
+
+	// Pages (read-only, open).
+	e.GET("/", s.dashboardPage)
+	e.GET("/metric/*", s.metricPage)
+	e.GET("/metric", s.metricPage) // ?name=
+	e.GET("/search", s.searchPage)
+	e.GET("/collections", s.collectionsPage)
+	e.GET("/collection/*", s.collectionPage)
+	e.GET("/status", s.statusPage)
+	e.GET("/help", s.helpPage)
+
+	// Skyline compatibility.
+	e.GET("/api", s.skylineAPI)
+	e.GET("/app_settings", s.appSettings)
+	e.GET("/static/dump/anomalies.json", s.anomalyDump)
+
+	// JSON API: reads.
+	e.GET("/api/v1/anomalies", s.apiAnomalies)
+	e.GET("/api/v1/anomalies/history", s.apiAnomalyHistory)
+	e.GET("/api/v1/metrics", s.apiMetrics)
+	e.GET("/api/v1/series", s.apiSeries)
+	e.GET("/api/v1/sparklines", s.apiSparklines)
+	e.GET("/api/v1/feedback", s.apiFeedbackList)
+	e.GET("/api/v1/collections", s.apiCollections)
+	e.GET("/api/v1/collections/:name", s.apiCollection)
+	e.GET("/api/v1/status", s.apiStatus)
+	e.POST("/api/v1/search", s.apiSearch, s.rateLimited)
+
+	// JSON API: writes (credentials, then CSRF for browser requests). Per-route middleware,
+	// not a group: an echo group's middleware would also guard every unmatched path.
+	guard := []echo.MiddlewareFunc{s.requireAuth, s.checkCSRF}
+	e.POST("/api/v1/collections", s.apiCreateCollection, guard...)
+	e.POST("/api/v1/collections/:name", s.apiUpdateCollection, guard...)
+	e.POST("/api/v1/collections/:name/delete", s.apiDeleteCollection, guard...)
+	e.POST("/api/v1/feedback", s.apiFeedback, guard...)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	e.GET("/static/*", s.staticFile)
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+	return e
+}
+
+// authSummary says how writes are authorised, for the start-up log line (no secrets).
+func (s *Server) authSummary() string {
+	var ways []string
+	if s.cfg.WebappToken != "" {
+		ways = append(ways, "bearer token")
+	}
+	if s.cfg.WebappUser != "" && s.cfg.WebappPassword != "" {
+		ways = append(ways, "basic auth")
+	}
+	if len(ways) == 0 {
+		return "refused (set --webapp-token or --webapp-user/--webapp-password)"
+	}
+	return strings.Join(ways, " or ")
+}
