@@ -17,10 +17,12 @@ import (
 // fed timestamp (float64, big endian) followed by algorithms.Kale's MarshalBinary.
 const KeyStatePrefix = "kale.state."
 
-// kaleState is one metric's streaming detector and the newest timestamp it has seen.
+// kaleState is one metric's streaming detector, the newest timestamp it has seen and its
+// latest anomaly, which stays current while its point is recent.
 type kaleState struct {
-	k    *algorithms.Kale
-	last float64
+	k       *algorithms.Kale
+	last    float64
+	anomaly *Record
 }
 
 // kaleStates holds every metric's detector between cycles, sharded to keep workers apart.
@@ -195,14 +197,20 @@ func (a *Analyzer) analyseKale(name string, series []algorithms.Point, now float
 			best, bestPt = sc, p
 		}
 	}
-	if best.Score == 0 {
-		return
+	if best.Score > 0 {
+		out.triggers[0]++
+		st.anomaly = &Record{
+			Metric: name, Value: Float(bestPt.Value), Timestamp: int64(bestPt.Timestamp),
+			Triggered: []string{"kale:" + best.Component}, Score: Float(best.Score),
+			Explanation: &Explanation{Component: best.Component, Expected: Float(best.Expected),
+				Lower: Float(best.Lower), Upper: Float(best.Upper)},
+		}
 	}
-	out.triggers[0]++
-	out.records = append(out.records, Record{
-		Metric: name, Value: Float(bestPt.Value), Timestamp: int64(bestPt.Timestamp),
-		Triggered: []string{"kale:" + best.Component}, Score: Float(best.Score),
-		Explanation: &Explanation{Component: best.Component, Expected: Float(best.Expected),
-			Lower: Float(best.Lower), Upper: Float(best.Upper)},
-	})
+	// A metric stays anomalous while its anomalous point is recent, new points or not (the
+	// streaming detector scores each point once; Skyline re-judged the whole window).
+	if st.anomaly != nil && float64(st.anomaly.Timestamp) >= recent {
+		out.records = append(out.records, *st.anomaly)
+	} else {
+		st.anomaly = nil
+	}
 }

@@ -65,8 +65,22 @@ func TestKaleDetector(t *testing.T) {
 	}, nil).Err)
 	st, err = a.Cycle(ctx)
 	require.NoError(t, err)
-	require.Zero(t, st.Anomalies)
+	require.Equal(t, 1, st.Anomalies, "the spike stays current while it is recent")
+	require.Equal(t, 0, st.Triggers[DetectorKale], "but it is not scored again")
 	require.Equal(t, float64(clock.Unix()), a.states.get("spike").last)
+	n0, err := store.Client().ZCard(ctx, KeyHistory).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n0, "the history holds it once")
+
+	// Once its point is older than the stale period it is no longer current.
+	clock = now.Add(10 * time.Minute)
+	require.NoError(t, store.Append(ctx, map[string][]byte{
+		"metrics.spike":  e.AppendPair(nil, redisstore.Int(clock.Unix()), redisstore.Float(100)),
+		"metrics.steady": e.AppendPair(nil, redisstore.Int(clock.Unix()), redisstore.Float(100)),
+	}, nil).Err)
+	st, err = a.Cycle(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.Anomalies)
 
 	// States saved on shutdown are picked up by a new analyzer (a restart).
 	n, err := a.SaveStates(ctx)

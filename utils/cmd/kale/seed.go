@@ -48,8 +48,8 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // runSeedInProcess loads the demo data set into a running 'kale all' (its own listeners and
-// store), so a newcomer sees data at once.
-func runSeedInProcess(ctx context.Context, store *redisstore.Store, svc *horizon.Service, log *slog.Logger, c *config.Config) {
+// store), so a newcomer sees data at once; then calls after (if not nil), e.g. to index it.
+func runSeedInProcess(ctx context.Context, store *redisstore.Store, svc *horizon.Service, log *slog.Logger, c *config.Config, after func(context.Context)) {
 	var targets []seed.Target
 	for _, st := range svc.Listeners() {
 		if st.Up {
@@ -61,8 +61,14 @@ func runSeedInProcess(ctx context.Context, store *redisstore.Store, svc *horizon
 		return
 	}
 	// seed.Run logs its progress and summary.
-	if _, err := seed.Run(ctx, seed.Options{Store: store, Targets: targets, Log: log, MaxResolution: c.MaxResolution}); err != nil && ctx.Err() == nil {
-		log.Error("demo data seeding failed", "err", err)
+	if _, err := seed.Run(ctx, seed.Options{Store: store, Targets: targets, Log: log, MaxResolution: c.MaxResolution}); err != nil {
+		if ctx.Err() == nil {
+			log.Error("demo data seeding failed", "err", err)
+		}
+		return
+	}
+	if after != nil {
+		after(ctx)
 	}
 }
 

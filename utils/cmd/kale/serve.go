@@ -79,6 +79,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g, gctx := errgroup.WithContext(ctx)
 	var hz *horizon.Service
+	var afterSeed func(context.Context) // brings the search index up to date once the demo data is in
 	if name == "all" || name == "horizon" {
 		hz, err = horizon.New(horizon.Options{Config: r.Config, Explicit: r.Explicit, Store: store, Registry: reg, Log: log.With("component", "horizon")})
 		if err != nil {
@@ -101,6 +102,11 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		if err != nil {
 			return err
 		}
+		afterSeed = func(ctx context.Context) {
+			if _, err := oc.Sync(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("cannot index the demo data yet; the next sync will", "err", err)
+			}
+		}
 		var listeners func() []listener.State
 		if hz != nil {
 			listeners = hz.Listeners
@@ -120,7 +126,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	}
 	if seedDemo && hz != nil {
-		go runSeedInProcess(gctx, store, hz, log, r.Config)
+		go runSeedInProcess(gctx, store, hz, log, r.Config, afterSeed)
 	}
 	log.Info("kale started", "command", name, "redis", store.String(), "version", version)
 	err = g.Wait()
