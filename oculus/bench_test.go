@@ -215,6 +215,24 @@ func BenchmarkSearch(b *testing.B) {
 		b.ReportMetric(rss, "rss-MB")
 		b.ReportMetric(peak, "peak-rss-MB")
 	})
+
+	// Oculus' approximate search, by metric name as the Oculus UI used it.
+	b.Run(fmt.Sprintf("fastdtw/series=%d", n), func(b *testing.B) {
+		var lat []float64
+		i := 0
+		for b.Loop() {
+			q := Query{Metric: names[(i*7919)%len(names)], Method: MethodFastDTW}
+			t0 := time.Now()
+			if _, err := s.Search(ctx, q); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0).Seconds()*1000)
+			i++
+		}
+		slices.Sort(lat)
+		b.ReportMetric(lat[len(lat)/2], "p50-ms")
+		b.ReportMetric(lat[min(len(lat)-1, len(lat)*99/100)], "p99-ms")
+	})
 }
 
 // BenchmarkLBPAA measures the first-pass bound over one series.
