@@ -99,7 +99,7 @@ func (f *detectFlags) define(fs *flag.FlagSet) {
 // cases (--cases).
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f detectFlags
-	flagArgs, inputs := splitDetectArgs(args)
+	flagArgs, inputs := splitArgs(args, (&detectFlags{}).define)
 	r, fs, err := parseConfig("detect", flagArgs, stderr, nil, func(fs *flag.FlagSet) {
 		f.define(fs)
 		fs.Usage = func() { detectUsage(fs.Output()) }
@@ -148,35 +148,6 @@ func detectUsage(w io.Writer) {
 	cfg.SetOutput(w)
 	config.Bind(cfg, nil)
 	cfg.PrintDefaults()
-}
-
-// splitDetectArgs separates the INPUT arguments from the flags, so that flags may follow
-// INPUTs (the flag package stops at the first argument that is not a flag). When args do
-// not parse, they are all returned as flags, for parseConfig to report the mistake.
-func splitDetectArgs(args []string) (flags, inputs []string) {
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	config.Bind(fs, nil)
-	(&detectFlags{}).define(fs)
-	rest := args
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return append(flags, rest...), inputs
-		}
-		remaining := fs.Args()
-		consumed := rest[:len(rest)-len(remaining)]
-		flags = append(flags, consumed...)
-		if len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
-			return flags, append(inputs, remaining...) // everything after -- is an INPUT
-		}
-		if len(remaining) == 0 {
-			break
-		}
-		inputs = append(inputs, remaining[0])
-		rest = remaining[1:]
-	}
-	return flags, inputs
 }
 
 // settingsFromConfig maps the configuration onto the Skyline ensemble's settings: the

@@ -269,7 +269,7 @@ func TestSplitDetectArgs(t *testing.T) {
 		{name: "help", args: []string{"-h"}, flags: []string{"-h"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			flags, inputs := splitDetectArgs(tc.args)
+			flags, inputs := splitArgs(tc.args, (&detectFlags{}).define)
 			require.Equal(t, tc.flags, flags)
 			require.Equal(t, tc.inputs, inputs)
 		})

@@ -61,7 +61,7 @@ func (f *importFlags) define(fs *flag.FlagSet) {
 // runImport is `kale import`.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f importFlags
-	flagArgs, files := splitImportArgs(args)
+	flagArgs, files := splitArgs(args, (&importFlags{}).define)
 	r, _, err := parseConfig("import", flagArgs, stderr, nil, func(fs *flag.FlagSet) {
 		f.define(fs)
 		fs.Usage = func() { importUsage(fs.Output()) }
@@ -117,33 +117,4 @@ func importUsage(w io.Writer) {
 	cfg.SetOutput(w)
 	config.Bind(cfg, nil)
 	cfg.PrintDefaults()
-}
-
-// splitImportArgs separates the FILE arguments from the flags, so that flags may follow
-// FILEs (the flag package stops at the first argument that is not a flag). When args do not
-// parse, they are all returned as flags, for parseConfig to report the mistake.
-func splitImportArgs(args []string) (flags, files []string) {
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	config.Bind(fs, nil)
-	(&importFlags{}).define(fs)
-	rest := args
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return append(flags, rest...), files
-		}
-		remaining := fs.Args()
-		consumed := rest[:len(rest)-len(remaining)]
-		flags = append(flags, consumed...)
-		if len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
-			return flags, append(files, remaining...) // everything after -- is a FILE
-		}
-		if len(remaining) == 0 {
-			break
-		}
-		files = append(files, remaining[0])
-		rest = remaining[1:]
-	}
-	return flags, files
 }

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"flag"
+	"io"
+
+	"github.com/kale-project/kale/utils/config"
+)
+
+// splitArgs separates positional arguments (INPUTs, FILEs) from flags, so that flags may
+// follow them (the flag package stops at the first argument that is not a flag). define adds
+// the command's own flags next to the configuration flags. Everything after "--" is
+// positional. When args do not parse, they are all returned as flags, for parseConfig to
+// report the mistake.
+func splitArgs(args []string, define func(*flag.FlagSet)) (flags, positional []string) {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	config.Bind(fs, nil)
+	define(fs)
+	rest := args
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return append(flags, rest...), positional
+		}
+		remaining := fs.Args()
+		consumed := rest[:len(rest)-len(remaining)]
+		flags = append(flags, consumed...)
+		if len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			return flags, append(positional, remaining...)
+		}
+		if len(remaining) == 0 {
+			break
+		}
+		positional = append(positional, remaining[0])
+		rest = remaining[1:]
+	}
+	return flags, positional
+}
