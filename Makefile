@@ -70,3 +70,32 @@ lint:
 clean:
 	rm -rf bin $(BENCHOUT) $(NABOUT) $(UI)/node_modules webapp/testdata/screenshots
 	find $(VENDOR) -type f ! -name README -delete
+
+# A local Redis Cluster for development: 3 masters + 3 replicas on 127.0.0.1:7001–7006
+# (bus ports 17001–17006), state under ./tmp-cluster. Use the printed URL with --redis.
+CLUSTER_DIR   ?= tmp-cluster
+CLUSTER_PORTS ?= 7001 7002 7003 7004 7005 7006
+redis-cluster-up:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "redis-server and redis-cli are needed (apt-get install redis-server)"; exit 1; }
+	@for p in $(CLUSTER_PORTS); do \
+		mkdir -p $(CLUSTER_DIR)/$$p; \
+		if redis-cli -p $$p ping >/dev/null 2>&1; then echo "port $$p already answers; make redis-cluster-down first"; exit 1; fi; \
+		redis-server --port $$p --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+			--cluster-node-timeout 3000 --save "" --appendonly no --dir $(CURDIR)/$(CLUSTER_DIR)/$$p \
+			--daemonize yes --pidfile $(CURDIR)/$(CLUSTER_DIR)/$$p/redis.pid --logfile $(CURDIR)/$(CLUSTER_DIR)/$$p/redis.log || exit 1; \
+	done
+	@for p in $(CLUSTER_PORTS); do until redis-cli -p $$p ping >/dev/null 2>&1; do sleep 0.1; done; done
+	@redis-cli --cluster create $(foreach p,$(CLUSTER_PORTS),127.0.0.1:$(p)) --cluster-replicas 1 --cluster-yes >$(CLUSTER_DIR)/create.log || { cat $(CLUSTER_DIR)/create.log; exit 1; }
+	@for p in $(CLUSTER_PORTS); do until redis-cli -p $$p cluster info | grep -q cluster_state:ok; do sleep 0.1; done; done
+	@echo "Redis Cluster up (3 masters, 3 replicas). Use:"
+	@echo "  --redis redis+cluster://$$(echo $(foreach p,$(CLUSTER_PORTS),127.0.0.1:$(p)) | tr ' ' ',')"
+
+redis-cluster-down:
+	@for p in $(CLUSTER_PORTS); do \
+		f=$(CLUSTER_DIR)/$$p/redis.pid; \
+		if [ -f $$f ]; then kill $$(cat $$f) 2>/dev/null || true; fi; \
+	done
+	@for p in $(CLUSTER_PORTS); do while redis-cli -p $$p ping >/dev/null 2>&1; do sleep 0.1; done; done
+	rm -rf $(CLUSTER_DIR)
+	@echo "Redis Cluster stopped."
+.PHONY: redis-cluster-up redis-cluster-down

@@ -57,7 +57,12 @@ type Config struct {
 	AnomalyHistory time.Duration // how long records are kept
 	AnomalyDump    string        // optional file for Skyline's anomalies.json
 	CanaryMetric   string        // Skyline CANARY_METRIC, for the Graphite duration metric
-	Now            func() time.Time
+	// ID names this analyzer among those sharing cycles ("": NewID(), hostname-pid-random).
+	ID string
+	// Lease is how long this analyzer's membership outlives its last heartbeat (0:
+	// DefaultLease); it is renewed every Lease/3.
+	Lease time.Duration
+	Now   func() time.Time
 }
 
 // Options wire an Analyzer.
@@ -74,7 +79,7 @@ type Options struct {
 type Analyzer struct {
 	cfg      Config
 	store    *redisstore.Store
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	ens      *algorithms.Ensemble
 	names    []string
 	alerter  Alerter
@@ -83,6 +88,9 @@ type Analyzer struct {
 	m        *metrics
 
 	states *kaleStates // per-metric kale detector state (DetectorKale)
+	joined time.Time   // when this analyzer was created (shown in its lease)
+
+	onShare func(keys []string) // tests: the keys this analyzer was assigned in a cycle
 
 	mu   sync.Mutex
 	last CycleStats
@@ -108,6 +116,12 @@ func New(o Options) (*Analyzer, error) {
 	if o.Config.Workers < 1 {
 		o.Config.Workers = 1
 	}
+	if o.Config.ID == "" {
+		o.Config.ID = NewID()
+	}
+	if o.Config.Lease <= 0 {
+		o.Config.Lease = DefaultLease
+	}
 	ens, err := algorithms.NewEnsemble(&o.Config.Settings)
 	if err != nil {
 		return nil, err
@@ -115,6 +129,7 @@ func New(o Options) (*Analyzer, error) {
 	a := &Analyzer{
 		cfg: o.Config, store: o.Store, rdb: o.Store.Client(), ens: ens,
 		names: ens.Settings().Algorithms, alerter: o.Alerter, graphite: o.Graphite, log: o.Log,
+		joined: time.Now().UTC(),
 	}
 	switch o.Config.Detector {
 	case "", DetectorSkyline:
@@ -145,22 +160,33 @@ func (a *Analyzer) Last() CycleStats {
 	return a.last
 }
 
-// Run analyses cycle after cycle until ctx ends.
+// Run analyses cycle after cycle until ctx ends, heartbeating its lease so other analyzers
+// share the cycle with it. On the way out it saves the kale detector states, then gives up its
+// lease, so whoever takes its metrics over resumes from the saved states.
 func (a *Analyzer) Run(ctx context.Context) error {
-	a.log.Info("analyzer started", "detector", a.cfg.Detector, "algorithms", strings.Join(a.names, ","),
-		"consensus", a.cfg.Settings.Consensus, "kale_threshold", a.cfg.KaleThreshold, "workers", a.cfg.Workers)
+	a.log.Info("analyzer started", "id", a.cfg.ID, "lease", a.cfg.Lease, "detector", a.cfg.Detector,
+		"algorithms", strings.Join(a.names, ","), "consensus", a.cfg.Settings.Consensus,
+		"kale_threshold", a.cfg.KaleThreshold, "workers", a.cfg.Workers)
+	hctx, stopHeartbeat := context.WithCancel(ctx)
+	beating := make(chan struct{})
+	go func() { defer close(beating); a.heartbeat(hctx) }()
 	defer func() {
-		if a.states == nil {
-			return
-		}
+		stopHeartbeat()
+		<-beating
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		n, err := a.SaveStates(sctx)
-		if err != nil {
-			a.log.Warn("cannot save the kale detector states; they will be rebuilt from the stored series", "err", err)
-			return
+		if a.states != nil {
+			n, err := a.SaveStates(sctx)
+			if err != nil {
+				a.log.Warn("cannot save the kale detector states; they will be rebuilt from the stored series", "err", err)
+			} else {
+				a.log.Info("saved the kale detector states", "metrics", n)
+			}
 		}
-		a.log.Info("saved the kale detector states", "metrics", n)
+		if err := a.Leave(sctx); err != nil {
+			a.log.Warn("cannot give up the analyzer lease; the other analyzers take over this share when it expires",
+				"err", err, "lease", a.cfg.Lease)
+		}
 	}()
 	var lastEmptyLog time.Time
 	for {
@@ -210,17 +236,35 @@ type workerOut struct {
 	corrupt    int
 }
 
-// Cycle analyses every metric once and records the result.
+// Cycle renews this analyzer's lease, reads the live members, analyses once each metric this
+// analyzer owns among them (every metric when it runs alone) and records the result: its own
+// part of the current document, merged with the other live members' parts.
 func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	started := a.cfg.Now()
 	t0 := time.Now()
-	ns := a.store.Options().FullNamespace
-	keys, err := a.store.Members(ctx, ns)
+	if err := a.Join(ctx); err != nil {
+		return CycleStats{}, err
+	}
+	members, err := a.Members(ctx)
 	if err != nil {
 		return CycleStats{}, err
 	}
-	st := CycleStats{Started: started.UTC(), Metrics: len(keys), Exceptions: map[string]int{}, Triggers: map[string]int{}}
-	if len(keys) == 0 {
+	if !slices.Contains(members, a.cfg.ID) { // a lease that expired between Join and Members
+		members = append(members, a.cfg.ID)
+		slices.Sort(members)
+	}
+	ns := a.store.Options().FullNamespace
+	all, err := a.store.Members(ctx, ns)
+	if err != nil {
+		return CycleStats{}, err
+	}
+	keys := share(all, members, a.cfg.ID)
+	if a.onShare != nil {
+		a.onShare(keys)
+	}
+	st := CycleStats{Started: started.UTC(), Metrics: len(all), Assigned: len(keys), Instance: a.cfg.ID,
+		Instances: len(members), Exceptions: map[string]int{}, Triggers: map[string]int{}}
+	if len(all) == 0 {
 		return st, nil
 	}
 	now := float64(started.UnixNano()) / 1e9
@@ -246,7 +290,7 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	if err := g.Wait(); err != nil {
 		return st, err
 	}
-	if a.states != nil {
+	if a.states != nil { // forget metrics gone from Redis or moved to another analyzer
 		alive := make(map[string]bool, len(keys))
 		for _, k := range keys {
 			alive[strings.TrimPrefix(k, ns)] = true
@@ -281,7 +325,7 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	}
 	st.DurationS = time.Since(t0).Seconds()
 
-	if err := a.save(ctx, st, recs); err != nil {
+	if err := a.save(ctx, st, recs, members); err != nil {
 		st.Errors++
 		a.m.errors.WithLabelValues("records").Inc()
 		a.log.Warn("cannot store this cycle's anomaly records", "err", err)
@@ -299,7 +343,7 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	a.last = st
 	a.mu.Unlock()
 	a.log.Info("analyzer cycle", "seconds", fmt.Sprintf("%.2f", st.DurationS), "metrics", st.Metrics,
-		"analysed", st.Analysed, "anomalies", st.Anomalies, "exceptions", st.Exceptions,
+		"assigned", st.Assigned, "analyzers", st.Instances, "analysed", st.Analysed, "anomalies", st.Anomalies, "exceptions", st.Exceptions,
 		"breakdown", st.Triggers, "errors", st.Errors)
 	return st, nil
 }
@@ -448,7 +492,7 @@ func (a *Analyzer) sendSelfMetrics(ctx context.Context, st CycleStats, started t
 	}
 	m := map[string]float64{
 		"skyline.analyzer.run_time":       st.DurationS,
-		"skyline.analyzer.total_analyzed": float64(st.Metrics - sum(st.Exceptions)),
+		"skyline.analyzer.total_analyzed": float64(st.Assigned - sum(st.Exceptions)),
 	}
 	if a.cfg.CanaryMetric != "" {
 		if series, _, err := a.store.Series(ctx, a.cfg.CanaryMetric); err == nil && len(series) > 1 {

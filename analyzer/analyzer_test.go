@@ -67,8 +67,10 @@ func (g *brokenGraphite) Send(context.Context, map[string]float64, time.Time) er
 
 func newAnalyzer(t testing.TB, store *redisstore.Store, mod func(*Config)) (*Analyzer, *prometheus.Registry) {
 	t.Helper()
+	// One id for every analyzer of a test: a second analyzer built on the same store replaces
+	// the first instead of sharing the cycle with its still-live lease.
 	cfg := Config{Settings: algorithms.DefaultSettings(), Workers: 3, AnomalyHistory: 24 * time.Hour,
-		Now: func() time.Time { return now }}
+		ID: "test", Now: func() time.Time { return now }}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -6,6 +6,8 @@ type metrics struct {
 	cycles     prometheus.Counter
 	seconds    prometheus.Gauge
 	metrics    prometheus.Gauge
+	assigned   prometheus.Gauge
+	members    prometheus.Gauge
 	analysed   prometheus.Gauge
 	anomalies  prometheus.Gauge
 	exceptions *prometheus.CounterVec
@@ -19,11 +21,13 @@ func newMetrics(reg prometheus.Registerer, names []string) *metrics {
 		cycles:     prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_analyzer_cycles_total", Help: "Completed analyzer cycles."}),
 		seconds:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "kale_analyzer_cycle_seconds", Help: "Duration of the last cycle (Skyline skyline.analyzer.run_time)."}),
 		metrics:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "kale_analyzer_metrics", Help: "Metrics in the last cycle."}),
+		assigned:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "kale_analyzer_assigned", Help: "Metrics this analyzer owned in the last cycle (its share among the live analyzers)."}),
+		members:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "kale_analyzer_members", Help: "Live analyzers sharing the last cycle, this one included."}),
 		analysed:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "kale_analyzer_analysed", Help: "Metrics analysed in the last cycle (metrics minus exceptions)."}),
 		anomalies:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "kale_analyzer_anomalies", Help: "Anomalous metrics in the last cycle."}),
 		exceptions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_analyzer_exceptions_total", Help: "Series skipped, by Skyline exception reason."}, []string{"reason"}),
 		triggers:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_analyzer_triggers_total", Help: "Anomalous votes, by detector (Skyline's anomaly breakdown)."}, []string{"algorithm"}),
-		errors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_analyzer_errors_total", Help: "Analyzer errors, by kind (read, records, graphite, second_order, cycle)."}, []string{"kind"}),
+		errors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_analyzer_errors_total", Help: "Analyzer errors, by kind (read, records, graphite, second_order, cycle, lease)."}, []string{"kind"}),
 		corrupt:    prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_analyzer_corrupt_bytes_total", Help: "Stored bytes that did not decode as [ts, value] pairs (skipped; the good points were analysed)."}),
 	}
 	for _, r := range exceptionNames {
@@ -33,7 +37,7 @@ func newMetrics(reg prometheus.Registerer, names []string) *metrics {
 		m.triggers.WithLabelValues(n)
 	}
 	if reg != nil {
-		reg.MustRegister(m.cycles, m.seconds, m.metrics, m.analysed, m.anomalies, m.exceptions, m.triggers, m.errors, m.corrupt)
+		reg.MustRegister(m.cycles, m.seconds, m.metrics, m.assigned, m.members, m.analysed, m.anomalies, m.exceptions, m.triggers, m.errors, m.corrupt)
 	}
 	return m
 }
@@ -42,6 +46,8 @@ func (m *metrics) observe(st CycleStats, corrupt int) {
 	m.cycles.Inc()
 	m.seconds.Set(st.DurationS)
 	m.metrics.Set(float64(st.Metrics))
+	m.assigned.Set(float64(st.Assigned))
+	m.members.Set(float64(st.Instances))
 	m.analysed.Set(float64(st.Analysed))
 	m.anomalies.Set(float64(st.Anomalies))
 	for r, n := range st.Exceptions {

@@ -244,8 +244,7 @@ func (s *Service) UpdateCollection(ctx context.Context, name, newName, descripti
 				p.HDel(ctx, KeyCollections, name)
 			}
 			p.HSet(ctx, KeyCollections, c.Name, nb)
-			p.Incr(ctx, KeyCollectionsVersion)
-			return nil
+			return nil // the version key is in another cluster slot: bumped after EXEC
 		})
 		out = c
 		return err
@@ -258,6 +257,7 @@ func (s *Service) UpdateCollection(ctx context.Context, name, newName, descripti
 		if err != nil {
 			return Collection{}, err
 		}
+		s.bumpCollections(ctx)
 		return out, nil
 	}
 	return Collection{}, fmt.Errorf("cannot update collection %q: too many concurrent changes", name)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
@@ -197,7 +198,7 @@ func (s *Service) Status(ctx context.Context) IndexStatus {
 		st.SizeBytes = dirSize(st.Path)
 	}
 	if st.LastImportEnd.IsZero() {
-		vals, err := s.store.Client().MGet(ctx, KeyImportStart, KeyImportEnd, KeyImportDuration).Result()
+		vals, err := mget(ctx, s.store.Client(), KeyImportStart, KeyImportEnd, KeyImportDuration)
 		if err == nil && len(vals) == 3 {
 			if v, ok := vals[0].(string); ok {
 				st.LastImportStart, _ = time.Parse(time.RFC3339Nano, v)
@@ -236,14 +237,37 @@ func (s *Service) recordImport(ctx context.Context, start, end time.Time, docs i
 	s.last.LastImportSeconds = end.Sub(start).Seconds()
 	s.last.Documents = docs
 	s.statusMu.Unlock()
-	err := s.store.Client().MSet(ctx,
-		KeyImportStart, start.UTC().Format(time.RFC3339Nano),
-		KeyImportEnd, end.UTC().Format(time.RFC3339Nano),
-		KeyImportDuration, strconv.FormatFloat(end.Sub(start).Seconds(), 'f', 3, 64),
-		KeyDocuments, strconv.Itoa(docs)).Err()
+	// One SET per key in a pipeline, not MSET: the keys live in different Redis Cluster slots.
+	_, err := s.store.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, KeyImportStart, start.UTC().Format(time.RFC3339Nano), 0)
+		p.Set(ctx, KeyImportEnd, end.UTC().Format(time.RFC3339Nano), 0)
+		p.Set(ctx, KeyImportDuration, strconv.FormatFloat(end.Sub(start).Seconds(), 'f', 3, 64), 0)
+		p.Set(ctx, KeyDocuments, strconv.Itoa(docs), 0)
+		return nil
+	})
 	if err != nil {
 		s.log.Warn("cannot record the oculus import status in Redis", "err", err)
 	}
+}
+
+// mget reads keys with one GET each in a pipeline (MGET would span Redis Cluster slots):
+// a missing key is nil, as with MGET.
+func mget(ctx context.Context, rdb redis.UniversalClient, keys ...string) ([]any, error) {
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]any, len(keys))
+	for i, c := range cmds {
+		if v, err := c.Result(); err == nil {
+			out[i] = v
+		}
+	}
+	return out, nil
 }
 
 // removeIndexDir deletes an index directory, refusing a directory that is not a bleve index.

@@ -50,6 +50,7 @@ type envOptions struct {
 	password  string
 	burst     int
 	listeners func() []listener.State
+	logLevel  LogLeveler
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -77,7 +78,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		e.analyze()
 	}
 	opts := Options{Config: cfg, Store: store, Registry: e.reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Listeners: o.listeners, Version: "test"}
+		Listeners: o.listeners, LogLevel: o.logLevel, Version: "test"}
 	if !o.noSearch {
 		oc, err := oculus.New(oculus.Options{Config: cfg, Store: store, Log: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)

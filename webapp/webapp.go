@@ -75,6 +75,8 @@ type Options struct {
 	Listeners   func() []listener.State
 	Registry    *prometheus.Registry // the whole process's collectors, served on /metrics
 	Log         *slog.Logger
+	// LogLevel, when set, lets /api/v1/admin/log-level read and change the level at run time.
+	LogLevel LogLeveler
 	// Version is shown in the footer and /healthz.
 	Version string
 	// Now is the clock (tests); nil: time.Now.
@@ -85,13 +87,14 @@ type Options struct {
 type Server struct {
 	cfg       *config.Config
 	store     *redisstore.Store
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	search    Searcher
 	cols      CollectionStore
 	index     IndexStatuser
 	listeners func() []listener.State
 	reg       *prometheus.Registry
 	log       *slog.Logger
+	logLevel  LogLeveler
 	version   string
 	now       func() time.Time
 	started   time.Time
@@ -156,7 +159,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: o.Config, store: o.Store, rdb: o.Store.Client(), search: o.Search, cols: o.Collections,
-		index: o.Index, listeners: o.Listeners, reg: o.Registry, log: o.Log, version: o.Version,
+		index: o.Index, listeners: o.Listeners, reg: o.Registry, log: o.Log, logLevel: o.LogLevel, version: o.Version,
 		now: o.Now, started: o.Now(),
 		limiter: newClientLimiter(o.Config.SearchRate, o.Config.SearchBurst),
 		rates:   &rateSampler{},
@@ -312,8 +315,11 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/api/v1/collections/:name", s.apiUpdateCollection, guard...)
 	e.POST("/api/v1/collections/:name/delete", s.apiDeleteCollection, guard...)
 	e.POST("/api/v1/feedback", s.apiFeedback, guard...)
+	e.GET("/api/v1/admin/log-level", s.apiLogLevel)
+	e.POST("/api/v1/admin/log-level", s.apiLogLevel, guard...)
 
 	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 	e.GET("/static/*", s.staticFile)
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })

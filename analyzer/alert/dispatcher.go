@@ -67,7 +67,7 @@ func (o *Options) setDefaults() {
 type Dispatcher struct {
 	rules   []config.AlertRule
 	lanes   map[string]*lane
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	log     *slog.Logger
 	opts    Options
 	m       metrics
@@ -107,7 +107,7 @@ func newMetrics() metrics {
 // "rule skyline:smtp:1800 needs --alert-smtp-to". rdb holds the de-duplication keys; nil
 // disables de-duplication (every matching anomaly alerts every cycle). log may be nil; reg
 // may be nil (the counters are then not registered).
-func New(rules []config.AlertRule, channels map[string]Channel, rdb *redis.Client, log *slog.Logger, reg prometheus.Registerer, opts Options) (*Dispatcher, error) {
+func New(rules []config.AlertRule, channels map[string]Channel, rdb redis.UniversalClient, log *slog.Logger, reg prometheus.Registerer, opts Options) (*Dispatcher, error) {
 	opts.setDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

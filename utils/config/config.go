@@ -68,6 +68,8 @@ type Config struct {
 	CanaryMetric        string        `kale:"canary-metric" help:"metric whose time span reports the data duration (Skyline CANARY_METRIC)"`
 	AnomalyDump         string        `kale:"anomaly-dump" help:"also write Skyline's anomalies.json (handle_data(...)) to this file each cycle; empty: only served by the webapp"`
 	AnomalyHistory      time.Duration `kale:"anomaly-history" help:"how long anomaly records are kept in Redis"`
+	AnalyzerID          string        `kale:"analyzer-id" help:"this analyzer's id among those sharing cycles (letters, digits, '.', '_', ':', '-'); empty: hostname-pid-random"`
+	AnalyzerLease       time.Duration `kale:"analyzer-lease" help:"how long an analyzer's membership outlives its last heartbeat (renewed every lease/3); a crashed analyzer's metrics move to the others within a cycle after it expires"`
 
 	EnableAlerts      bool     `kale:"enable-alerts" help:"send alerts for anomalies matching --alerts (Skyline ENABLE_ALERTS)"`
 	Alerts            []string `kale:"alerts" help:"alert rules pattern:strategy:expiration_seconds (Skyline ALERTS); strategies: smtp, webhook, slack, pagerduty, log"`
@@ -142,6 +144,7 @@ func DefaultConfig() *Config {
 		BoredomSetSize:      1,
 		CanaryMetric:        "statsd.numStats",
 		AnomalyHistory:      30 * 24 * time.Hour,
+		AnalyzerLease:       15 * time.Second,
 		EnableAlerts:        true,
 		AlertSMTPAddr:       "127.0.0.1:25",
 		AlertSMTPFrom:       "kale-alerts@localhost",
@@ -267,6 +270,14 @@ func (c *Config) Validate() error {
 	if c.AnomalyHistory < time.Minute {
 		bad("anomaly-history", "%v is shorter than 1m", c.AnomalyHistory)
 	}
+	if len(c.AnalyzerID) > 128 || strings.IndexFunc(c.AnalyzerID, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._:-", r))
+	}) >= 0 {
+		bad("analyzer-id", "%q must be at most 128 letters, digits, '.', '_', ':' or '-'", c.AnalyzerID)
+	}
+	if c.AnalyzerLease < 3*time.Second || c.AnalyzerLease > 10*time.Minute {
+		bad("analyzer-lease", "%v must be between 3s and 10m", c.AnalyzerLease)
+	}
 	if _, err := ParseAlertRules(c.Alerts); err != nil {
 		bad("alerts", "%v", err)
 	}
@@ -314,9 +325,37 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ValidateRedisURL accepts "embedded" and the URL forms go-redis understands.
+// ValidateRedisURL accepts "embedded" and the URL forms go-redis understands, plus
+// redis+cluster://h1:p1,h2:p2,… (rediss+cluster:// with TLS) for a Redis Cluster; the
+// cluster form is parsed in full by redisstore.ParseClusterURL.
 func ValidateRedisURL(s string) error {
 	if s == "embedded" {
+		return nil
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok && (scheme == "redis+cluster" || scheme == "rediss+cluster") {
+		rest, _, _ = strings.Cut(rest, "?")
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			if db := rest[i+1:]; db != "" && db != "0" {
+				return fmt.Errorf("%s://…: a Redis Cluster has only database 0, not %q", scheme, db)
+			}
+			rest = rest[:i]
+		}
+		if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		nodes := 0
+		for _, h := range strings.Split(rest, ",") {
+			if h = strings.TrimSpace(h); h == "" {
+				continue
+			}
+			if _, port, err := net.SplitHostPort(h); err != nil || port == "" {
+				return fmt.Errorf("%s://…: node %q is not host:port", scheme, h)
+			}
+			nodes++
+		}
+		if nodes == 0 {
+			return fmt.Errorf("%s://…: no node given (%s://host1:port1,host2:port2)", scheme, scheme)
+		}
 		return nil
 	}
 	u, err := url.Parse(s)
@@ -326,10 +365,8 @@ func ValidateRedisURL(s string) error {
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 		return nil
-	case "redis+cluster":
-		return fmt.Errorf("%q: Redis Cluster is not supported by this build yet", s)
 	}
-	return fmt.Errorf("%q: scheme must be redis://, rediss://, unix:// or the word embedded", s)
+	return fmt.Errorf("%q: scheme must be redis://, rediss://, unix://, redis+cluster://h1:p1,h2:p2 or the word embedded", s)
 }
 
 // Listener names one ingest listener's option.

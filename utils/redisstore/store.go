@@ -30,14 +30,17 @@ type Options struct {
 
 // Store is a connection to Redis speaking the Skyline layout. It is safe for concurrent use.
 type Store struct {
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
+	cluster  *redis.ClusterClient // the same client as rdb in cluster mode, else nil
+	writer   *redis.ClusterClient // cluster mode: a client that never re-runs a command itself
 	opts     Options
 	embedded *miniredis.Miniredis
 	desc     string
 	replace  *redis.Script
 }
 
-// Open connects to rawURL: redis://, rediss://, unix:// or "embedded", which starts an
+// Open connects to rawURL: redis://, rediss://, unix://, redis+cluster://h1:p1,h2:p2,…
+// (rediss+cluster:// with TLS; see ParseClusterURL) or "embedded", which starts an
 // in-process Redis-compatible server (miniredis) on a loopback port, in memory only. Open
 // does not ping; call Ping to check reachability.
 func Open(rawURL string, o Options) (*Store, error) {
@@ -48,6 +51,27 @@ func Open(rawURL string, o Options) (*Store, error) {
 		o.MiniNamespace = "mini."
 	}
 	s := &Store{opts: o, replace: redis.NewScript(replaceScript)}
+	if IsClusterURL(rawURL) {
+		copts, err := ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("cannot parse Redis Cluster URL %q: %w", redactURL(rawURL), err)
+		}
+		s.desc = redactURL(rawURL)
+		copts.PoolSize = max(copts.PoolSize, 16)
+		// Kale's own keys (Client) follow MOVED/ASK redirections as go-redis does by default;
+		// transient failures surface to the caller, which retries on its next cycle.
+		copts.MaxRetries = -1
+		s.cluster = redis.NewClusterClient(copts)
+		s.rdb = s.cluster
+		// The writer's client never re-runs a command on its own: a go-redis cluster pipeline
+		// that meets a retryable error re-sends the whole node batch, which would APPEND twice
+		// what had already been stored. Append follows MOVED itself (a MOVED command surely
+		// did not run) and reports everything else to the horizon writer, which retries.
+		wopts := *copts
+		wopts.MaxRedirects = -1 // no redirects inside go-redis
+		s.writer = redis.NewClusterClient(&wopts)
+		return s, nil
+	}
 	var ropts *redis.Options
 	if rawURL == "embedded" {
 		m := miniredis.NewMiniRedis()
@@ -98,8 +122,13 @@ func (s *Store) EmbeddedAddr() string {
 	return s.embedded.Addr()
 }
 
-// Client exposes the go-redis client for Kale's own kale.* keys.
-func (s *Store) Client() *redis.Client { return s.rdb }
+// Client exposes the go-redis client for Kale's own kale.* keys: a *redis.Client, or a
+// *redis.ClusterClient in cluster mode, where a multi-key command or transaction must keep
+// its keys in one hash slot (see README.md in this folder).
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Cluster reports whether the store talks to a Redis Cluster.
+func (s *Store) Cluster() bool { return s.cluster != nil }
 
 // Options returns the namespaces.
 func (s *Store) Options() Options { return s.opts }
@@ -107,6 +136,9 @@ func (s *Store) Options() Options { return s.opts }
 // Close closes the connection pool and stops the embedded server.
 func (s *Store) Close() error {
 	err := s.rdb.Close()
+	if s.writer != nil {
+		err = errors.Join(err, s.writer.Close())
+	}
 	if s.embedded != nil {
 		s.embedded.Close()
 	}
@@ -115,6 +147,12 @@ func (s *Store) Close() error {
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.cluster != nil {
+		if err := s.pingCluster(ctx); err != nil {
+			return fmt.Errorf("cannot reach every master of the Redis Cluster at %s: %w", s.desc, err)
+		}
+		return nil
+	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("cannot reach Redis at %s: %w", s.desc, err)
 	}
@@ -163,6 +201,10 @@ func (s *Store) Append(ctx context.Context, data map[string][]byte, alsoSet []st
 	}
 	for start := 0; start < len(keys); start += appendChunk {
 		chunk := keys[start:min(start+appendChunk, len(keys))]
+		if s.cluster != nil {
+			s.appendCluster(ctx, data, chunk, &res)
+			continue
+		}
 		sets := map[string][]any{}
 		for _, k := range chunk {
 			set := s.UniqueSet(k)
@@ -232,8 +274,11 @@ func (s *Store) Members(ctx context.Context, namespace string) ([]string, error)
 const mgetChunk = 500
 
 // Raw returns the stored bytes of each key (nil for a missing key), reading with MGET in
-// pipelined chunks.
+// pipelined chunks (one GET per key in a pipeline on a cluster).
 func (s *Store) Raw(ctx context.Context, keys []string) ([][]byte, error) {
+	if s.cluster != nil {
+		return s.rawCluster(ctx, keys)
+	}
 	out := make([][]byte, len(keys))
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, 0, len(keys)/mgetChunk+1)
@@ -319,14 +364,19 @@ func (s *Store) ReplaceIfUnchanged(ctx context.Context, rws []Rewrite) ([]Outcom
 	if len(rws) == 0 {
 		return out, nil
 	}
+	if s.cluster != nil {
+		if err := s.replaceCluster(ctx, rws, out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	if err := s.replace.Load(ctx, s.rdb).Err(); err != nil {
 		return nil, fmt.Errorf("cannot load the rewrite script: %w", err)
 	}
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(rws))
 	for i, rw := range rws {
-		sum := sha1.Sum(rw.Old)
-		cmds[i] = s.replace.EvalSha(ctx, pipe, []string{rw.Key, s.UniqueSet(rw.Key)}, len(rw.Old), hex.EncodeToString(sum[:]), string(rw.New))
+		cmds[i] = s.replace.EvalSha(ctx, pipe, []string{rw.Key, s.UniqueSet(rw.Key)}, len(rw.Old), sha1Hex(rw.Old), string(rw.New))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("cannot rewrite %d series: %w", len(rws), err)
@@ -336,4 +386,9 @@ func (s *Store) ReplaceIfUnchanged(ctx context.Context, rws []Rewrite) ([]Outcom
 		out[i] = Outcome(n)
 	}
 	return out, nil
+}
+
+func sha1Hex(b []byte) string {
+	sum := sha1.Sum(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -10,13 +10,22 @@ import (
 	"github.com/kale-project/kale/utils/redistest"
 )
 
-// backends runs a test against a real redis-server and the embedded server.
+// backends runs a test against a real redis-server, a 3-master Redis Cluster and the
+// embedded server.
 func backends(t *testing.T, f func(t *testing.T, s *redisstore.Store)) {
 	t.Run("redis-server", func(t *testing.T) {
 		srv := redistest.Start(t)
 		s, err := redisstore.Open(srv.URL(), redisstore.Options{})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
+		f(t, s)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.StartCluster(t, 3, 0)
+		s, err := redisstore.Open(cl.URL, redisstore.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.True(t, s.Cluster())
 		f(t, s)
 	})
 	t.Run("embedded", func(t *testing.T) {

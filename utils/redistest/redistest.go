@@ -22,6 +22,7 @@ type Server struct {
 	Addr string // 127.0.0.1:port
 	dir  string
 	cmd  *exec.Cmd
+	args []string // extra redis-server arguments
 }
 
 // URL is the redis:// URL of the server's database 0.
@@ -30,13 +31,7 @@ func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 // Start launches redis-server on a free port (persistence off) and stops it when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is not installed, and CI=true: .ci/run must install it (apt-get install redis-server)")
-		}
-		t.Skip("redis-server is not installed (apt-get install redis-server); skipping the integration test")
-	}
+	bin := lookPath(t, "redis-server")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("cannot find a free port: %v", err)
@@ -52,8 +47,9 @@ func Start(t testing.TB) *Server {
 func (s *Server) start(bin string) {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning", "--logfile", "")
+	args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--daemonize", "no", "--loglevel", "warning", "--logfile", ""}, s.args...)
+	s.cmd = exec.Command(bin, args...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("cannot start redis-server: %v", err)
 	}
@@ -82,6 +78,19 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// lookPath finds a Redis binary: skips the test outside CI when it is missing, fails in CI.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed, and CI=true: .ci/run must install it (apt-get install redis-server)", name)
+		}
+		t.Skipf("%s is not installed (apt-get install redis-server); skipping the integration test", name)
+	}
+	return bin
 }
 
 // Restart starts a new, empty server on the same port after Stop.

@@ -36,11 +36,26 @@ func parseConfig(name string, args []string, stderr io.Writer, defaults *config.
 }
 
 func newLogger(c *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel))
+	log, _ := newLevelLogger(c, w)
+	return log
+}
+
+// newLevelLogger is newLogger with its level in a slog.LevelVar, so a long-running command
+// can change it at run time (SIGHUP, POST /api/v1/admin/log-level).
+func newLevelLogger(c *config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	setLevel(level, c.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), level
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), level
+}
+
+// setLevel sets v from a --log-level value (validated by config.Validate).
+func setLevel(v *slog.LevelVar, name string) {
+	var level slog.Level
+	if level.UnmarshalText([]byte(name)) == nil {
+		v.Set(level)
+	}
 }

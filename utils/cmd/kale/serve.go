@@ -23,6 +23,7 @@ import (
 	"github.com/kale-project/kale/horizon/listener"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/webapp"
 )
 
 func runHorizon(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -47,18 +48,35 @@ func runAll(ctx context.Context, args []string, _, stderr io.Writer) error {
 // ends, then stops them in order.
 func serve(ctx context.Context, name string, args []string, stderr io.Writer, defaults *config.Config) error {
 	var seedDemo bool
-	r, _, err := parseConfig(name, args, stderr, defaults, func(fs *flag.FlagSet) {
-		if name == "all" {
-			fs.BoolVar(&seedDemo, "seed", false, "after start-up, load the demo data set (24 h of history plus live points through every listener) and verify it")
+	ownFlags := func(seed *bool) func(fs *flag.FlagSet) {
+		return func(fs *flag.FlagSet) {
+			if name == "all" {
+				fs.BoolVar(seed, "seed", false, "after start-up, load the demo data set (24 h of history plus live points through every listener) and verify it")
+			}
 		}
-	})
+	}
+	r, _, err := parseConfig(name, args, stderr, defaults, ownFlags(&seedDemo))
 	if err != nil {
 		return err
 	}
-	log := newLogger(r.Config, stderr)
+	log, level := newLevelLogger(r.Config, stderr)
 	for _, w := range r.Warnings {
 		log.Warn(w)
 	}
+	// SIGHUP re-reads the configuration (flags, KALE_* environment, --config file) and applies
+	// its --log-level; the other options need a restart.
+	reload := func() {
+		var ignored bool
+		r2, _, err := parseConfig(name, args, io.Discard, defaults, ownFlags(&ignored))
+		if err != nil {
+			log.Warn("SIGHUP: cannot reload the configuration; the log level is unchanged", "err", err)
+			return
+		}
+		setLevel(level, r2.LogLevel)
+		log.Warn("SIGHUP: log level reloaded", "log_level", r2.LogLevel)
+	}
+	stopHUP := onSIGHUP(ctx, reload)
+	defer stopHUP()
 	store, err := redisstore.Open(r.Redis, redisstore.Options{FullNamespace: r.FullNamespace, MiniNamespace: r.MiniNamespace})
 	if err != nil {
 		return err
@@ -111,7 +129,8 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		if hz != nil {
 			listeners = hz.Listeners
 		}
-		if err := startWebapp(gctx, g, r.Config, store, reg, log, oc, oc, listeners); err != nil {
+		if err := startWebapp(gctx, g, r.Config, store, reg, log, oc, oc, listeners,
+			func(o *webapp.Options) { o.LogLevel = level }); err != nil {
 			return err
 		}
 	}
@@ -120,15 +139,22 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		if err != nil {
 			return fmt.Errorf("cannot listen on --metrics-addr %s: %w", r.MetricsAddr, err)
 		}
-		srv := &http.Server{Handler: opsHandler(reg, store, hz), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: opsHandlerUntil(gctx, reg, store, hz), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
-		log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
+		log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
 	}
 	if seedDemo && hz != nil {
 		go runSeedInProcess(gctx, store, hz, log, r.Config, afterSeed)
 	}
 	log.Info("kale started", "command", name, "redis", store.String(), "version", version)
+	// Drain (SIGTERM, Ctrl-C): every component sees gctx end at once and drains on its own —
+	// horizon stops its listeners, then flushes the writer's queue to Redis; the analyzer
+	// abandons the cycle in progress, saves the kale detector states, then gives up its lease;
+	// the webapp stops accepting and gives in-flight requests 5s; /readyz on --metrics-addr
+	// answers 503 from the first moment. Redis (an embedded one too) closes after all of them.
+	stopped := context.AfterFunc(gctx, func() { log.Info("stopping: draining every component") })
+	defer stopped()
 	err = g.Wait()
 	log.Info("kale stopped")
 	return err
@@ -160,7 +186,7 @@ func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, sto
 			Detector: c.Detector, Kale: algorithms.DefaultKaleConfig(), KaleThreshold: c.KaleThreshold,
 			Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
 			SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
-			CanaryMetric: c.CanaryMetric,
+			CanaryMetric: c.CanaryMetric, ID: c.AnalyzerID, Lease: c.AnalyzerLease,
 		},
 		Store: store, Alerter: alerter, Graphite: graphite, Registry: reg, Log: alog,
 	})
@@ -171,11 +197,34 @@ func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, sto
 	return nil
 }
 
-// opsHandler serves Prometheus metrics and a health document for a component without the
-// webapp.
+// opsHandler serves Prometheus metrics, a health document (liveness: always 200) and the
+// readiness probe (/readyz: 200 when Redis answers PING and every configured listener of this
+// process is bound, 503 with the reasons otherwise, and from the moment ctx ends: draining)
+// for a component without the webapp.
 func opsHandler(reg *prometheus.Registry, store *redisstore.Store, svc *horizon.Service) http.Handler {
+	return opsHandlerUntil(context.Background(), reg, store, svc)
+}
+
+// opsHandlerUntil is opsHandler whose /readyz answers 503 (draining) once ctx ends.
+func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redisstore.Store, svc *horizon.Service) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, req *http.Request) {
+		var listeners func() []listener.State
+		if svc != nil {
+			listeners = svc.Listeners
+		}
+		r := webapp.CheckReady(req.Context(), store.Ping, listeners)
+		if ctx.Err() != nil {
+			r = webapp.Readiness{Reason: "draining: the process is stopping", Reasons: []string{"draining: the process is stopping"}}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !r.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(r)
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 		defer cancel()

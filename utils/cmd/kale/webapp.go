@@ -17,18 +17,26 @@ import (
 // may be nil (oculus not in this process: the search and collection routes answer 503 saying
 // so), and so may listeners (horizon not in this process). An empty --webapp disables it.
 func startWebapp(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg *prometheus.Registry,
-	log *slog.Logger, search webapp.Searcher, cols webapp.CollectionStore, listeners func() []listener.State) error {
+	log *slog.Logger, search webapp.Searcher, cols webapp.CollectionStore, listeners func() []listener.State, with ...func(*webapp.Options)) error {
 	if c.Webapp == "" {
 		log.Info("webapp disabled (--webapp is empty)")
 		return nil
 	}
-	srv, err := webapp.New(webapp.Options{
+	srv, err := newWebapp(webapp.Options{
 		Config: c, Store: store, Search: search, Collections: cols, Listeners: listeners,
 		Registry: reg, Log: log.With("component", "webapp"), Version: version,
-	})
+	}, with...)
 	if err != nil {
 		return err
 	}
 	g.Go(func() error { return srv.Run(ctx) })
 	return nil
+}
+
+// newWebapp applies the optional settings (e.g. the run-time log level) and builds the server.
+func newWebapp(o webapp.Options, with ...func(*webapp.Options)) (*webapp.Server, error) {
+	for _, f := range with {
+		f(&o)
+	}
+	return webapp.New(o)
 }
