@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/kale-project/kale/utils/redisstore"
 )
 
 // Reason says why a datapoint, item or payload did not reach Redis. It is the "reason" label
@@ -123,41 +123,20 @@ func Count(err error, add func(Reason, int)) int {
 	return n
 }
 
-// NameCharset documents the bytes allowed in a metric name.
-const NameCharset = "A-Z a-z 0-9 and . _ - : ; = + % @ ~ # / ,"
+// NameCharset documents the bytes allowed in a metric name (redisstore's rule).
+const NameCharset = redisstore.NameCharset
 
-var nameOK = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "._-:;=+%@~#/," {
-		t[c] = true
-	}
-	return t
-}()
-
-// CheckName validates a metric name: 1..max bytes from NameCharset (so valid UTF-8, no
-// spaces, quotes, angle brackets or control bytes). A nil error means the name is valid;
-// otherwise the Reason says how to count it.
+// CheckName validates a metric name with redisstore.CheckName (1..max bytes from
+// NameCharset). A nil error means the name is valid; otherwise the Reason says how to count it.
 func CheckName(name []byte, max int) (Reason, error) {
-	if len(name) == 0 {
-		return BadName, errors.New("empty metric name")
+	err := redisstore.CheckName(name, max)
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.Is(err, redisstore.ErrNameTooLong):
+		return NameTooLong, err
 	}
-	if len(name) > max {
-		return NameTooLong, fmt.Errorf("metric name of %d bytes exceeds the limit of %d", len(name), max)
-	}
-	for _, c := range name {
-		if !nameOK[c] {
-			return BadName, fmt.Errorf("metric name %q has a byte outside [%s]", truncate(name), NameCharset)
-		}
-	}
-	return 0, nil
+	return BadName, err
 }
 
 // CheckFinite rejects NaN and ±Inf; what names the field ("value", "timestamp").
@@ -166,16 +145,4 @@ func CheckFinite(what string, f float64) error {
 		return fmt.Errorf("%s is %v", what, f)
 	}
 	return nil
-}
-
-func truncate(b []byte) string {
-	const n = 64
-	if len(b) <= n {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
-	}
-	s := string(b[:n])
-	for !utf8.ValidString(s) && len(s) > 0 {
-		s = s[:len(s)-1]
-	}
-	return s + "…"
 }

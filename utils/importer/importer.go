@@ -13,7 +13,7 @@
 //     `{"metric":"a.b","values":[v,…]}`; the values of the second form are spaced by
 //     Options.Step, the last one at Options.Now. A line without "metric" uses Options.Metric.
 //
-// Metric names follow Horizon's rule (see CheckName); values and timestamps must be finite.
+// Metric names follow Horizon's rule (redisstore.CheckName); values and timestamps must be finite.
 // Errors name the file and line. Numbers keep their int/float type in the stored msgpack, as
 // Python's msgpack would write them.
 package importer
@@ -127,7 +127,7 @@ func Run(ctx context.Context, files []string, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("cannot import: format %q is not csv or jsonl", o.Format)
 	}
 	if o.Metric != "" {
-		if err := CheckName(o.Metric, o.MaxNameLength); err != nil {
+		if err := redisstore.CheckName(o.Metric, o.MaxNameLength); err != nil {
 			return Summary{}, fmt.Errorf("cannot import: --metric: %w", err)
 		}
 	}
@@ -207,7 +207,7 @@ func (w *writer) file(ctx context.Context, path string) error {
 			}
 			base := filepath.Base(path)
 			metric = strings.TrimSuffix(base, filepath.Ext(base))
-			if err := CheckName(metric, w.o.MaxNameLength); err != nil {
+			if err := redisstore.CheckName(metric, w.o.MaxNameLength); err != nil {
 				return fmt.Errorf("cannot name the metric of %s after the file (pass --metric): %w", path, err)
 			}
 		}
@@ -419,7 +419,7 @@ func parseJSONLine(b []byte, o JSONLOptions, stepSecs float64, integralStep bool
 	if metric == "" {
 		return errors.New(`no "metric" (and no --metric)`)
 	}
-	if err := CheckName(metric, o.MaxNameLength); err != nil {
+	if err := redisstore.CheckName(metric, o.MaxNameLength); err != nil {
 		return err
 	}
 	switch {
@@ -462,43 +462,6 @@ func parseJSONLine(b []byte, o JSONLOptions, stepSecs float64, integralStep bool
 		}
 	default:
 		return errors.New(`want "points":[[ts,v],…] or "values":[…]`)
-	}
-	return nil
-}
-
-// NameCharset documents the bytes allowed in a metric name. It mirrors Horizon's rule
-// (horizon/ingest.NameCharset and CheckName), which utils packages may not import; a test of
-// utils/cmd/kale keeps the two in step.
-const NameCharset = "A-Z a-z 0-9 and . _ - : ; = + % @ ~ # / ,"
-
-var nameOK = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "._-:;=+%@~#/," {
-		t[c] = true
-	}
-	return t
-}()
-
-// CheckName validates a metric name as Horizon does: 1..max bytes from NameCharset.
-func CheckName(name string, max int) error {
-	if name == "" {
-		return errors.New("empty metric name")
-	}
-	if len(name) > max {
-		return fmt.Errorf("metric name of %d bytes exceeds the limit of %d", len(name), max)
-	}
-	for i := 0; i < len(name); i++ {
-		if !nameOK[name[i]] {
-			return fmt.Errorf("metric name %q has a byte outside [%s]", name, NameCharset)
-		}
 	}
 	return nil
 }

@@ -110,15 +110,6 @@ func TestParseJSONL(t *testing.T) {
 	}
 }
 
-func TestCheckName(t *testing.T) {
-	require.NoError(t, CheckName("a.b-c_d:e;f=g+h%i@j~k#l/m,n", 255))
-	require.ErrorContains(t, CheckName("", 255), "empty")
-	require.ErrorContains(t, CheckName("abcd", 3), "exceeds the limit of 3")
-	for _, bad := range []string{"a b", "a\"b", "a<b", "é", "a\nb", "a\x00"} {
-		require.Error(t, CheckName(bad, 255), "%q", bad)
-	}
-}
-
 func TestFormatOf(t *testing.T) {
 	for path, want := range map[string]string{"a.csv": CSV, "b.CSV": CSV, "c.jsonl": JSONL, "d.json": JSONL, "e.ndjson": JSONL} {
 		got, err := FormatOf(path)

@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"encoding/hex"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -133,4 +135,19 @@ func BenchmarkAppendPair(b *testing.B) {
 	for b.Loop() {
 		buf = e.AppendPair(buf[:0], Int(1_700_000_000), Float(12.5))
 	}
+}
+
+func TestCheckName(t *testing.T) {
+	require.NoError(t, CheckName("a.b-c_d:e;f=g+h%i@j~k#l/m,n", 255))
+	require.NoError(t, CheckName([]byte("x.y"), 255))
+	require.ErrorIs(t, CheckName("", 255), ErrEmptyName)
+	require.ErrorIs(t, CheckName("abcd", 3), ErrNameTooLong)
+	for _, bad := range []string{"a b", "a\"b", "<script>", "caf\xc3\xa9", "\xff", "tab\t"} {
+		require.ErrorIs(t, CheckName(bad, 255), ErrNameCharset, "%q", bad)
+		require.ErrorIs(t, CheckName([]byte(bad), 255), ErrNameCharset, "%q", bad)
+	}
+	long := strings.Repeat("é", 100)
+	err := CheckName(long, 1000)
+	require.ErrorIs(t, err, ErrNameCharset)
+	require.True(t, utf8.ValidString(err.Error()), "the message stays valid UTF-8")
 }

@@ -11,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/importer"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -75,17 +73,4 @@ func TestImportCommandUsage(t *testing.T) {
 	require.ErrorIs(t, runImport(ctx, []string{"-h"}, &out, &help), flag.ErrHelp)
 	require.Contains(t, help.String(), "JSON lines")
 	require.Contains(t, help.String(), "-metric")
-}
-
-// TestImportNameRuleMatchesHorizon keeps importer's copy of horizon's name rule in step.
-func TestImportNameRuleMatchesHorizon(t *testing.T) {
-	require.Equal(t, ingest.NameCharset, importer.NameCharset)
-	for c := range 256 {
-		name := "a" + string([]byte{byte(c)})
-		_, herr := ingest.CheckName([]byte(name), 10)
-		require.Equal(t, herr == nil, importer.CheckName(name, 10) == nil, "byte %#x", c)
-	}
-	_, herr := ingest.CheckName([]byte("abcd"), 3)
-	require.Error(t, herr)
-	require.Error(t, importer.CheckName("abcd", 3))
 }
