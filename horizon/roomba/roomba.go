@@ -4,7 +4,8 @@
 // fell out of the window. It replaces Skyline's roomba.py without its defects: a rewrite never
 // loses points appended meanwhile (a Lua script compares what was read and keeps the appended
 // tail), a decode error never deletes a metric (the corrupt bytes are dropped and counted),
-// and no key is skipped by a partitioning remainder.
+// no key is skipped by a partitioning remainder, and a leftover member of the unique set whose
+// key is gone is removed without ever dropping a stored key from its set.
 package roomba
 
 import (
@@ -16,6 +17,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -25,6 +28,8 @@ type Store interface {
 	Members(ctx context.Context, namespace string) ([]string, error)
 	Raw(ctx context.Context, keys []string) ([][]byte, error)
 	ReplaceIfUnchanged(ctx context.Context, rws []redisstore.Rewrite) ([]redisstore.Outcome, error)
+	UniqueSet(key string) string
+	Client() redis.UniversalClient
 }
 
 // Namespace is one key prefix and the window its series keep.
@@ -48,6 +53,8 @@ type Roomba struct {
 	store Store
 	stats *telemetry.Stats
 	log   *slog.Logger
+
+	afterSRem func(keys []string) // test hook: runs between the SREM and the EXISTS of dropLeftovers
 }
 
 // New returns a Roomba.
@@ -63,15 +70,19 @@ func New(cfg Config, store Store, stats *telemetry.Stats, log *slog.Logger) *Roo
 
 // PassStats counts what one pass over a namespace did.
 type PassStats struct {
-	Namespace    string
-	Keys         int // keys in the unique set at the start
-	Unchanged    int
-	Trimmed      int // rewritten (sorted, deduplicated or trimmed)
-	Purged       int // deleted: no point left in the window
-	Missing      int // in the set but not stored
-	Conflicts    int // changed by someone else and retried later in the pass
-	CorruptBytes int
-	Duration     time.Duration
+	Namespace string
+	Keys      int // keys in the unique set at the start
+	Unchanged int
+	Trimmed   int // rewritten (sorted, deduplicated or trimmed)
+	Purged    int // deleted: no point left in the window
+	Missing   int // in the set but not stored when read
+	// PurgedMissing counts the Missing members removed from the set (a Roomba that died
+	// between its DEL and its SREM, a key deleted by hand). Missing-PurgedMissing were
+	// re-created by a writer meanwhile and stay.
+	PurgedMissing int
+	Conflicts     int // changed by someone else and retried later in the pass
+	CorruptBytes  int
+	Duration      time.Duration
 }
 
 // Run makes a pass over every namespace, pauses Interval, and repeats until ctx ends.
@@ -87,12 +98,12 @@ func (r *Roomba) Run(ctx context.Context) error {
 				continue
 			}
 			level := slog.LevelDebug
-			if st.Purged > 0 || st.CorruptBytes > 0 {
+			if st.Purged > 0 || st.PurgedMissing > 0 || st.CorruptBytes > 0 {
 				level = slog.LevelInfo
 			}
 			r.log.Log(ctx, level, "roomba pass", "namespace", st.Namespace, "keys", st.Keys,
 				"trimmed", st.Trimmed, "purged", st.Purged, "unchanged", st.Unchanged, "missing", st.Missing,
-				"conflicts", st.Conflicts, "corrupt_bytes", st.CorruptBytes, "seconds", st.Duration.Seconds())
+				"purged_missing", st.PurgedMissing, "conflicts", st.Conflicts, "corrupt_bytes", st.CorruptBytes, "seconds", st.Duration.Seconds())
 		}
 		select {
 		case <-ctx.Done():
@@ -129,9 +140,11 @@ func (r *Roomba) Pass(ctx context.Context, ns Namespace) (PassStats, error) {
 			return st, err
 		}
 		var rws []redisstore.Rewrite
+		var missing []string
 		for i, raw := range raws {
 			if raw == nil {
 				st.Missing++
+				missing = append(missing, batch[i])
 				continue
 			}
 			out, bad := Vacuum(raw, cutoff, enc)
@@ -143,6 +156,11 @@ func (r *Roomba) Pass(ctx context.Context, ns Namespace) (PassStats, error) {
 			rws = append(rws, redisstore.Rewrite{Key: batch[i], Old: raw, New: out})
 		}
 		outcomes, err := r.store.ReplaceIfUnchanged(ctx, rws)
+		if err != nil {
+			return st, err
+		}
+		removed, err := r.dropLeftovers(ctx, missing)
+		st.PurgedMissing += removed
 		if err != nil {
 			return st, err
 		}
@@ -167,10 +185,82 @@ func (r *Roomba) Pass(ctx context.Context, ns Namespace) (PassStats, error) {
 	r.stats.RoombaKeys.WithLabelValues("unchanged").Add(float64(st.Unchanged))
 	r.stats.RoombaKeys.WithLabelValues("trimmed").Add(float64(st.Trimmed))
 	r.stats.RoombaKeys.WithLabelValues("purged").Add(float64(st.Purged))
+	r.stats.RoombaKeys.WithLabelValues("purged_missing").Add(float64(st.PurgedMissing))
 	r.stats.RoombaKeys.WithLabelValues("conflict").Add(float64(st.Conflicts))
 	r.stats.RoombaBad.Add(float64(st.CorruptBytes))
 	r.stats.RoombaSecs.Set(st.Duration.Seconds())
 	return st, nil
+}
+
+// dropLeftovers removes from their unique sets the keys that were read as missing, and
+// returns how many it removed for good. The order keeps "a stored key is always in its set"
+// against writers, who APPEND before they SADD: 1. SREM every key; 2. EXISTS each key, after
+// the SREM; 3. SADD back those a writer re-created meanwhile. If a writer's last APPEND came
+// after our EXISTS, its SADD also comes after our SREM and stands; if it came before, EXISTS
+// sees the key and step 3 puts it back. Only if this Roomba dies between steps 1 and 3 can a
+// re-created key stay outside its set, until its writer's next APPEND+SADD. Every command is
+// single-key, so this works on a Redis Cluster as on one Redis.
+func (r *Roomba) dropLeftovers(ctx context.Context, keys []string) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	rdb := r.store.Client()
+	bySet := map[string][]string{}
+	for _, k := range keys {
+		set := r.store.UniqueSet(k)
+		bySet[set] = append(bySet[set], k)
+	}
+	// 1. SREM.
+	for set, ks := range bySet {
+		members := make([]any, len(ks))
+		for i, k := range ks {
+			members[i] = k
+		}
+		if err := rdb.SRem(ctx, set, members...).Err(); err != nil {
+			return 0, fmt.Errorf("cannot remove %d leftover members from %s: %w", len(ks), set, err)
+		}
+	}
+	if r.afterSRem != nil {
+		r.afterSRem(keys)
+	}
+	// 2. EXISTS, after the SREM.
+	pipe := rdb.Pipeline()
+	exists := make(map[string][]*redis.IntCmd, len(bySet))
+	for set, ks := range bySet {
+		for _, k := range ks {
+			exists[set] = append(exists[set], pipe.Exists(ctx, k))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		// Some keys may have been re-created and are now outside their set: put every one
+		// back rather than guess (a leftover member is harmless, a lost member is not).
+		for set, ks := range bySet {
+			members := make([]any, len(ks))
+			for i, k := range ks {
+				members[i] = k
+			}
+			_ = rdb.SAdd(ctx, set, members...).Err()
+		}
+		return 0, fmt.Errorf("cannot check %d leftover members: %w", len(keys), err)
+	}
+	// 3. SADD back the re-created keys.
+	removed := 0
+	for set, ks := range bySet {
+		var back []any
+		for i, c := range exists[set] {
+			if c.Val() > 0 {
+				back = append(back, ks[i])
+			} else {
+				removed++
+			}
+		}
+		if len(back) > 0 {
+			if err := rdb.SAdd(ctx, set, back...).Err(); err != nil {
+				return removed, fmt.Errorf("cannot re-add %d re-created keys to %s: %w", len(back), set, err)
+			}
+		}
+	}
+	return removed, nil
 }
 
 type typedPair struct{ ts, v redisstore.Number }
@@ -206,6 +296,6 @@ func Vacuum(raw []byte, cutoff float64, enc *redisstore.Encoder) ([]byte, int) {
 
 // String summarises a pass for logs and tests.
 func (s PassStats) String() string {
-	return fmt.Sprintf("%s: %d keys, %d trimmed, %d purged, %d unchanged, %d missing, %d conflicts, %d corrupt bytes",
-		s.Namespace, s.Keys, s.Trimmed, s.Purged, s.Unchanged, s.Missing, s.Conflicts, s.CorruptBytes)
+	return fmt.Sprintf("%s: %d keys, %d trimmed, %d purged, %d unchanged, %d missing (%d removed from the set), %d conflicts, %d corrupt bytes",
+		s.Namespace, s.Keys, s.Trimmed, s.Purged, s.Unchanged, s.Missing, s.PurgedMissing, s.Conflicts, s.CorruptBytes)
 }

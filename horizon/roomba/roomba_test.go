@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon/telemetry"
@@ -150,4 +152,83 @@ func TestPassWithConcurrentAppends(t *testing.T) {
 		require.Zero(t, st.BadBytes)
 		require.Len(t, pairs, rounds+2, "metric %d", m)
 	}
+}
+
+// A member of the unique set whose key is gone (a Roomba that died between its DEL and its
+// SREM, a key deleted by hand) is removed from the set; a member whose key a writer
+// re-creates between the SREM and the EXISTS stays.
+func TestPassRemovesLeftoverMembers(t *testing.T) {
+	srv := redistest.Start(t)
+	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	ctx := context.Background()
+	now := time.Now()
+	fresh := enc([2]any{int(now.Unix()) - 60, 1})
+	require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.kept": fresh}, nil).Err)
+	leftovers := []any{"metrics.gone.a", "metrics.gone.b", "metrics.back", "mini.gone"}
+	require.NoError(t, store.Client().SAdd(ctx, "metrics.unique_metrics", leftovers[:3]...).Err())
+	require.NoError(t, store.Client().SAdd(ctx, "mini.unique_metrics", leftovers[3]).Err())
+
+	reg := telemetry.New(nil)
+	r := New(Config{Namespaces: []Namespace{{Prefix: "metrics.", Duration: 24 * time.Hour}, {Prefix: "mini.", Duration: time.Hour}},
+		Grace: 600 * time.Second, Batch: 2}, store, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// A writer re-creates metrics.back right after Roomba's SREM, its SADD still to come:
+	// Roomba's EXISTS sees the key and puts it back at once.
+	var hooked []string
+	r.afterSRem = func(keys []string) {
+		hooked = append(hooked, keys...)
+		if slices.Contains(keys, "metrics.back") {
+			require.NoError(t, store.Client().Append(ctx, "metrics.back", string(fresh)).Err())
+		}
+	}
+	st, err := r.Pass(ctx, r.cfg.Namespaces[0])
+	require.NoError(t, err)
+	require.Equal(t, 4, st.Keys, st.String())
+	require.Equal(t, 3, st.Missing, st.String())
+	require.Equal(t, 2, st.PurgedMissing, st.String())
+	require.Equal(t, 1, st.Unchanged, st.String())
+	require.ElementsMatch(t, []string{"metrics.gone.a", "metrics.gone.b", "metrics.back"}, hooked)
+	members, err := store.Members(ctx, "metrics.")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"metrics.kept", "metrics.back"}, members, "the re-created key stays in its set")
+	require.Equal(t, 2.0, testutil.ToFloat64(reg.RoombaKeys.WithLabelValues("purged_missing")))
+
+	st, err = r.Pass(ctx, r.cfg.Namespaces[1])
+	require.NoError(t, err)
+	require.Equal(t, 1, st.PurgedMissing, st.String())
+	members, err = store.Members(ctx, "mini.")
+	require.NoError(t, err)
+	require.Empty(t, members)
+
+	// Nothing left over: the next pass removes nothing and sees nothing missing.
+	r.afterSRem = nil
+	st, err = r.Pass(ctx, r.cfg.Namespaces[0])
+	require.NoError(t, err)
+	require.Zero(t, st.Missing, st.String())
+	require.Zero(t, st.PurgedMissing, st.String())
+	require.Equal(t, 2, st.Unchanged, st.String())
+}
+
+// dropLeftovers directly: a key re-created before the SREM (its writer's SADD already done)
+// is put back; a key re-created after the EXISTS is re-added by its own writer's SADD.
+func TestDropLeftoversKeepsRecreatedKeys(t *testing.T) {
+	srv := redistest.Start(t)
+	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	ctx := context.Background()
+	r := New(Config{}, store, telemetry.New(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, store.Client().SAdd(ctx, "metrics.unique_metrics", "metrics.x", "metrics.y").Err())
+	// metrics.x is re-created (APPEND then SADD) between the read and the SREM.
+	require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.x": enc([2]any{1, 1})}, nil).Err)
+	n, err := r.dropLeftovers(ctx, []string{"metrics.x", "metrics.y"})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	members, err := store.Members(ctx, "metrics.")
+	require.NoError(t, err)
+	require.Equal(t, []string{"metrics.x"}, members)
+	n, err = r.dropLeftovers(ctx, nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
 }

@@ -70,7 +70,7 @@ func New(reg prometheus.Registerer) *Stats {
 			Name: "kale_roomba_passes_total", Help: "Roomba passes over a namespace.",
 		}, []string{"namespace"}),
 		RoombaKeys: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kale_roomba_keys_total", Help: "Keys visited by Roomba, by outcome (unchanged, trimmed, purged, conflict).",
+			Name: "kale_roomba_keys_total", Help: "Keys visited by Roomba, by outcome (unchanged, trimmed, purged, purged_missing, conflict).",
 		}, []string{"outcome"}),
 		RoombaBad: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kale_roomba_corrupt_bytes_total", Help: "Bytes Roomba dropped because they did not decode as [ts, value] pairs.",

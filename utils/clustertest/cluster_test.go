@@ -1,6 +1,7 @@
-// Package clustertest runs Kale's ingest → analyze path against a real 3-master Redis
-// Cluster of redis-server processes (utils/redistest.StartCluster), including a master
-// failover during TCP ingestion.
+// Package clustertest runs Kale's ingest → analyze → search path against a real 3-master
+// Redis Cluster of redis-server processes (utils/redistest.StartCluster): a master failover
+// during TCP ingestion, two analyzers sharing a cycle of 20,000 metrics (one killed
+// mid-cycle), and oculus sync, search and collections.
 package clustertest
 
 import (
