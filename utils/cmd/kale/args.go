@@ -2,7 +2,9 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
+	"time"
 
 	"github.com/kale-project/kale/utils/config"
 )
@@ -36,4 +38,20 @@ func splitArgs(args []string, define func(*flag.FlagSet)) (flags, positional []s
 		rest = remaining[1:]
 	}
 	return flags, positional
+}
+
+// positiveDuration parses a flag value given as seconds or a Go duration into dst, refusing
+// zero and negative values.
+func positiveDuration(name string, dst *time.Duration) func(string) error {
+	return func(s string) error {
+		d, err := config.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("%s %q must be positive", name, s)
+		}
+		*dst = d
+		return nil
+	}
 }

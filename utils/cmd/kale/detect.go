@@ -82,17 +82,7 @@ type detectFlags struct {
 func (f *detectFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.cases, "cases", "", "evaluate the golden cases of this JSON-lines file (\"-\": stdin) and print one JSON object per case")
 	fs.StringVar(&f.out, "out", "", "NAB mode: folder receiving one scored CSV per input file")
-	fs.Func("window", "NAB mode, skyline: score row i on the rows with ts > ts_i - window (e.g. 720h or seconds; default 30 days)", func(s string) error {
-		d, err := config.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		if d <= 0 {
-			return fmt.Errorf("window %q must be positive", s)
-		}
-		f.window = d
-		return nil
-	})
+	fs.Func("window", "NAB mode, skyline: score row i on the rows with ts > ts_i - window (e.g. 720h or seconds; default 30 days)", positiveDuration("window", &f.window))
 }
 
 // runDetect is `kale detect`: offline detection over NAB-layout CSV files (--out) or golden

@@ -45,17 +45,7 @@ func (f *importFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.metric, "metric", "", "metric of CSV files (default: the file name without extension) and of JSON lines without \"metric\"")
 	fs.StringVar(&f.format, "format", "", "input format, csv or jsonl (default: from each file's extension)")
 	f.step = importer.DefaultStep
-	fs.Func("step", "spacing of the \"values\" form of JSON lines, in seconds or as a duration (default 60)", func(s string) error {
-		d, err := config.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		if d <= 0 {
-			return fmt.Errorf("step %q must be positive", s)
-		}
-		f.step = d
-		return nil
-	})
+	fs.Func("step", "spacing of the \"values\" form of JSON lines, in seconds or as a duration (default 60)", positiveDuration("step", &f.step))
 }
 
 // runImport is `kale import`.
