@@ -248,7 +248,7 @@ func (s *Store) replaceCluster(ctx context.Context, rws []Rewrite, out []Outcome
 	cmds := make([]*redis.Cmd, len(rws))
 	for i, rw := range rws {
 		// EVAL, not EVALSHA: a replica promoted by a failover has an empty script cache.
-		cmds[i] = pipe.Eval(ctx, replaceScriptOneKey, []string{rw.Key}, len(rw.Old), sha1Hex(rw.Old), string(rw.New))
+		cmds[i] = pipe.Eval(ctx, replaceScript, []string{rw.Key}, len(rw.Old), sha1Hex(rw.Old), string(rw.New))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("cannot rewrite %d series: %w", len(rws), err)
@@ -306,22 +306,6 @@ func toAny(ss []string) []any {
 	}
 	return out
 }
-
-// replaceScriptOneKey is replaceScript without the SREM: the cluster variant, on KEYS[1] only.
-const replaceScriptOneKey = `
-local n = tonumber(ARGV[1])
-local cur = redis.call('STRLEN', KEYS[1])
-if n == 0 or cur < n then return 0 end
-if redis.sha1hex(redis.call('GETRANGE', KEYS[1], 0, n - 1)) ~= ARGV[2] then return 0 end
-local tail = ''
-if cur > n then tail = redis.call('GETRANGE', KEYS[1], n, -1) end
-if ARGV[3] == '' and tail == '' then
-  redis.call('DEL', KEYS[1])
-  return 2
-end
-redis.call('SET', KEYS[1], ARGV[3] .. tail)
-return 1
-`
 
 // pingCluster pings every master, so a reachable seed with an unreachable shard is not "up".
 func (s *Store) pingCluster(ctx context.Context) error {

@@ -321,8 +321,10 @@ var ErrNoMetric = errors.New("no metric by that name")
 // replaceScript swaps a key's content for a rewritten version only if the key still starts
 // with exactly the bytes that were read (compared by length and SHA-1). Bytes appended since
 // the read are kept after the rewrite, so a concurrent APPEND is never lost. An empty
-// rewrite with nothing appended deletes the key and removes it from its unique set (KEYS[2])
-// in the same atomic step. Returns 1 replaced, 2 deleted, 0 changed.
+// rewrite with nothing appended deletes the key and, when its unique set is passed as KEYS[2],
+// removes it from the set in the same atomic step (on Redis Cluster the set lives in another
+// slot, so only KEYS[1] is passed and the caller removes the member; see cluster.go). Returns
+// 1 replaced, 2 deleted, 0 changed.
 const replaceScript = `
 local n = tonumber(ARGV[1])
 local cur = redis.call('STRLEN', KEYS[1])
@@ -332,7 +334,7 @@ local tail = ''
 if cur > n then tail = redis.call('GETRANGE', KEYS[1], n, -1) end
 if ARGV[3] == '' and tail == '' then
   redis.call('DEL', KEYS[1])
-  redis.call('SREM', KEYS[2], KEYS[1])
+  if #KEYS > 1 then redis.call('SREM', KEYS[2], KEYS[1]) end
   return 2
 end
 redis.call('SET', KEYS[1], ARGV[3] .. tail)
