@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // Kale is Kale's own streaming anomaly detector, the default detector of `kale detect` and
@@ -45,7 +46,7 @@ import (
 type Kale struct {
 	cfg  KaleConfig
 	n    int
-	raws kaleRing // the last Rest raw scores
+	raws kaleRecentMax // the largest of the last Rest raw scores
 	ctx  []kaleContext
 	seas kaleSeasonal
 	ew   kaleEW
@@ -156,7 +157,7 @@ func NewKale(cfg KaleConfig) *Kale {
 	cfg.ContextLevels = append([]int(nil), cfg.ContextLevels...)
 	k := &Kale{
 		cfg:  cfg,
-		raws: newKaleRing(cfg.Rest),
+		raws: kaleRecentMax{w: cfg.Rest},
 		seas: newKaleSeasonal(cfg.SeasonalHistory, cfg.SeasonalResidWindow, cfg.SeasonalMinACF, cfg.SeasonalScale),
 		ew:   kaleEW{alpha: 0.01},
 	}
@@ -203,11 +204,8 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 		}
 	}
 	out.Score = raw
-	for i := 0; i < k.raws.n; i++ {
-		if k.raws.at(i) >= raw {
-			out.Score = 0
-			break
-		}
+	if k.raws.beaten(raw) { // raw is never NaN: a mean of context scores, or s > raw
+		out.Score = 0
 	}
 	k.raws.push(raw)
 	if k.n <= k.cfg.Probation {
@@ -234,7 +232,11 @@ func (e *kaleEW) update(x float64) {
 
 // State encoding: "KALE", a version byte, the shape of the configuration (checked on
 // decoding), then each part; integers are varints and floats are IEEE-754 little-endian.
-const kaleStateVersion = 2
+// Version 3 (version 2 is still read): the raw-score window as its monotone deque of
+// (age, score) pairs; each context bitset as a tag byte and the shorter of the zero-run
+// word encoding (0) and the list of set bits as varint gaps (1); the seasonal history as zig-zag varint deltas of its scaled decimals
+// when it holds them; the seasonal residuals only once a period is fixed.
+const kaleStateVersion = 3
 
 // ErrKaleState reports a state blob that does not decode into this Kale.
 var ErrKaleState = errors.New("invalid kale state")
@@ -250,7 +252,11 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalHistory))
 	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalResidWindow))
 	b = binary.AppendUvarint(b, uint64(k.n))
-	b = k.raws.appendTo(b)
+	b = binary.AppendUvarint(b, uint64(len(k.raws.peaks)))
+	for _, p := range k.raws.peaks {
+		b = binary.AppendUvarint(b, uint64(k.raws.n-p.row))
+		b = kaleAppendFloats(b, p.v)
+	}
 	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance, k.base)
 	b = binary.AppendUvarint(b, uint64(k.ew.n))
 	for i := range k.ctx {
@@ -261,12 +267,9 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 		for _, s := range c.syms {
 			b = binary.AppendVarint(b, int64(s))
 		}
-		// The bitset is mostly zeros: run-length encode zero words.
-		b = kaleAppendBitset(b, c.seen)
+		b = kaleAppendBitsetV3(b, c.seen)
 	}
 	s := &k.seas
-	b = s.hist.appendTo(b)
-	b = s.resid.appendTo(b)
 	b = binary.AppendUvarint(b, uint64(s.period))
 	b = binary.AppendUvarint(b, uint64(s.sinceChk))
 	active := byte(0)
@@ -275,16 +278,21 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	}
 	b = append(b, active)
 	b = kaleAppendFloats(b, s.lastTS, s.dt, s.acf)
+	b = s.hist.appendTo(b)
+	if s.period > 0 {
+		b = s.resid.appendTo(b)
+	}
 	return b, nil
 }
 
-// UnmarshalBinary restores a state written by MarshalBinary of a Kale with the same
-// configuration; on error k is unchanged.
+// UnmarshalBinary restores a state written by MarshalBinary (this version or version 2) of a
+// Kale with the same configuration; on error k is unchanged.
 func (k *Kale) UnmarshalBinary(data []byte) error {
 	if len(data) < 5 || string(data[:4]) != "KALE" {
 		return fmt.Errorf("%w: bad magic", ErrKaleState)
 	}
-	if data[4] != kaleStateVersion {
+	version := data[4]
+	if version != kaleStateVersion && version != 2 {
 		return fmt.Errorf("%w: version %d, want %d", ErrKaleState, data[4], kaleStateVersion)
 	}
 	d := kaleDecoder{b: data[5:]}
@@ -295,7 +303,11 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	}
 	nk := NewKale(k.cfg)
 	nk.n = d.uint()
-	d.ring(&nk.raws)
+	if version == 2 {
+		d.recentMaxV2(&nk.raws, nk.n)
+	} else {
+		d.recentMax(&nk.raws, nk.n)
+	}
 	nk.ew.mean, nk.ew.variance, nk.base, nk.ew.n = d.float(), d.float(), d.float(), d.uint()
 	for i := range nk.ctx {
 		c := &nk.ctx[i]
@@ -304,25 +316,44 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 		for j := range c.syms {
 			c.syms[j] = int32(d.int())
 		}
-		d.bitset(c.seen)
+		if version == 2 {
+			d.bitset(c.seen)
+		} else {
+			d.bitsetV3(c.seen)
+		}
 		if c.nsyms > c.order {
 			d.fail("context symbols")
 		}
 	}
 	s := &nk.seas
-	d.ring(&s.hist)
-	d.ring(&s.resid)
+	resid := newKaleRing(s.window)
+	if version == 2 {
+		d.valRingV2(&s.hist)
+		d.ring(&resid)
+	}
 	s.period, s.sinceChk = d.uint(), d.uint()
 	s.active = d.byte() == 1
 	s.lastTS, s.dt, s.acf = d.float(), d.float(), d.float()
+	if version != 2 {
+		d.valRing(&s.hist)
+		if s.period > 0 {
+			d.ring(&resid)
+		}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
-	if d.err == nil && 2*s.period > len(s.hist.buf) {
+	if d.err == nil && 2*s.period > s.hist.size {
 		d.fail("seasonal period")
+	}
+	if d.err == nil && s.period == 0 && resid.n > 0 {
+		d.fail("seasonal residuals") // never written: residuals start with the period
 	}
 	if d.err != nil {
 		return d.err
+	}
+	if s.period > 0 {
+		s.resid = resid
 	}
 	*k = *nk
 	return nil
@@ -331,6 +362,27 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 func kaleAppendFloats(b []byte, xs ...float64) []byte {
 	for _, x := range xs {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return b
+}
+
+// appendTo writes the ring's kept values, oldest first: the count, then 0 and the floats,
+// or exp+1 and the zig-zag varint deltas of the scaled decimals.
+func (r *kaleValRing) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(r.n))
+	if r.n == 0 {
+		return b
+	}
+	b = append(b, byte(r.exp+1))
+	prev := int64(0)
+	for i := 0; i < r.n; i++ {
+		j := r.idx(i)
+		if r.exp < 0 {
+			b = kaleAppendFloats(b, r.f[j])
+			continue
+		}
+		b = binary.AppendVarint(b, int64(r.m[j])-prev)
+		prev = int64(r.m[j])
 	}
 	return b
 }
@@ -358,6 +410,32 @@ func kaleAppendBitset(b []byte, words []uint64) []byte {
 		run = 0
 	}
 	return binary.AppendUvarint(b, uint64(run))
+}
+
+// kaleAppendBitsetV3 writes the shorter of kaleAppendBitset (tag 0) and the set bits' count
+// and gaps (tag 1: the first index, then each index minus the previous one minus 1).
+func kaleAppendBitsetV3(b []byte, words []uint64) []byte {
+	start := len(b)
+	b = append(b, 1)
+	count := 0
+	for _, w := range words {
+		count += bits.OnesCount64(w)
+	}
+	b = binary.AppendUvarint(b, uint64(count))
+	next := 0 // the smallest index the next set bit can have
+	for i, w := range words {
+		for w != 0 {
+			j := i*64 + bits.TrailingZeros64(w)
+			b = binary.AppendUvarint(b, uint64(j-next))
+			next = j + 1
+			w &= w - 1
+		}
+	}
+	rle := kaleAppendBitset([]byte{0}, words)
+	if len(rle) < len(b)-start {
+		b = append(b[:start], rle...)
+	}
+	return b
 }
 
 // kaleDecoder reads what MarshalBinary wrote; the first error sticks.
@@ -421,6 +499,114 @@ func (d *kaleDecoder) ring(r *kaleRing) {
 	}
 	for range n {
 		r.push(d.float())
+	}
+}
+
+// valRing reads what kaleValRing.appendTo wrote.
+func (d *kaleDecoder) valRing(r *kaleValRing) {
+	n := d.uint()
+	if n > r.size {
+		d.fail("ring length")
+		return
+	}
+	if n == 0 {
+		return
+	}
+	tag := int(d.byte())
+	if tag > len(kalePow10) {
+		d.fail("ring scale")
+		return
+	}
+	v := int64(0)
+	for range n {
+		if d.err != nil {
+			return
+		}
+		if tag == 0 {
+			r.push(d.float())
+			continue
+		}
+		v += d.int()
+		if v > math.MaxInt32 || v < math.MinInt32 {
+			d.fail("ring value")
+			return
+		}
+		r.push(float64(v) / kalePow10[tag-1])
+	}
+}
+
+// valRingV2 reads a version-2 ring (count and floats) into r.
+func (d *kaleDecoder) valRingV2(r *kaleValRing) {
+	n := d.uint()
+	if n > r.size {
+		d.fail("ring length")
+		return
+	}
+	for range n {
+		r.push(d.float())
+	}
+}
+
+// recentMax reads the (age, value) pairs MarshalBinary wrote; n is the row count.
+func (d *kaleDecoder) recentMax(m *kaleRecentMax, n int) {
+	c := d.uint()
+	if c > m.w || c > n {
+		d.fail("raw scores")
+		return
+	}
+	m.n = n
+	m.peaks = make([]kalePeak, 0, c)
+	for range c {
+		age, v := d.uint(), d.float()
+		row := n - age
+		if d.err != nil || age >= m.w || age >= n || math.IsNaN(v) ||
+			len(m.peaks) > 0 && (row <= m.peaks[len(m.peaks)-1].row || v >= m.peaks[len(m.peaks)-1].v) {
+			d.fail("raw scores")
+			return
+		}
+		m.peaks = append(m.peaks, kalePeak{row, v})
+	}
+}
+
+// recentMaxV2 reads a version-2 ring of the last raw scores (n rows seen) into m.
+func (d *kaleDecoder) recentMaxV2(m *kaleRecentMax, n int) {
+	c := d.uint()
+	if c > m.w || c > n {
+		d.fail("ring length")
+		return
+	}
+	m.n = n - c
+	for range c {
+		if v := d.float(); !math.IsNaN(v) {
+			m.push(v)
+		} else {
+			d.fail("raw scores")
+		}
+	}
+}
+
+// bitsetV3 reads what kaleAppendBitsetV3 wrote into the zeroed words.
+func (d *kaleDecoder) bitsetV3(words []uint64) {
+	switch d.byte() {
+	case 0:
+		d.bitset(words)
+	case 1:
+		count, next := d.uint(), 0
+		if count > len(words)*64 {
+			d.fail("bitset")
+			return
+		}
+		for range count {
+			j := next + d.uint()
+			if d.err != nil || j >= len(words)*64 {
+				d.fail("bitset")
+				return
+			}
+			words[j/64] |= 1 << (j % 64)
+			next = j + 1
+		}
+	default:
+		d.fail("bitset")
 	}
 }
 

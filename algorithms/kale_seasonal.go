@@ -23,10 +23,19 @@ import "math"
 //
 // a residual Scale times larger than the 99th percentile of recent residuals scores 1.
 // Expected is x_{t−P}; the band is ± Scale·q.
+//
+// Memory. The history ring must keep the last SeasonalHistory values from the first row:
+// the period can be fixed at any later row (dt is an EW mean, so one long gap in a 60 s
+// series can raise it past 144 s) and the first lag-P autocorrelation then reads values
+// from before that row. It is stored as scaled int32 decimals when that is exact
+// (kaleValRing). The residual ring and the quantile scratch are read and written only once
+// a period is fixed (resid) or the baseline is trusted (scratch), so they are allocated
+// then: a series sampled more often than every ~144 s never allocates them.
 type kaleSeasonal struct {
-	hist     kaleRing
-	resid    kaleRing
-	scratch  []float64
+	hist     kaleValRing
+	resid    kaleRing  // allocated when period is fixed
+	scratch  []float64 // allocated at the first seasonal score
+	window   int       // the residual window (capacity of resid)
 	minACF   float64
 	scale    float64
 	period   int
@@ -39,14 +48,13 @@ type kaleSeasonal struct {
 
 func newKaleSeasonal(history, residWindow int, minACF, scale float64) kaleSeasonal {
 	return kaleSeasonal{
-		hist: newKaleRing(history), resid: newKaleRing(residWindow), scratch: make([]float64, residWindow),
-		minACF: minACF, scale: scale,
+		hist: newKaleValRing(history), window: residWindow, minACF: minACF, scale: scale,
 	}
 }
 
 // kaleACF returns the lag autocorrelation of the ring's values (see kaleSeasonal), 0 when
 // fewer than 2·lag values are kept or the values are constant.
-func kaleACF(r *kaleRing, lag int) float64 {
+func kaleACF(r *kaleValRing, lag int) float64 {
 	n := r.n
 	if lag <= 0 || n < 2*lag {
 		return 0
@@ -82,8 +90,9 @@ func (s *kaleSeasonal) update(ts, x float64) (score, expected, band float64) {
 	}
 	s.lastTS = ts
 	if s.period == 0 && s.dt > 0 && s.hist.n > 50 {
-		if p := int(math.Round(86400 / s.dt)); p >= 4 && 2*p <= len(s.hist.buf) {
+		if p := int(math.Round(86400 / s.dt)); p >= 4 && 2*p <= s.hist.size {
 			s.period = p
+			s.resid = newKaleRing(s.window)
 		}
 	}
 	expected = x
@@ -98,6 +107,9 @@ func (s *kaleSeasonal) update(ts, x float64) (score, expected, band float64) {
 			expected = s.hist.back(s.period - 1)
 			r := x - expected
 			if s.active && s.resid.n >= 20 {
+				if s.scratch == nil {
+					s.scratch = make([]float64, s.window)
+				}
 				m := s.resid.copyLast(s.scratch, s.resid.n)
 				for i, v := range m {
 					m[i] = math.Abs(v)

@@ -240,3 +240,62 @@ func BenchmarkKaleMarshal(b *testing.B) {
 		_ = NewKale(DefaultKaleConfig()).UnmarshalBinary(blob)
 	}
 }
+
+// TestKaleStateSize: at 10 s and 60 s the daily period cannot be used, so the seasonal
+// residuals are never allocated or written; values with two decimals are kept as int32s.
+func TestKaleStateSize(t *testing.T) {
+	for _, c := range []struct {
+		dt       float64
+		maxBytes int
+	}{{10, 6000}, {60, 6000}, {300, 12000}} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		k := NewKale(DefaultKaleConfig())
+		for i := range 1440 {
+			x := 50 + 20*math.Sin(2*math.Pi*float64(i)*c.dt/86400) + rng.NormFloat64()
+			k.Update(1.4e9+c.dt*float64(i), math.Round(100*x)/100)
+		}
+		blob, err := k.MarshalBinary()
+		require.NoError(t, err)
+		t.Logf("dt=%v: %d bytes", c.dt, len(blob))
+		require.Less(t, len(blob), c.maxBytes, "dt=%v", c.dt)
+		require.Equal(t, c.dt == 300, k.seas.resid.buf != nil, "dt=%v", c.dt)
+		require.Nil(t, k.seas.hist.f, "dt=%v", c.dt)
+	}
+}
+
+// TestKaleCompactRings: kaleValRing returns exactly what a float ring holds, through scale
+// changes and the float64 fallback; kaleRecentMax agrees with a scan of the last w values.
+func TestKaleCompactRings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, gen := range []func(i int) float64{
+		func(i int) float64 { return float64(rng.IntN(1000)) },
+		func(i int) float64 { return math.Round(rng.NormFloat64()*1e4) / math.Pow10(i/300) },
+		func(i int) float64 { return rng.NormFloat64() * 1e3 },
+		func(i int) float64 { return []float64{0, math.Copysign(0, -1), 1e-300, 2.5, 3e9}[rng.IntN(5)] },
+	} {
+		want, got := newKaleRing(50), newKaleValRing(50)
+		for i := range 2000 {
+			x := gen(i)
+			want.push(x)
+			got.push(x)
+			require.Equal(t, want.n, got.n)
+			for j := 0; j < want.n; j++ {
+				require.Equal(t, math.Float64bits(want.at(j)), math.Float64bits(got.at(j)), "i=%d j=%d", i, j)
+			}
+		}
+	}
+	for _, w := range []int{1, 2, 7, 120} {
+		m, last := kaleRecentMax{w: w}, newKaleRing(w)
+		for range 3000 {
+			x := float64(rng.IntN(20)) / 4
+			beaten := false
+			for j := 0; j < last.n; j++ {
+				beaten = beaten || last.at(j) >= x
+			}
+			require.Equal(t, beaten, m.beaten(x))
+			m.push(x)
+			last.push(x)
+			require.LessOrEqual(t, len(m.peaks), w)
+		}
+	}
+}
