@@ -55,3 +55,28 @@ func positiveDuration(name string, dst *time.Duration) func(string) error {
 		return nil
 	}
 }
+
+// parseWithPositional is parseConfig for commands whose positional arguments (INPUTs, FILEs)
+// may be mixed with flags; on -h it prints help, then the command's own flags, then the
+// configuration flags.
+func parseWithPositional(name string, args []string, stderr io.Writer, help string, define func(*flag.FlagSet)) (*config.Resolved, *flag.FlagSet, []string, error) {
+	flagArgs, positional := splitArgs(args, define)
+	r, fs, err := parseConfig(name, flagArgs, stderr, nil, func(fs *flag.FlagSet) {
+		define(fs)
+		fs.Usage = func() { printUsage(fs.Output(), help, define) }
+	})
+	return r, fs, positional, err
+}
+
+func printUsage(w io.Writer, help string, define func(*flag.FlagSet)) {
+	fmt.Fprint(w, help)
+	own := flag.NewFlagSet("", flag.ContinueOnError)
+	own.SetOutput(w)
+	define(own)
+	own.PrintDefaults()
+	fmt.Fprint(w, "\nConfiguration flags (every kale command; each has a KALE_* environment twin and may come from --config FILE):\n")
+	cfg := flag.NewFlagSet("", flag.ContinueOnError)
+	cfg.SetOutput(w)
+	config.Bind(cfg, nil)
+	cfg.PrintDefaults()
+}

@@ -89,11 +89,7 @@ func (f *detectFlags) define(fs *flag.FlagSet) {
 // cases (--cases).
 func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f detectFlags
-	flagArgs, inputs := splitArgs(args, (&detectFlags{}).define)
-	r, fs, err := parseConfig("detect", flagArgs, stderr, nil, func(fs *flag.FlagSet) {
-		f.define(fs)
-		fs.Usage = func() { detectUsage(fs.Output()) }
-	})
+	r, fs, inputs, err := parseWithPositional("detect", args, stderr, detectHelp, f.define)
 	if err != nil {
 		return err
 	}
@@ -125,19 +121,6 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		window = nab.DefaultWindow
 	}
 	return detectNAB(ctx, r.Detector, nab.Options{Settings: settingsFromConfig(r.Config), Window: window}, f.out, inputs, stderr)
-}
-
-func detectUsage(w io.Writer) {
-	fmt.Fprint(w, detectHelp)
-	own := flag.NewFlagSet("", flag.ContinueOnError)
-	own.SetOutput(w)
-	(&detectFlags{}).define(own)
-	own.PrintDefaults()
-	fmt.Fprint(w, "\nConfiguration flags (every kale command; each has a KALE_* environment twin and may come from --config FILE):\n")
-	cfg := flag.NewFlagSet("", flag.ContinueOnError)
-	cfg.SetOutput(w)
-	config.Bind(cfg, nil)
-	cfg.PrintDefaults()
 }
 
 // settingsFromConfig maps the configuration onto the Skyline ensemble's settings: the

@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/importer"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -51,11 +50,7 @@ func (f *importFlags) define(fs *flag.FlagSet) {
 // runImport is `kale import`.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f importFlags
-	flagArgs, files := splitArgs(args, (&importFlags{}).define)
-	r, _, err := parseConfig("import", flagArgs, stderr, nil, func(fs *flag.FlagSet) {
-		f.define(fs)
-		fs.Usage = func() { importUsage(fs.Output()) }
-	})
+	r, _, files, err := parseWithPositional("import", args, stderr, importHelp, f.define)
 	if err != nil {
 		return err
 	}
@@ -94,17 +89,4 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("cannot finish the import: %w", err)
 	}
 	return nil
-}
-
-func importUsage(w io.Writer) {
-	fmt.Fprint(w, importHelp)
-	own := flag.NewFlagSet("", flag.ContinueOnError)
-	own.SetOutput(w)
-	(&importFlags{}).define(own)
-	own.PrintDefaults()
-	fmt.Fprint(w, "\nConfiguration flags (every kale command; each has a KALE_* environment twin and may come from --config FILE):\n")
-	cfg := flag.NewFlagSet("", flag.ContinueOnError)
-	cfg.SetOutput(w)
-	config.Bind(cfg, nil)
-	cfg.PrintDefaults()
 }
