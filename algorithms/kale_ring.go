@@ -2,7 +2,6 @@ package algorithms
 
 import (
 	"math"
-	"slices"
 )
 
 // Ring buffers and order statistics shared by the kale detectors.
@@ -49,70 +48,6 @@ func (r *kaleRing) copyLast(dst []float64, m int) []float64 {
 		dst[i] = r.at(r.n - m + i)
 	}
 	return dst
-}
-
-// kaleMedian returns the median of xs, reordering xs (numpy convention: the mean of the two
-// middle values for an even length). It returns NaN for an empty slice.
-func kaleMedian(xs []float64) float64 {
-	n := len(xs)
-	if n == 0 {
-		return math.NaN()
-	}
-	k := n / 2
-	kaleSelect(xs, k)
-	m := xs[k]
-	if n%2 == 0 {
-		lo := xs[0]
-		for _, v := range xs[:k] {
-			lo = max(lo, v)
-		}
-		m = (m + lo) / 2
-	}
-	return m
-}
-
-// kaleSelect partially orders xs so that xs[k] is the k-th smallest, everything before it is
-// no larger and everything after it no smaller (Hoare's quickselect, median-of-three pivot).
-func kaleSelect(xs []float64, k int) {
-	lo, hi := 0, len(xs)-1
-	for hi > lo {
-		if hi-lo < 16 {
-			slices.Sort(xs[lo : hi+1])
-			return
-		}
-		mid := lo + (hi-lo)/2
-		if xs[mid] < xs[lo] {
-			xs[mid], xs[lo] = xs[lo], xs[mid]
-		}
-		if xs[hi] < xs[lo] {
-			xs[hi], xs[lo] = xs[lo], xs[hi]
-		}
-		if xs[hi] < xs[mid] {
-			xs[hi], xs[mid] = xs[mid], xs[hi]
-		}
-		p := xs[mid]
-		i, j := lo, hi
-		for i <= j {
-			for xs[i] < p {
-				i++
-			}
-			for xs[j] > p {
-				j--
-			}
-			if i <= j {
-				xs[i], xs[j] = xs[j], xs[i]
-				i++
-				j--
-			}
-		}
-		if k <= j {
-			hi = j
-		} else if k >= i {
-			lo = i
-		} else {
-			return
-		}
-	}
 }
 
 // kaleRecentMax answers whether a value is beaten by one of the last w values pushed,

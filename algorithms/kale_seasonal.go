@@ -115,8 +115,7 @@ func (s *kaleSeasonal) update(ts, x float64) (score, expected, band float64) {
 					m[i] = math.Abs(v)
 				}
 				k := int(0.99 * float64(len(m)-1))
-				kaleSelect(m, k)
-				band = s.scale * max(m[k], 1e-9)
+				band = s.scale * max(selectKth(m, k), 1e-9)
 				score = min(1, math.Abs(r)/band)
 			}
 			s.resid.push(r)
