@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // Kale is Kale's own streaming anomaly detector, the default detector of `kale detect` and
@@ -27,30 +28,35 @@ import (
 //     weight ContextBaseAlpha, starting as the plain mean of the rows so far). While the
 //     context memory is young most rows are novel, b is high and novelty means little;
 //     on a familiar stream (b near 0) the same novelty counts in full;
+//   - flat (kale_flat.go): a run of equal values longer than any before, scored by how
+//     many long runs came before it;
 //   - an exponentially weighted mean and variance (kaleEW), which only explains a context
-//     alert (Expected ± 3σ).
+//     or flat alert (Expected ± 3σ).
 //
 // Combination. With c(t) the mean of the context models' scores,
 //
-//	raw(t) = max(c(t) · (1 − b(t−1)), seasonal(t))
+//	raw(t) = max(c(t) · (1 − b(t−1)), seasonal(t), flat(t))
 //
-// lies in [0, 1]. NAB counts only the
-// earliest detection in a window and charges for every detection outside one, so a row is
-// reported only when it is a new peak:
+// lies in [0, 1]. NAB counts only the earliest detection in a window and charges for every
+// detection outside one, so only the top of a new peak is reported: row t−1 is a new peak
+// when raw(t−1) > max(raw(t−1−Rest) .. raw(t−2)), and it is reported one row late, at the
+// row t that confirms it is the top (raw(t) ≤ raw(t−1)):
 //
-//	Score(t) = raw(t) if raw(t) > max(raw(t−Rest) .. raw(t−1)), else 0
+//	Score(t) = raw(t−1) if row t−1 is a new peak and raw(t) ≤ raw(t−1), else 0
 //
-// and rows 1..Probation score 0 (the detector learns during them). The rule needs no alert
-// threshold: whatever threshold the caller applies, a sustained anomaly fires once when it
-// starts and again only if it gets worse.
+// (a rising pair of novel rows then fires once, not twice), and rows 1..Probation score 0
+// (the detector learns during them). The rule needs no alert threshold: whatever threshold
+// the caller applies, a sustained anomaly fires once when it starts and again only if it
+// gets worse. KaleScore.Timestamp and Value name the row a score is about.
 type Kale struct {
-	cfg  KaleConfig
-	n    int
-	raws kaleRecentMax // the largest of the last Rest raw scores
-	ctx  []kaleContext
-	seas kaleSeasonal
-	ew   kaleEW
-	base float64 // b: EW mean of the context score (the novelty base rate)
+	cfg   KaleConfig
+	n     int
+	peaks kalePeaks
+	ctx   []kaleContext
+	seas  kaleSeasonal
+	ew    kaleEW
+	flat  kaleFlat
+	base  float64 // b: EW mean of the context score (the novelty base rate)
 }
 
 // KaleConfig configures Kale; DefaultKaleConfig gives the one configuration used for every
@@ -85,6 +91,9 @@ type KaleConfig struct {
 	// SeasonalScale: a residual SeasonalScale times the 99th percentile of recent
 	// residuals scores 1.
 	SeasonalScale float64
+	// FlatMinRun is the shortest run of equal values the flat detector counts; 0 switches
+	// the flat detector off.
+	FlatMinRun int
 	// DisableContext and DisableSeasonal switch a component off (for ablation).
 	DisableContext, DisableSeasonal bool
 }
@@ -102,6 +111,7 @@ func DefaultKaleConfig() KaleConfig {
 		SeasonalResidWindow: 576,
 		SeasonalMinACF:      0.8,
 		SeasonalScale:       5,
+		FlatMinRun:          12,
 	}
 }
 
@@ -128,6 +138,8 @@ func (c KaleConfig) Validate() error {
 		return fmt.Errorf("invalid SeasonalMinACF %v: must be in [-1, 1]", c.SeasonalMinACF)
 	case !(c.SeasonalScale > 0) || math.IsInf(c.SeasonalScale, 0):
 		return fmt.Errorf("invalid SeasonalScale %v: must be positive", c.SeasonalScale)
+	case c.FlatMinRun < 0 || c.FlatMinRun > 1<<20:
+		return fmt.Errorf("invalid FlatMinRun %d: must be in [0, 2^20]", c.FlatMinRun)
 	}
 	for _, l := range c.ContextLevels {
 		if l < 1 || l > 1<<16 {
@@ -141,11 +153,16 @@ func (c KaleConfig) Validate() error {
 type KaleScore struct {
 	// Score is in [0, 1]; higher is more anomalous, 0 when suppressed.
 	Score float64
-	// Component names the part that produced the raw score: "context" or "seasonal".
+	// Timestamp and Value are the row the score is about: the row just passed to Update,
+	// or, when a peak is confirmed (Score > 0), the row before it.
+	Timestamp, Value float64
+	// Component names the part that produced the raw score: "context", "seasonal" or
+	// "flat".
 	Component string
 	// Expected is the value the component expected, and [Lower, Upper] the band it
-	// considered normal (context: the EW mean ± 3 EW standard deviations; seasonal: the
-	// value one day earlier ± SeasonalScale × the 99th percentile of recent residuals).
+	// considered normal (context and flat: the EW mean ± 3 EW standard deviations, the
+	// usual level and spread; seasonal: the value one day earlier ± SeasonalScale × the
+	// 99th percentile of recent residuals).
 	Expected, Lower, Upper float64
 }
 
@@ -156,11 +173,12 @@ func NewKale(cfg KaleConfig) *Kale {
 	}
 	cfg.ContextLevels = append([]int(nil), cfg.ContextLevels...)
 	k := &Kale{
-		cfg:  cfg,
-		raws: kaleRecentMax{w: cfg.Rest},
-		seas: newKaleSeasonal(cfg.SeasonalHistory, cfg.SeasonalResidWindow, cfg.SeasonalMinACF, cfg.SeasonalScale),
-		ew:   kaleEW{alpha: 0.01},
+		cfg:   cfg,
+		peaks: kalePeaks{raws: kaleRecentMax{w: cfg.Rest}},
+		seas:  newKaleSeasonal(cfg.SeasonalHistory, cfg.SeasonalResidWindow, cfg.SeasonalMinACF, cfg.SeasonalScale),
+		ew:    kaleEW{alpha: 0.01},
 	}
+	k.flat.minRun = cfg.FlatMinRun
 	if !cfg.DisableContext {
 		for _, l := range cfg.ContextLevels {
 			for _, off := range []float64{0, 0.5} {
@@ -194,23 +212,46 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 	if k.ew.n == 0 {
 		mean = value
 	}
-	out := KaleScore{Component: "context", Expected: mean, Lower: mean - 3*sd, Upper: mean + 3*sd}
+	cur := KaleScore{Timestamp: ts, Value: value, Component: "context",
+		Expected: mean, Lower: mean - 3*sd, Upper: mean + 3*sd}
 	k.ew.update(value)
 	if !k.cfg.DisableSeasonal {
 		s, exp, band := k.seas.update(ts, value)
 		if s > raw {
 			raw = s
-			out.Component, out.Expected, out.Lower, out.Upper = "seasonal", exp, exp-band, exp+band
+			cur.Component, cur.Expected, cur.Lower, cur.Upper = "seasonal", exp, exp-band, exp+band
 		}
 	}
-	out.Score = raw
-	if k.raws.beaten(raw) { // raw is never NaN: a mean of context scores, or s > raw
-		out.Score = 0
+	if k.flat.minRun > 0 {
+		if f := k.flat.update(value); f > raw {
+			raw, cur.Component = f, "flat"
+		}
 	}
-	k.raws.push(raw)
-	if k.n <= k.cfg.Probation {
-		out.Score = 0
+	cur.Score = raw // raw is never NaN: a mean of context scores, or a larger score
+	// Rows 1..Probation are never reported: they only learn.
+	return k.peaks.push(cur, k.n > k.cfg.Probation)
+}
+
+// kalePeaks is the reporting rule (see Kale): it holds back a row that is a new peak until
+// the next row shows it is the top.
+type kalePeaks struct {
+	raws kaleRecentMax // the largest of the last Rest raw scores
+	// pending is the previous row's verdict (Score holds its raw score) while that row is
+	// a new peak waiting for the next row to confirm it is the top.
+	pending    KaleScore
+	hasPending bool
+}
+
+// push takes the current row's verdict with its raw score in Score and returns what to
+// report for this row: the pending peak if cur confirms it, otherwise cur's row with
+// Score 0. eligible false keeps cur from ever being reported.
+func (p *kalePeaks) push(cur KaleScore, eligible bool) KaleScore {
+	out := KaleScore{Timestamp: cur.Timestamp, Value: cur.Value}
+	if p.hasPending && cur.Score <= p.pending.Score {
+		out = p.pending
 	}
+	p.pending, p.hasPending = cur, eligible && !p.raws.beaten(cur.Score)
+	p.raws.push(cur.Score)
 	return out
 }
 
@@ -232,11 +273,17 @@ func (e *kaleEW) update(x float64) {
 
 // State encoding: "KALE", a version byte, the shape of the configuration (checked on
 // decoding), then each part; integers are varints and floats are IEEE-754 little-endian.
-// Version 3 (version 2 is still read): the raw-score window as its monotone deque of
+// Version 4 appends the flat detector (last value, run, record, long-run count) and the
+// pending peak (a flag, then its score, timestamp, value, component index, expected, lower,
+// upper) to version 3; versions 2 and 3 are still read (with an empty flat detector and no
+// pending peak). Version 3: the raw-score window as its monotone deque of
 // (age, score) pairs; each context bitset as a tag byte and the shorter of the zero-run
 // word encoding (0) and the list of set bits as varint gaps (1); the seasonal history as zig-zag varint deltas of its scaled decimals
 // when it holds them; the seasonal residuals only once a period is fixed.
-const kaleStateVersion = 3
+const kaleStateVersion = 4
+
+// kaleComponents are the KaleScore.Component names, in their state-encoding order.
+var kaleComponents = []string{"context", "seasonal", "flat"}
 
 // ErrKaleState reports a state blob that does not decode into this Kale.
 var ErrKaleState = errors.New("invalid kale state")
@@ -252,9 +299,9 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalHistory))
 	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalResidWindow))
 	b = binary.AppendUvarint(b, uint64(k.n))
-	b = binary.AppendUvarint(b, uint64(len(k.raws.peaks)))
-	for _, p := range k.raws.peaks {
-		b = binary.AppendUvarint(b, uint64(k.raws.n-p.row))
+	b = binary.AppendUvarint(b, uint64(len(k.peaks.raws.peaks)))
+	for _, p := range k.peaks.raws.peaks {
+		b = binary.AppendUvarint(b, uint64(k.peaks.raws.n-p.row))
 		b = kaleAppendFloats(b, p.v)
 	}
 	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance, k.base)
@@ -282,7 +329,19 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	if s.period > 0 {
 		b = s.resid.appendTo(b)
 	}
-	return b, nil
+	f := &k.flat
+	b = kaleAppendFloats(b, f.last)
+	b = binary.AppendUvarint(b, uint64(f.run))
+	b = binary.AppendUvarint(b, uint64(f.record))
+	b = binary.AppendUvarint(b, uint64(f.long))
+	if !k.peaks.hasPending {
+		return append(b, 0), nil
+	}
+	p := &k.peaks.pending
+	b = append(b, 1)
+	b = kaleAppendFloats(b, p.Score, p.Timestamp, p.Value)
+	b = append(b, byte(slices.Index(kaleComponents, p.Component)))
+	return kaleAppendFloats(b, p.Expected, p.Lower, p.Upper), nil
 }
 
 // UnmarshalBinary restores a state written by MarshalBinary (this version or version 2) of a
@@ -292,7 +351,7 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: bad magic", ErrKaleState)
 	}
 	version := data[4]
-	if version != kaleStateVersion && version != 2 {
+	if version < 2 || version > kaleStateVersion {
 		return fmt.Errorf("%w: version %d, want %d", ErrKaleState, data[4], kaleStateVersion)
 	}
 	d := kaleDecoder{b: data[5:]}
@@ -304,9 +363,9 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	nk := NewKale(k.cfg)
 	nk.n = d.uint()
 	if version == 2 {
-		d.recentMaxV2(&nk.raws, nk.n)
+		d.recentMaxV2(&nk.peaks.raws, nk.n)
 	} else {
-		d.recentMax(&nk.raws, nk.n)
+		d.recentMax(&nk.peaks.raws, nk.n)
 	}
 	nk.ew.mean, nk.ew.variance, nk.base, nk.ew.n = d.float(), d.float(), d.float(), d.uint()
 	for i := range nk.ctx {
@@ -338,6 +397,24 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 		d.valRing(&s.hist)
 		if s.period > 0 {
 			d.ring(&resid)
+		}
+	}
+	if version >= 4 {
+		f := &nk.flat
+		f.last = d.float()
+		f.run, f.record, f.long = d.uint(), d.uint(), d.uint()
+		if nk.peaks.hasPending = d.byte() == 1; nk.peaks.hasPending {
+			p := &nk.peaks.pending
+			p.Score, p.Timestamp, p.Value = d.float(), d.float(), d.float()
+			if c := int(d.byte()); c < len(kaleComponents) {
+				p.Component = kaleComponents[c]
+			} else {
+				d.fail("component")
+			}
+			p.Expected, p.Lower, p.Upper = d.float(), d.float(), d.float()
+			if math.IsNaN(p.Score) {
+				d.fail("pending score")
+			}
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {

@@ -61,13 +61,16 @@ func (c *kaleContext) update(x float64) float64 {
 	s := c.symbol(x)
 	bits := uint64(len(c.seen) * 64)
 	h := kaleMix(0, uint64(uint32(s)))
+	// A symbol outside the symbols of the range seen so far is new for certain, and so is
+	// every gram that holds it: the bitset is not asked, so a collision cannot hide it.
+	outside := c.n > 0 && (s < c.symbol(c.lo) || s > c.symbol(c.hi))
 	fresh := 0
 	for k := 0; k <= c.order && k <= c.nsyms; k++ {
 		if k > 0 {
 			h = kaleMix(h, uint64(uint32(c.syms[k-1]))|uint64(k)<<40)
 		}
 		i := h % bits
-		if c.seen[i/64]&(1<<(i%64)) == 0 {
+		if outside || c.seen[i/64]&(1<<(i%64)) == 0 {
 			fresh++
 			c.seen[i/64] |= 1 << (i % 64)
 		}

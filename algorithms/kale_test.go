@@ -3,6 +3,7 @@ package algorithms
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -45,6 +46,7 @@ func TestKaleConfigValidate(t *testing.T) {
 		"ContextTableBits": func(c *KaleConfig) { c.ContextTableBits = 40 },
 		"SeasonalScale":    func(c *KaleConfig) { c.SeasonalScale = math.NaN() },
 		"SeasonalMinACF":   func(c *KaleConfig) { c.SeasonalMinACF = 2 },
+		"FlatMinRun":       func(c *KaleConfig) { c.FlatMinRun = -1 },
 	} {
 		c := DefaultKaleConfig()
 		edit(&c)
@@ -52,16 +54,104 @@ func TestKaleConfigValidate(t *testing.T) {
 	}
 }
 
-// TestKaleSpike: a planted spike is the highest score after probation, and the rows right
-// after it are suppressed.
+// TestKaleSpike: a planted spike is the highest score after probation, reported at the
+// next row (which confirms the peak) and naming the spike's row; the rows after it are
+// suppressed.
 func TestKaleSpike(t *testing.T) {
 	ts, xs := kaleSeries(3000, 1)
 	xs[2000] += 60
 	s := kaleRun(NewKale(DefaultKaleConfig()), ts, xs)
-	require.Equal(t, 2000, kaleArgmax(s, 150))
-	require.Greater(t, s[2000].Score, 0.5)
-	for i := 2001; i < 2000+DefaultKaleConfig().Rest; i++ {
-		require.LessOrEqual(t, s[i].Score, s[2000].Score, "row %d", i)
+	require.Equal(t, 2001, kaleArgmax(s, 150))
+	require.Greater(t, s[2001].Score, 0.5)
+	require.Equal(t, ts[2000], s[2001].Timestamp)
+	require.Equal(t, xs[2000], s[2001].Value)
+	require.Equal(t, ts[2000], s[2000].Timestamp, "an unreported row names itself")
+	for i := 2002; i < 2000+DefaultKaleConfig().Rest; i++ {
+		require.Zero(t, s[i].Score, "row %d", i)
+	}
+}
+
+// TestKalePeakReportedOnce: two rising novel rows (a spike that takes two rows to peak)
+// are reported once, at the top, not twice; a peak that keeps rising is reported when it
+// stops.
+func TestKalePeakReportedOnce(t *testing.T) {
+	ts, xs := kaleSeries(3000, 12)
+	xs[2000] += 30
+	xs[2001] += 70
+	s := kaleRun(NewKale(DefaultKaleConfig()), ts, xs)
+	fired := []int{}
+	for i := 1990; i < 2100; i++ {
+		if s[i].Score > 0 {
+			fired = append(fired, i)
+		}
+	}
+	require.Len(t, fired, 1)
+	require.Contains(t, []float64{ts[2000], ts[2001]}, s[fired[0]].Timestamp)
+	// Raw scores rising for three rows and then falling: one report, at the fall.
+	p := kalePeaks{raws: kaleRecentMax{w: 3}}
+	var got, at []float64
+	for i, raw := range []float64{0.2, 0.5, 0.7, 0.9, 0.4, 0.3, 0.8, 0.85, 0.1, 0.1, 0.1, 0.1, 0.3, 0.2} {
+		out := p.push(KaleScore{Score: raw, Timestamp: float64(i)}, true)
+		got, at = append(got, out.Score), append(at, out.Timestamp)
+	}
+	// 0.9 is reported at the fall; 0.8 is beaten by 0.9 within 3 rows; 0.85 is a new peak
+	// (0.9 is 4 rows back), reported at the next row; 0.3 is one once the window forgot.
+	require.Equal(t, []float64{0, 0, 0, 0, 0.9, 0, 0, 0, 0.85, 0, 0, 0, 0, 0.3}, got)
+	require.Equal(t, 3.0, at[4])
+	require.Equal(t, 7.0, at[8])
+	require.Equal(t, 12.0, at[13])
+}
+
+// TestKaleFlat: a run of equal values longer than every earlier run fires at the row that
+// breaks the record, scored m/(m+1) for m earlier long runs; the first long run, runs no
+// longer than the record, and streams that never repeat a value do not fire.
+func TestKaleFlat(t *testing.T) {
+	f := kaleFlat{minRun: 12}
+	feed := func(x float64, n int) (fired []int, score float64) {
+		for i := range n {
+			if s := f.update(x); s > 0 {
+				fired, score = append(fired, i), s
+			}
+		}
+		return fired, score
+	}
+	fired, _ := feed(5, 11) // a run shorter than MinRun
+	require.Empty(t, fired)
+	for i := range 3 { // three long runs of zeros, 20 rows each
+		fired, _ := feed(0, 20)
+		require.Empty(t, fired, "run %d", i) // the first: m = 0; the others tie the record
+		feed(1, 1)
+		feed(2, 1)
+	}
+	require.Equal(t, 3, f.long)
+	require.Equal(t, 20, f.record)
+	fired, score := feed(0, 50) // a 50-row run breaks the 20-row record at its 21st row
+	require.Equal(t, []int{20}, fired)
+	require.InDelta(t, 3.0/4, score, 1e-12)
+
+	// Through Kale: a stuck value in a noisy stream that had short flat stretches before.
+	rng := rand.New(rand.NewPCG(13, 13))
+	k := NewKale(DefaultKaleConfig())
+	var out []KaleScore
+	for i := range 3000 {
+		x := math.Round(10 + rng.NormFloat64())
+		if i%300 < 20 { // a 20-row outage every 300 rows
+			x = 0
+		}
+		if i >= 2500 && i < 2600 {
+			x = 0
+		}
+		out = append(out, k.Update(1.4e9+300*float64(i), x))
+	}
+	top := kaleArgmax(out, 2000)
+	require.Equal(t, "flat", out[top].Component)
+	require.Equal(t, 2500+20+1, top, "the record row (run of 21) is confirmed one row later")
+	require.Greater(t, out[top].Score, 0.8)
+
+	// Values that never repeat never fire.
+	g := kaleFlat{minRun: 12}
+	for range 5000 {
+		require.Zero(t, g.update(rng.NormFloat64()))
 	}
 }
 
@@ -161,8 +251,8 @@ func TestKaleFamiliarity(t *testing.T) {
 	// A spike late in a familiar stream still scores high.
 	xs[2500] += 60
 	s := kaleRun(NewKale(DefaultKaleConfig()), ts, xs)
-	require.Equal(t, 2500, kaleArgmax(s, 150))
-	require.Greater(t, s[2500].Score, 0.5)
+	require.Equal(t, 2501, kaleArgmax(s, 150))
+	require.Greater(t, s[2501].Score, 0.5)
 	off := DefaultKaleConfig()
 	off.ContextBaseAlpha = 0
 	k0 := NewKale(off)
@@ -189,9 +279,13 @@ func TestKaleCausal(t *testing.T) {
 func TestKaleMarshalRoundTrip(t *testing.T) {
 	ts, xs := kaleSeries(2000, 6)
 	xs[1500] -= 40
+	for i := 1700; i < 1800; i++ {
+		xs[i] = 0 // a flat run: the flat detector's state is saved too
+	}
 	cfg := DefaultKaleConfig()
 	want := kaleRun(NewKale(cfg), ts, xs)
-	for _, cut := range []int{0, 1, 100, 700, 1499} {
+	require.Positive(t, want[1501].Score)
+	for _, cut := range []int{0, 1, 100, 700, 1499, 1501, 1750} {
 		a := NewKale(cfg)
 		got := kaleRun(a, ts[:cut], xs[:cut])
 		blob, err := a.MarshalBinary()
@@ -216,6 +310,33 @@ func TestKaleMarshalRoundTrip(t *testing.T) {
 	other := cfg
 	other.Rest = 7
 	require.ErrorIs(t, NewKale(other).UnmarshalBinary(blob), ErrKaleState)
+}
+
+// TestKaleStateV3: a version-3 state (written by the previous release, before the flat
+// detector and the pending peak existed, after kaleSeries(1000, 11)) still loads whole: its
+// seasonal baseline and row count are there, it re-encodes as the current version, and the
+// two go on scoring identically.
+func TestKaleStateV3(t *testing.T) {
+	blob, err := os.ReadFile("testdata/kale_state_v3.bin")
+	require.NoError(t, err)
+	require.Equal(t, byte(3), blob[4])
+	cfg := DefaultKaleConfig()
+	k := NewKale(cfg)
+	require.NoError(t, k.UnmarshalBinary(blob))
+	require.Equal(t, 1000, k.n)
+	require.Equal(t, 288, k.seas.period)
+	require.True(t, k.seas.active)
+	require.False(t, k.peaks.hasPending)
+	v4, err := k.MarshalBinary()
+	require.NoError(t, err)
+	require.Equal(t, byte(kaleStateVersion), v4[4])
+	k2 := NewKale(cfg)
+	require.NoError(t, k2.UnmarshalBinary(v4))
+	ts, xs := kaleSeries(2000, 11)
+	xs[1500] += 40
+	a, b := kaleRun(k, ts[1000:], xs[1000:]), kaleRun(k2, ts[1000:], xs[1000:])
+	require.Equal(t, a, b)
+	require.Equal(t, ts[1500], a[kaleArgmax(a, 0)].Timestamp, "the spike is found")
 }
 
 func BenchmarkKaleUpdate(b *testing.B) {

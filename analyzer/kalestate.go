@@ -184,7 +184,6 @@ func (a *Analyzer) analyseKale(name string, series []algorithms.Point, now float
 	a.states.put(name, st)
 	out.analysed++
 	var best algorithms.KaleScore
-	var bestPt algorithms.Point
 	recent := now - a.cfg.Settings.StalePeriod.Seconds()
 	for _, p := range series {
 		if p.Timestamp <= st.last || math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
@@ -193,14 +192,15 @@ func (a *Analyzer) analyseKale(name string, series []algorithms.Point, now float
 		sc := st.k.Update(p.Timestamp, p.Value)
 		st.last = p.Timestamp
 		// The first point over the threshold marks the onset; later ones are its aftermath.
-		if p.Timestamp >= recent && sc.Score >= a.cfg.KaleThreshold && best.Score == 0 {
-			best, bestPt = sc, p
+		// sc names the anomalous point: a peak is confirmed by the point after it.
+		if sc.Timestamp >= recent && sc.Score >= a.cfg.KaleThreshold && best.Score == 0 {
+			best = sc
 		}
 	}
 	if best.Score > 0 {
 		out.triggers[0]++
 		st.anomaly = &Record{
-			Metric: name, Value: Float(bestPt.Value), Timestamp: int64(bestPt.Timestamp),
+			Metric: name, Value: Float(best.Value), Timestamp: int64(best.Timestamp),
 			Triggered: []string{"kale:" + best.Component}, Score: Float(best.Score),
 			Explanation: &Explanation{Component: best.Component, Expected: Float(best.Expected),
 				Lower: Float(best.Lower), Upper: Float(best.Upper)},
