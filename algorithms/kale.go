@@ -53,6 +53,7 @@ type Kale struct {
 	n     int
 	peaks kalePeaks
 	ctx   []kaleContext
+	rng   kaleBlockRange // the recent range the context grids are sized on
 	seas  kaleSeasonal
 	ew    kaleEW
 	flat  kaleFlat
@@ -75,6 +76,12 @@ type KaleConfig struct {
 	ContextLevels []int
 	// ContextTableBits is log2 of the bits of each context model's memory.
 	ContextTableBits int
+	// ContextRangeWindow is the number of recent rows whose range sizes the context grids
+	// (kept in kaleRangeBlocks blocks, so up to one block more); 0 means every row so far.
+	ContextRangeWindow int
+	// ContextShrinkBits: a context grid is refined when the range would fit a grid
+	// 2^ContextShrinkBits times finer; 0 means grids only grow.
+	ContextShrinkBits int
 	// ContextBaseAlpha is the weight of the novelty base rate b (an EW mean of the
 	// context score, α = max(ContextBaseAlpha, 1/n)); the context score is weighted by
 	// 1 − b. 0 switches the weighting off.
@@ -106,6 +113,8 @@ func DefaultKaleConfig() KaleConfig {
 		ContextOrder:        4,
 		ContextLevels:       []int{6, 8, 12},
 		ContextTableBits:    14,
+		ContextRangeWindow:  4800,
+		ContextShrinkBits:   2,
 		ContextBaseAlpha:    0.001,
 		SeasonalHistory:     1200,
 		SeasonalResidWindow: 576,
@@ -128,6 +137,10 @@ func (c KaleConfig) Validate() error {
 		return errors.New("invalid ContextLevels: empty")
 	case c.ContextTableBits < 6 || c.ContextTableBits > 24:
 		return fmt.Errorf("invalid ContextTableBits %d: must be in [6, 24]", c.ContextTableBits)
+	case c.ContextRangeWindow < 0 || c.ContextRangeWindow > 1<<24:
+		return fmt.Errorf("invalid ContextRangeWindow %d: must be in [0, 2^24]", c.ContextRangeWindow)
+	case c.ContextShrinkBits < 0 || c.ContextShrinkBits > 30:
+		return fmt.Errorf("invalid ContextShrinkBits %d: must be in [0, 30]", c.ContextShrinkBits)
 	case !(c.ContextBaseAlpha >= 0 && c.ContextBaseAlpha <= 1):
 		return fmt.Errorf("invalid ContextBaseAlpha %v: must be in [0, 1]", c.ContextBaseAlpha)
 	case c.SeasonalHistory < 8 || c.SeasonalHistory > 1<<20:
@@ -147,6 +160,18 @@ func (c KaleConfig) Validate() error {
 		}
 	}
 	return nil
+}
+
+// kaleRangeBlocks is the number of blocks the context range window is kept in.
+const kaleRangeBlocks = 48
+
+// rangeBlock is the block size of the context range window: ContextRangeWindow rows in
+// kaleRangeBlocks blocks, or one endless block for the whole history.
+func (c KaleConfig) rangeBlock() int {
+	if c.ContextRangeWindow == 0 {
+		return math.MaxInt
+	}
+	return (c.ContextRangeWindow + kaleRangeBlocks - 1) / kaleRangeBlocks
 }
 
 // KaleScore is one row's verdict with its explanation.
@@ -179,10 +204,11 @@ func NewKale(cfg KaleConfig) *Kale {
 		ew:    kaleEW{alpha: 0.01},
 	}
 	k.flat.minRun = cfg.FlatMinRun
+	k.rng = newKaleBlockRange(cfg.rangeBlock(), kaleRangeBlocks)
 	if !cfg.DisableContext {
 		for _, l := range cfg.ContextLevels {
 			for _, off := range []float64{0, 0.5} {
-				k.ctx = append(k.ctx, newKaleContext(cfg.ContextOrder, l, cfg.ContextTableBits, off))
+				k.ctx = append(k.ctx, newKaleContext(cfg.ContextOrder, l, cfg.ContextTableBits, cfg.ContextShrinkBits, off))
 			}
 		}
 	}
@@ -194,9 +220,11 @@ func NewKale(cfg KaleConfig) *Kale {
 func (k *Kale) Update(ts, value float64) KaleScore {
 	k.n++
 	raw := 0.0
+	lo, hi, have := k.rng.get()
 	for i := range k.ctx {
-		raw += k.ctx[i].update(value)
+		raw += k.ctx[i].update(value, lo, hi, have)
 	}
+	k.rng.push(value)
 	if len(k.ctx) > 0 {
 		raw /= float64(len(k.ctx))
 		if a := k.cfg.ContextBaseAlpha; a > 0 {
@@ -273,14 +301,17 @@ func (e *kaleEW) update(x float64) {
 
 // State encoding: "KALE", a version byte, the shape of the configuration (checked on
 // decoding), then each part; integers are varints and floats are IEEE-754 little-endian.
-// Version 4 appends the flat detector (last value, run, record, long-run count) and the
+// Version 5 adds the context range window's block size and ContextShrinkBits to the shape,
+// writes the window range (kaleBlockRange.appendTo) after the EW moments, and drops each
+// context's row count and all-time range; an older state's window range is started from
+// the seasonal history's values. Version 4 appends the flat detector (last value, run, record, long-run count) and the
 // pending peak (a flag, then its score, timestamp, value, component index, expected, lower,
 // upper) to version 3; versions 2 and 3 are still read (with an empty flat detector and no
 // pending peak). Version 3: the raw-score window as its monotone deque of
 // (age, score) pairs; each context bitset as a tag byte and the shorter of the zero-run
 // word encoding (0) and the list of set bits as varint gaps (1); the seasonal history as zig-zag varint deltas of its scaled decimals
 // when it holds them; the seasonal residuals only once a period is fixed.
-const kaleStateVersion = 4
+const kaleStateVersion = 5
 
 // kaleComponents are the KaleScore.Component names, in their state-encoding order.
 var kaleComponents = []string{"context", "seasonal", "flat"}
@@ -298,6 +329,8 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(k.cfg.ContextTableBits))
 	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalHistory))
 	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalResidWindow))
+	b = binary.AppendUvarint(b, uint64(min(k.rng.block, 1<<40)))
+	b = binary.AppendUvarint(b, uint64(k.cfg.ContextShrinkBits))
 	b = binary.AppendUvarint(b, uint64(k.n))
 	b = binary.AppendUvarint(b, uint64(len(k.peaks.raws.peaks)))
 	for _, p := range k.peaks.raws.peaks {
@@ -306,11 +339,11 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	}
 	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance, k.base)
 	b = binary.AppendUvarint(b, uint64(k.ew.n))
+	b = k.rng.appendTo(b)
 	for i := range k.ctx {
 		c := &k.ctx[i]
-		b = binary.AppendUvarint(b, uint64(c.n))
 		b = binary.AppendUvarint(b, uint64(c.nsyms))
-		b = kaleAppendFloats(b, c.lo, c.hi, c.step)
+		b = kaleAppendFloats(b, c.step)
 		for _, s := range c.syms {
 			b = binary.AppendVarint(b, int64(s))
 		}
@@ -355,7 +388,11 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: version %d, want %d", ErrKaleState, data[4], kaleStateVersion)
 	}
 	d := kaleDecoder{b: data[5:]}
-	for _, want := range []int{k.cfg.Rest, len(k.ctx), k.cfg.ContextOrder, k.cfg.ContextTableBits, k.cfg.SeasonalHistory, k.cfg.SeasonalResidWindow} {
+	shape := []int{k.cfg.Rest, len(k.ctx), k.cfg.ContextOrder, k.cfg.ContextTableBits, k.cfg.SeasonalHistory, k.cfg.SeasonalResidWindow}
+	if version >= 5 {
+		shape = append(shape, min(k.rng.block, 1<<40), k.cfg.ContextShrinkBits)
+	}
+	for _, want := range shape {
 		if got := d.uint(); got != want && d.err == nil {
 			return fmt.Errorf("%w: written with another configuration", ErrKaleState)
 		}
@@ -368,10 +405,20 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 		d.recentMax(&nk.peaks.raws, nk.n)
 	}
 	nk.ew.mean, nk.ew.variance, nk.base, nk.ew.n = d.float(), d.float(), d.float(), d.uint()
+	if version >= 5 {
+		d.blockRange(&nk.rng)
+	}
 	for i := range nk.ctx {
 		c := &nk.ctx[i]
-		c.n, c.nsyms = d.uint(), d.uint()
-		c.lo, c.hi, c.step = d.float(), d.float(), d.float()
+		if version < 5 {
+			d.uint() // rows seen
+		}
+		c.nsyms = d.uint()
+		if version < 5 {
+			d.float() // the all-time range: replaced by the window range, seeded below
+			d.float()
+		}
+		c.step = d.float()
 		for j := range c.syms {
 			c.syms[j] = int32(d.int())
 		}
@@ -420,6 +467,11 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
+	if version < 5 { // no window range was kept: start it from the values the history holds
+		for i := range s.hist.n {
+			nk.rng.push(s.hist.at(i))
+		}
+	}
 	if d.err == nil && 2*s.period > s.hist.size {
 		d.fail("seasonal period")
 	}
@@ -462,6 +514,42 @@ func (r *kaleValRing) appendTo(b []byte) []byte {
 		prev = int64(r.m[j])
 	}
 	return b
+}
+
+// appendTo writes the rows in the block being filled, its range if any, the number of
+// complete blocks and their ranges, oldest first.
+func (r *kaleBlockRange) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(r.cur))
+	if r.cur > 0 {
+		b = kaleAppendFloats(b, r.cmin, r.cmax)
+	}
+	b = binary.AppendUvarint(b, uint64(r.full))
+	for i := range r.full {
+		j := (r.head - r.full + i + len(r.mins)) % len(r.mins)
+		b = kaleAppendFloats(b, r.mins[j], r.maxs[j])
+	}
+	return b
+}
+
+// blockRange reads what kaleBlockRange.appendTo wrote into the empty r.
+func (d *kaleDecoder) blockRange(r *kaleBlockRange) {
+	r.cur = d.uint()
+	if r.cur >= r.block {
+		d.fail("range block")
+		return
+	}
+	if r.cur > 0 {
+		r.cmin, r.cmax = d.float(), d.float()
+	}
+	r.full = d.uint()
+	if r.full > len(r.mins) {
+		d.fail("range blocks")
+		return
+	}
+	for i := range r.full {
+		r.mins[i], r.maxs[i] = d.float(), d.float()
+	}
+	r.head = r.full % len(r.mins)
 }
 
 // appendTo writes the ring's kept values, oldest first.

@@ -6,15 +6,19 @@ import "math"
 // detector, open-source edition, NAB's winner-class entry) in our own form: the value is
 // quantised into a symbol, and the row scores how many of its contexts are new.
 //
-// Quantisation. With lo and hi the smallest and largest values seen so far (the current row
-// excluded), the grid step is the power of two
+// Quantisation. With lo and hi the smallest and largest values of the recent window (Kale's
+// kaleBlockRange: the last ContextRangeWindow rows or so, the current row excluded), the
+// grid step is a power of two, and the symbol of x is floor(x/step + offset). After each row
+// (with lo and hi now including it) the wanted step is
 //
-//	step = 2^ceil(log2((hi − lo) / levels))
+//	want = 2^ceil(log2((hi − lo) / levels))
 //
-// and the symbol of x is floor(x/step + offset). A power-of-two grid anchored at 0 does not
-// move when the range grows a little; it changes only when the range outgrows it (at most
-// once per doubling), and then the memory is cleared: the detector re-baselines on the new
-// scale. Values outside the range seen so far get symbols never seen, which is itself news.
+// and the grid moves to it when the range has outgrown the grid (want > step) or shrunk well
+// below it (want ≤ step / 2^shrink, the hysteresis); then the memory is cleared: the
+// detector re-baselines on the new scale. A power-of-two grid anchored at 0 does not move
+// when the range changes a little. The window lets an old extreme be forgotten: a spike
+// weeks ago no longer makes today's grid too coarse to see a burst. Values outside the
+// window's range get symbols beyond its symbols, which is itself news.
 //
 // Contexts. For k = 0..order the k-th context of row t is the (k+1)-gram of symbols
 // s(t−k)..s(t). The raw score is the fraction of the order+1 contexts never seen before:
@@ -31,14 +35,14 @@ type kaleContext struct {
 	seen   []uint64 // bitset of seen grams
 	syms   []int32  // the last order symbols, syms[0] the newest
 	nsyms  int
-	lo, hi float64
-	n      int // rows seen
+	shrink int // the grid is refined when it is 2^shrink times too coarse
 	step   float64
 }
 
-func newKaleContext(order, levels, tableBits int, offset float64) kaleContext {
+func newKaleContext(order, levels, tableBits, shrink int, offset float64) kaleContext {
 	words := max(1, (1<<tableBits)/64)
-	return kaleContext{order: order, levels: levels, offset: offset, seen: make([]uint64, words), syms: make([]int32, order)}
+	return kaleContext{order: order, levels: levels, offset: offset, shrink: shrink,
+		seen: make([]uint64, words), syms: make([]int32, order)}
 }
 
 func (c *kaleContext) symbol(x float64) int32 {
@@ -56,14 +60,15 @@ func kaleMix(h, v uint64) uint64 {
 	return h
 }
 
-// update scores x (see the type's doc) and then learns it.
-func (c *kaleContext) update(x float64) float64 {
+// update scores x (see the type's doc) and then learns it. lo and hi are the window's range
+// before x; have is false on the first row (no range yet).
+func (c *kaleContext) update(x, lo, hi float64, have bool) float64 {
 	s := c.symbol(x)
 	bits := uint64(len(c.seen) * 64)
 	h := kaleMix(0, uint64(uint32(s)))
 	// A symbol outside the symbols of the range seen so far is new for certain, and so is
 	// every gram that holds it: the bitset is not asked, so a collision cannot hide it.
-	outside := c.n > 0 && (s < c.symbol(c.lo) || s > c.symbol(c.hi))
+	outside := have && (s < c.symbol(lo) || s > c.symbol(hi))
 	fresh := 0
 	for k := 0; k <= c.order && k <= c.nsyms; k++ {
 		if k > 0 {
@@ -80,16 +85,14 @@ func (c *kaleContext) update(x float64) float64 {
 		c.syms[0] = s
 		c.nsyms = min(c.nsyms+1, c.order)
 	}
-	c.n++
-	if c.n == 1 {
-		c.lo, c.hi = x, x
-	} else {
-		c.lo, c.hi = min(c.lo, x), max(c.hi, x)
+	if !have {
+		lo, hi = x, x
 	}
-	if c.hi > c.lo {
-		step := math.Exp2(math.Ceil(math.Log2((c.hi - c.lo) / float64(c.levels))))
-		if step != c.step {
-			c.step = step
+	lo, hi = min(lo, x), max(hi, x)
+	if hi > lo {
+		want := math.Exp2(math.Ceil(math.Log2((hi - lo) / float64(c.levels))))
+		if c.step == 0 || want > c.step || c.shrink > 0 && want <= math.Ldexp(c.step, -c.shrink) {
+			c.step = want
 			clear(c.seen)
 		}
 	}

@@ -187,3 +187,50 @@ func (r *kaleValRing) at(i int) float64 {
 
 // back returns the value pushed k pushes ago (back(0) is the newest).
 func (r *kaleValRing) back(k int) float64 { return r.at(r.n - 1 - k) }
+
+// kaleBlockRange is the range (smallest and largest value) of a sliding window of rows, kept
+// in blocks: the rows are cut into blocks of block rows, the last blocks complete blocks keep
+// their minimum and maximum, and the block being filled keeps its own. The range covers the
+// last blocks·block rows at least and (blocks+1)·block − 1 at most, in O(blocks) memory
+// whatever the data (an exact sliding minimum can need a whole window of values).
+type kaleBlockRange struct {
+	block      int
+	mins, maxs []float64 // complete blocks, a ring
+	head, full int       // next block slot; complete blocks kept
+	cur        int       // rows in the block being filled
+	cmin, cmax float64
+}
+
+func newKaleBlockRange(block, blocks int) kaleBlockRange {
+	return kaleBlockRange{block: block, mins: make([]float64, blocks), maxs: make([]float64, blocks)}
+}
+
+func (r *kaleBlockRange) push(x float64) {
+	if r.cur == 0 {
+		r.cmin, r.cmax = x, x
+	} else {
+		r.cmin, r.cmax = min(r.cmin, x), max(r.cmax, x)
+	}
+	r.cur++
+	if r.cur == r.block {
+		r.mins[r.head], r.maxs[r.head] = r.cmin, r.cmax
+		r.head = (r.head + 1) % len(r.mins)
+		r.full = min(r.full+1, len(r.mins))
+		r.cur = 0
+	}
+}
+
+// get returns the window's range; ok is false before the first push.
+func (r *kaleBlockRange) get() (lo, hi float64, ok bool) {
+	if r.cur > 0 {
+		lo, hi, ok = r.cmin, r.cmax, true
+	}
+	for i := range r.full {
+		if !ok {
+			lo, hi, ok = r.mins[i], r.maxs[i], true
+			continue
+		}
+		lo, hi = min(lo, r.mins[i]), max(hi, r.maxs[i])
+	}
+	return lo, hi, ok
+}

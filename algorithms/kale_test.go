@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -219,22 +220,77 @@ func TestKaleLevelShift(t *testing.T) {
 // TestKaleContextNovelty: a repeated pattern becomes old news, an odd subsequence (a
 // discord) made of values already seen is new.
 func TestKaleContextNovelty(t *testing.T) {
-	c := newKaleContext(4, 8, 14, 0)
+	c := newKaleContext(4, 8, 14, 2, 0)
+	r := newKaleBlockRange(100, 48)
+	update := func(x float64) float64 {
+		lo, hi, ok := r.get()
+		r.push(x)
+		return c.update(x, lo, hi, ok)
+	}
 	pattern := []float64{0, 1, 2, 3, 4, 5, 6, 7}
 	for range 50 {
 		for _, v := range pattern {
-			c.update(v)
+			update(v)
 		}
 	}
 	for _, v := range pattern {
-		require.Zero(t, c.update(v))
+		require.Zero(t, update(v))
 	}
 	odd := []float64{0, 7, 0, 7}
 	total := 0.0
 	for _, v := range odd {
-		total += c.update(v)
+		total += update(v)
 	}
 	require.Greater(t, total, 1.0)
+}
+
+// TestKaleContextGrid: the grid grows at once with the range, is refined only when the
+// window's range fits a grid 2^shrink times finer, and every change clears the memory.
+func TestKaleContextGrid(t *testing.T) {
+	c := newKaleContext(2, 8, 10, 2, 0)
+	c.update(0, 0, 0, false)
+	c.update(8, 0, 0, true) // range 8 over 8 levels: step 1
+	require.Equal(t, 1.0, c.step)
+	c.update(9, 0, 8, true) // 9/8 → step 2
+	require.Equal(t, 2.0, c.step)
+	c.update(1, 0, 9, true)
+	require.True(t, slices.ContainsFunc(c.seen, func(w uint64) bool { return w != 0 }), "learned")
+	c.update(1, 0.5, 7, true) // range 6.5 wants 1: only 2× finer, kept
+	require.Equal(t, 2.0, c.step)
+	c.update(1, 0.9, 1.8, true) // range 0.9 wants 0.125: 16× finer, refined
+	require.Equal(t, 0.125, c.step)
+	for _, w := range c.seen {
+		require.Zero(t, w, "cleared")
+	}
+	// Without shrinking the grid never gets finer.
+	g := newKaleContext(2, 8, 10, 0, 0)
+	g.update(0, 0, 0, false)
+	g.update(64, 0, 0, true)
+	g.update(1, 0.9, 1.1, true)
+	require.Equal(t, 8.0, g.step)
+}
+
+// TestKaleBlockRange: the window range is the exact range of the last blocks·block to
+// (blocks+1)·block − 1 rows.
+func TestKaleBlockRange(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 21))
+	r := newKaleBlockRange(10, 4)
+	_, _, ok := r.get()
+	require.False(t, ok)
+	var xs []float64
+	for i := range 500 {
+		x := rng.NormFloat64() * float64(1+i%37)
+		xs = append(xs, x)
+		r.push(x)
+		lo, hi, ok := r.get()
+		require.True(t, ok)
+		kept := r.full*10 + r.cur
+		require.GreaterOrEqual(t, kept, min(len(xs), 40))
+		require.Less(t, kept, 50)
+		win := xs[len(xs)-kept:]
+		require.Equal(t, slices.Min(win), lo, "row %d", i)
+		require.Equal(t, slices.Max(win), hi, "row %d", i)
+	}
 }
 
 // TestKaleFamiliarity: the novelty base rate b is high while the context memory is young
