@@ -313,6 +313,25 @@ func (e *kaleEW) update(x float64) {
 // when it holds them; the seasonal residuals only once a period is fixed.
 const kaleStateVersion = 5
 
+// finite reports whether the decoded moments, grid steps and window range are finite (a
+// corrupt blob could carry NaN or ±Inf, which would poison every later score).
+func (k *Kale) finite() bool {
+	ok := func(xs ...float64) bool {
+		for _, x := range xs {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax) &&
+		ok(k.rng.mins[:k.rng.full]...) && ok(k.rng.maxs[:k.rng.full]...)
+	for i := range k.ctx {
+		good = good && ok(k.ctx[i].step) && k.ctx[i].step >= 0
+	}
+	return good
+}
+
 // kaleComponents are the KaleScore.Component names, in their state-encoding order.
 var kaleComponents = []string{"context", "seasonal", "flat"}
 
@@ -466,6 +485,9 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
+	}
+	if d.err == nil && !nk.finite() {
+		d.fail("non-finite values")
 	}
 	if version < 5 { // no window range was kept: start it from the values the history holds
 		for i := range s.hist.n {

@@ -476,3 +476,38 @@ func TestKaleCompactRings(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKaleUnmarshal: any blob either fails with ErrKaleState or loads a detector that scores
+// further rows in [0, 1] and saves a state that loads again.
+func FuzzKaleUnmarshal(f *testing.F) {
+	cfg := DefaultKaleConfig()
+	ts, xs := kaleSeries(700, 31)
+	for i := 600; i < 650; i++ {
+		xs[i] = 0
+	}
+	for _, n := range []int{0, 1, 160, 620, 700} {
+		k := NewKale(cfg)
+		kaleRun(k, ts[:n], xs[:n])
+		blob, err := k.MarshalBinary()
+		require.NoError(f, err)
+		f.Add(blob)
+	}
+	if old, err := os.ReadFile("testdata/kale_state_v3.bin"); err == nil {
+		f.Add(old)
+	}
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		k := NewKale(cfg)
+		if err := k.UnmarshalBinary(blob); err != nil {
+			require.ErrorIs(t, err, ErrKaleState)
+			return
+		}
+		last := k.seas.lastTS
+		for i, x := range []float64{1, 0, 1e9, -3, 0, 0} {
+			s := k.Update(last+60*float64(i+1), x)
+			require.True(t, s.Score >= 0 && s.Score <= 1, "score %v", s.Score)
+		}
+		again, err := k.MarshalBinary()
+		require.NoError(t, err)
+		require.NoError(t, NewKale(cfg).UnmarshalBinary(again))
+	})
+}
