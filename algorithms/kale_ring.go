@@ -192,7 +192,8 @@ func (r *kaleValRing) back(k int) float64 { return r.at(r.n - 1 - k) }
 // in blocks: the rows are cut into blocks of block rows, the last blocks complete blocks keep
 // their minimum and maximum, and the block being filled keeps its own. The range covers the
 // last blocks·block rows at least and (blocks+1)·block − 1 at most, in O(blocks) memory
-// whatever the data (an exact sliding minimum can need a whole window of values).
+// whatever the data (an exact sliding minimum can need a whole window of values). Kale's
+// context grids and RelativeEntropy's bins are sized on it.
 type kaleBlockRange struct {
 	block      int
 	mins, maxs []float64 // complete blocks, a ring

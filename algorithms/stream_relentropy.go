@@ -17,7 +17,7 @@ import (
 //
 // Bins. Row i's window holds the last W values x(i−W+1..i). Values are binned into B equal
 // bins over the range [lo, hi] of the last RangeWindow rows including row i (every row so
-// far when RangeWindow is 0; kept in blocks, so up to one block more, see reRange):
+// far when RangeWindow is 0; kept in blocks, so up to one block more, see newReRange):
 //
 //	bin(x) = min(B−1, ⌊B·(x − lo)/(hi − lo)⌋), and bin 0 when hi = lo,
 //
@@ -74,7 +74,7 @@ type RelativeEntropy struct {
 	win    []float64         // ring of the last W values
 	head   int               // next write in win
 	n      int               // rows learned
-	rng    reRange
+	rng    kaleBlockRange
 	lo, hi float64   // the range the stored hypotheses are binned over
 	fine   []float64 // the window's sub-bin counts (B·reSub)
 	cnt    []float64 // the window's bin counts (B)
@@ -193,7 +193,7 @@ func (d *RelativeEntropy) Update(ts, x float64) float64 {
 	}
 	d.n++
 	d.rng.push(x)
-	lo, hi := d.rng.get()
+	lo, hi, _ := d.rng.get() // x was just pushed
 	if lo != d.lo || hi != d.hi {
 		d.rebin(lo, hi)
 	}
@@ -388,54 +388,12 @@ func reRebin(out, q []float64, lo0, hi0, lo, hi float64) {
 // reRangeBlocks is the number of blocks a sliding RelativeEntropy range is kept in.
 const reRangeBlocks = 8
 
-// reRange is the range of the last window rows (every row so far when window is 0), kept
-// in blocks of ⌈window/reRangeBlocks⌉ rows: the complete blocks keep their minimum and
-// maximum in a ring and the block being filled keeps its own, so the range covers at least
-// the last window rows and at most one block more, in O(reRangeBlocks) memory.
-type reRange struct {
-	block      int       // rows a block; 0: a single block that never completes
-	mins, maxs []float64 // complete blocks, a ring
-	head, full int       // next block slot; complete blocks kept
-	cur        int       // rows in the block being filled
-	cmin, cmax float64
-}
-
-func newReRange(window int) reRange {
+// newReRange returns the range of the last window rows (every row so far when window is 0),
+// kept as kaleBlockRange blocks of ⌈window/reRangeBlocks⌉ rows: it covers the last window
+// rows and at most one block more, in O(reRangeBlocks) memory.
+func newReRange(window int) kaleBlockRange {
 	if window == 0 {
-		return reRange{}
+		return newKaleBlockRange(math.MaxInt, 1) // one block that never completes
 	}
-	return reRange{
-		block: (window + reRangeBlocks - 1) / reRangeBlocks,
-		mins:  make([]float64, reRangeBlocks),
-		maxs:  make([]float64, reRangeBlocks),
-	}
-}
-
-func (r *reRange) push(x float64) {
-	if r.cur == 0 {
-		r.cmin, r.cmax = x, x
-	} else {
-		r.cmin, r.cmax = min(r.cmin, x), max(r.cmax, x)
-	}
-	r.cur++
-	if r.cur == r.block {
-		r.mins[r.head], r.maxs[r.head] = r.cmin, r.cmax
-		r.head = (r.head + 1) % len(r.mins)
-		r.full = min(r.full+1, len(r.mins))
-		r.cur = 0
-	}
-}
-
-// get returns the range; it must follow a push.
-func (r *reRange) get() (lo, hi float64) {
-	ok := r.cur > 0
-	lo, hi = r.cmin, r.cmax
-	for i := range r.full {
-		if !ok {
-			lo, hi, ok = r.mins[i], r.maxs[i], true
-			continue
-		}
-		lo, hi = min(lo, r.mins[i]), max(hi, r.maxs[i])
-	}
-	return lo, hi
+	return newKaleBlockRange((window+reRangeBlocks-1)/reRangeBlocks, reRangeBlocks)
 }
