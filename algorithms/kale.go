@@ -304,17 +304,18 @@ func (e *kaleEW) update(x float64) {
 // Version 5 adds the context range window's block size and ContextShrinkBits to the shape,
 // writes the window range (kaleBlockRange.appendTo) after the EW moments, and drops each
 // context's row count and all-time range; an older state's window range is started from
-// the seasonal history's values. Version 4 appends the flat detector (last value, run, record, long-run count) and the
-// pending peak (a flag, then its score, timestamp, value, component index, expected, lower,
-// upper) to version 3; versions 2 and 3 are still read (with an empty flat detector and no
-// pending peak). Version 3: the raw-score window as its monotone deque of
+// the seasonal history's values. Version 4 appends the flat detector (last value, run,
+// record, long-run count) and the pending peak (a flag, then its score, timestamp, value,
+// component index, expected, lower, upper) to version 3; versions 2 and 3 are still read
+// (with an empty flat detector and no pending peak). Version 3: the raw-score window as
+// its monotone deque of
 // (age, score) pairs; each context bitset as a tag byte and the shorter of the zero-run
 // word encoding (0) and the list of set bits as varint gaps (1); the seasonal history as zig-zag varint deltas of its scaled decimals
 // when it holds them; the seasonal residuals only once a period is fixed.
 const kaleStateVersion = 5
 
-// finite reports whether the decoded moments, grid steps and window range are finite (a
-// corrupt blob could carry NaN or ±Inf, which would poison every later score).
+// finite reports whether the decoded moments, grid steps, window range and held peak score
+// are finite (a corrupt blob could carry NaN or ±Inf, which would poison every later score).
 func (k *Kale) finite() bool {
 	ok := func(xs ...float64) bool {
 		for _, x := range xs {
@@ -324,7 +325,7 @@ func (k *Kale) finite() bool {
 		}
 		return true
 	}
-	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax) &&
+	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax, k.peaks.pending.Score) &&
 		ok(k.rng.mins[:k.rng.full]...) && ok(k.rng.maxs[:k.rng.full]...)
 	for i := range k.ctx {
 		good = good && ok(k.ctx[i].step) && k.ctx[i].step >= 0
@@ -396,8 +397,8 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	return kaleAppendFloats(b, p.Expected, p.Lower, p.Upper), nil
 }
 
-// UnmarshalBinary restores a state written by MarshalBinary (this version or version 2) of a
-// Kale with the same configuration; on error k is unchanged.
+// UnmarshalBinary restores a state written by MarshalBinary (this version or versions 2 to
+// 4) of a Kale with the same configuration; on error k is unchanged.
 func (k *Kale) UnmarshalBinary(data []byte) error {
 	if len(data) < 5 || string(data[:4]) != "KALE" {
 		return fmt.Errorf("%w: bad magic", ErrKaleState)
@@ -478,21 +479,18 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 				d.fail("component")
 			}
 			p.Expected, p.Lower, p.Upper = d.float(), d.float(), d.float()
-			if math.IsNaN(p.Score) {
-				d.fail("pending score")
-			}
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
-	if d.err == nil && !nk.finite() {
-		d.fail("non-finite values")
-	}
-	if version < 5 { // no window range was kept: start it from the values the history holds
+	if version < 5 && d.err == nil { // no window range was kept: start it from the history
 		for i := range s.hist.n {
 			nk.rng.push(s.hist.at(i))
 		}
+	}
+	if d.err == nil && !nk.finite() {
+		d.fail("non-finite values")
 	}
 	if d.err == nil && 2*s.period > s.hist.size {
 		d.fail("seasonal period")
@@ -572,6 +570,7 @@ func (d *kaleDecoder) blockRange(r *kaleBlockRange) {
 		r.mins[i], r.maxs[i] = d.float(), d.float()
 	}
 	r.head = r.full % len(r.mins)
+	r.summarise()
 }
 
 // appendTo writes the ring's kept values, oldest first.

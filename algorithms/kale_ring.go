@@ -2,6 +2,7 @@ package algorithms
 
 import (
 	"math"
+	"slices"
 )
 
 // Ring buffers and order statistics shared by the kale detectors.
@@ -200,6 +201,7 @@ type kaleBlockRange struct {
 	head, full int       // next block slot; complete blocks kept
 	cur        int       // rows in the block being filled
 	cmin, cmax float64
+	fmin, fmax float64 // the range of the complete blocks (see summarise)
 }
 
 func newKaleBlockRange(block, blocks int) kaleBlockRange {
@@ -218,20 +220,25 @@ func (r *kaleBlockRange) push(x float64) {
 		r.head = (r.head + 1) % len(r.mins)
 		r.full = min(r.full+1, len(r.mins))
 		r.cur = 0
+		r.summarise()
+	}
+}
+
+// summarise recomputes the range of the complete blocks, once per completed block, so get
+// costs O(1) per row.
+func (r *kaleBlockRange) summarise() {
+	if r.full > 0 {
+		r.fmin, r.fmax = slices.Min(r.mins[:r.full]), slices.Max(r.maxs[:r.full])
 	}
 }
 
 // get returns the window's range; ok is false before the first push.
 func (r *kaleBlockRange) get() (lo, hi float64, ok bool) {
-	if r.cur > 0 {
-		lo, hi, ok = r.cmin, r.cmax, true
+	switch {
+	case r.full == 0:
+		return r.cmin, r.cmax, r.cur > 0
+	case r.cur == 0:
+		return r.fmin, r.fmax, true
 	}
-	for i := range r.full {
-		if !ok {
-			lo, hi, ok = r.mins[i], r.maxs[i], true
-			continue
-		}
-		lo, hi = min(lo, r.mins[i]), max(hi, r.maxs[i])
-	}
-	return lo, hi, ok
+	return min(r.fmin, r.cmin), max(r.fmax, r.cmax), true
 }
