@@ -39,6 +39,21 @@ func (r *kaleRing) at(i int) float64 {
 // back returns the value pushed k pushes ago (back(0) is the newest).
 func (r *kaleRing) back(k int) float64 { return r.at(r.n - 1 - k) }
 
+// reset empties the ring.
+func (r *kaleRing) reset() { r.head, r.n = 0, 0 }
+
+// linear rotates the ring in place so that its oldest value is buf[0] and returns its
+// values, oldest first.
+func (r *kaleRing) linear() []float64 {
+	if start := (r.head - r.n + len(r.buf)) % len(r.buf); start != 0 {
+		slices.Reverse(r.buf[:start])
+		slices.Reverse(r.buf[start:])
+		slices.Reverse(r.buf)
+	}
+	r.head = r.n % len(r.buf)
+	return r.buf[:r.n]
+}
+
 // copyLast copies the last m values (oldest first) into dst[:m] and returns it.
 func (r *kaleRing) copyLast(dst []float64, m int) []float64 {
 	if m > r.n {

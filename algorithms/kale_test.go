@@ -511,3 +511,18 @@ func FuzzKaleUnmarshal(f *testing.F) {
 		require.NoError(t, NewKale(cfg).UnmarshalBinary(again))
 	})
 }
+
+// TestKaleRingLinear: linear rotates the ring to oldest-first in place, and pushing goes on
+// from there.
+func TestKaleRingLinear(t *testing.T) {
+	r := newKaleRing(5)
+	for i := range 13 {
+		r.push(float64(i))
+		want := []float64{}
+		for j := max(0, i-4); j <= i; j++ {
+			want = append(want, float64(j))
+		}
+		require.Equal(t, want, append([]float64{}, r.linear()...), "after %d pushes", i+1)
+		require.Equal(t, float64(i), r.back(0))
+	}
+}

@@ -204,8 +204,8 @@ func szLagACF(xs []float64, p int, inv, mean float64) float64 {
 // overflows nor drifts on a constant series, so huge values (±1e300) give finite scores.
 type Seasonality struct {
 	cfg      SeasonalityConfig
-	hist     szRing    // completed bucket means, oldest first; NaN = empty bucket
-	resid    szRing    // a_t of the rows since the period was last set
+	hist     kaleRing  // completed bucket means, oldest first; NaN = empty bucket
+	resid    kaleRing  // a_t of the rows since the period was last set
 	calib    []float64 // the calibration window's residuals, ascending
 	started  bool      // a row has been learned
 	bucket   int64     // k of the current (incomplete) bucket
@@ -308,8 +308,8 @@ func NewSeasonality(cfg SeasonalityConfig) *Seasonality {
 	cfg.Candidates = append([]float64(nil), cfg.Candidates...)
 	return &Seasonality{
 		cfg:   cfg,
-		hist:  szRing{buf: make([]float64, cfg.HistoryBuckets)},
-		resid: szRing{buf: make([]float64, cfg.ResidWindow+cfg.ResidDelay)},
+		hist:  newKaleRing(cfg.HistoryBuckets),
+		resid: newKaleRing(cfg.ResidWindow + cfg.ResidDelay),
 		calib: make([]float64, 0, cfg.ResidWindow),
 	}
 }
@@ -464,54 +464,4 @@ func szScore(a, q, e, scale float64) float64 {
 		return 1
 	}
 	return min(1, a/den)
-}
-
-// szRing is a fixed-capacity ring of float64 values, indexed oldest first.
-type szRing struct {
-	buf  []float64
-	head int // position of the oldest value
-	n    int
-}
-
-func (r *szRing) push(x float64) {
-	if r.n < len(r.buf) {
-		j := r.head + r.n
-		if j >= len(r.buf) {
-			j -= len(r.buf)
-		}
-		r.buf[j] = x
-		r.n++
-		return
-	}
-	r.buf[r.head] = x
-	if r.head++; r.head == len(r.buf) {
-		r.head = 0
-	}
-}
-
-// at returns the i-th oldest value, 0 ≤ i < n.
-func (r *szRing) at(i int) float64 {
-	j := r.head + i
-	if j >= len(r.buf) {
-		j -= len(r.buf)
-	}
-	return r.buf[j]
-}
-
-// back returns the k-th newest value (back(0) is the newest), 0 ≤ k < n.
-func (r *szRing) back(k int) float64 { return r.at(r.n - 1 - k) }
-
-func (r *szRing) reset() { r.head, r.n = 0, 0 }
-
-// linear rotates the ring in place so that it starts at buf[0] and returns its values,
-// oldest first. The head moves only once the ring is full, so a ring that is not full is
-// already linear.
-func (r *szRing) linear() []float64 {
-	if r.head != 0 {
-		slices.Reverse(r.buf[:r.head])
-		slices.Reverse(r.buf[r.head:])
-		slices.Reverse(r.buf)
-		r.head = 0
-	}
-	return r.buf[:r.n]
 }

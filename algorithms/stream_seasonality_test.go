@@ -410,16 +410,3 @@ func TestSeasonalityCalibrationWindow(t *testing.T) {
 		})
 	}
 }
-
-func TestSeasonalityRingLinear(t *testing.T) {
-	r := szRing{buf: make([]float64, 5)}
-	for i := range 13 {
-		r.push(float64(i))
-		want := []float64{}
-		for j := max(0, i-4); j <= i; j++ {
-			want = append(want, float64(j))
-		}
-		require.Equal(t, want, append([]float64{}, r.linear()...), "after %d pushes", i+1)
-		require.Equal(t, float64(i), r.back(0))
-	}
-}
