@@ -3,7 +3,6 @@ package algorithms
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // Discord is a streaming nearest-neighbour (discord) detector, the idea of KNN-CAD and of
@@ -57,17 +56,15 @@ import (
 // never NaN or +Inf, so scores stay in [0, 1]. A non-finite x is ignored: it scores 0 and
 // is not learned.
 type Discord struct {
-	cfg     DiscordConfig
-	vals    []float64 // ring of the last Window+History values; len grows to its capacity
-	head    int       // ring position of the next write once full
-	sorted  []float64 // the ring's values, ascending (for the robust scale)
-	query   []float64 // the current subsequence, oldest first
-	cand    []int32   // scratch: the lags t−j of the neighbours that pass the lower bound
-	rows    int       // rows learned
-	nn      int       // end row of the previous row's nearest neighbour, < 0 if none
-	dists   []float64 // ring of the last Calibration discord distances
-	dHead   int       // ring position of the next write once full
-	dSorted []float64 // the distance ring's values, ascending
+	cfg    DiscordConfig
+	vals   []float64    // ring of the last Window+History values; len grows to its capacity
+	head   int          // ring position of the next write once full
+	sorted []float64    // the ring's values, ascending (for the robust scale)
+	query  []float64    // the current subsequence, oldest first
+	cand   []int32      // scratch: the lags t−j of the neighbours that pass the lower bound
+	rows   int          // rows learned
+	nn     int          // end row of the previous row's nearest neighbour, < 0 if none
+	dists  sortedWindow // the last Calibration discord distances
 }
 
 // DiscordConfig configures Discord; DefaultDiscordConfig gives the defaults. All sizes are
@@ -138,14 +135,13 @@ func NewDiscord(cfg DiscordConfig) *Discord {
 	}
 	c := cfg.Window + cfg.History
 	return &Discord{
-		cfg:     cfg,
-		vals:    make([]float64, 0, c),
-		sorted:  make([]float64, 0, c),
-		query:   make([]float64, cfg.Window),
-		cand:    make([]int32, cfg.History),
-		nn:      -2,
-		dists:   make([]float64, 0, cfg.Calibration),
-		dSorted: make([]float64, 0, cfg.Calibration),
+		cfg:    cfg,
+		vals:   make([]float64, 0, c),
+		sorted: make([]float64, 0, c),
+		query:  make([]float64, cfg.Window),
+		cand:   make([]int32, cfg.History),
+		nn:     -2,
+		dists:  newSortedWindow(cfg.Calibration),
 	}
 }
 
@@ -175,7 +171,7 @@ func (d *Discord) push(x float64) {
 	d.rows++
 	if len(d.vals) < cap(d.vals) {
 		d.vals = append(d.vals, x)
-		d.sorted = ddInsert(d.sorted, x)
+		d.sorted = sortedInsert(d.sorted, x)
 		return
 	}
 	old := d.vals[d.head]
@@ -184,7 +180,7 @@ func (d *Discord) push(x float64) {
 	if d.head == len(d.vals) {
 		d.head = 0
 	}
-	ddReplace(d.sorted, old, x)
+	sortedReplace(d.sorted, old, x)
 }
 
 // nearest returns D²_t for the newest row t (see Discord) and records the end row of the
@@ -325,11 +321,11 @@ func (d *Discord) scale() float64 {
 
 // score calibrates dist against the recent discord distances (see Discord).
 func (d *Discord) score(dist float64) float64 {
-	n := len(d.dSorted)
+	n := d.dists.len()
 	if n < d.cfg.MinDistances || dist <= 0 {
 		return 0
 	}
-	q := max(d.dSorted[int(d.cfg.Quantile*float64(n-1))], d.cfg.Floor)
+	q := max(d.dists.sorted[int(d.cfg.Quantile*float64(n-1))], d.cfg.Floor)
 	lim := d.cfg.Scale * q
 	if dist >= lim { // also when lim is 0
 		return 1
@@ -337,39 +333,5 @@ func (d *Discord) score(dist float64) float64 {
 	return dist / lim
 }
 
-// learn appends dist to the distance ring and its sorted copy.
-func (d *Discord) learn(dist float64) {
-	if len(d.dists) < cap(d.dists) {
-		d.dists = append(d.dists, dist)
-		d.dSorted = ddInsert(d.dSorted, dist)
-		return
-	}
-	old := d.dists[d.dHead]
-	d.dists[d.dHead] = dist
-	if d.dHead++; d.dHead == len(d.dists) {
-		d.dHead = 0
-	}
-	ddReplace(d.dSorted, old, dist)
-}
-
-// ddInsert inserts x into the ascending slice s (which must have spare capacity to stay
-// allocation-free) and returns it.
-func ddInsert(s []float64, x float64) []float64 {
-	i, _ := slices.BinarySearch(s, x)
-	return slices.Insert(s, i, x)
-}
-
-// ddReplace replaces one element equal to old by x in the ascending slice s, keeping it
-// ascending; it moves only the elements between the two positions. old must be in s and
-// neither value may be NaN.
-func ddReplace(s []float64, old, x float64) {
-	i, _ := slices.BinarySearch(s, old)
-	j, _ := slices.BinarySearch(s, x)
-	if j > i { // x goes after old's slot: shift s[i+1:j] left
-		copy(s[i:j-1], s[i+1:j])
-		s[j-1] = x
-	} else { // shift s[j:i] right
-		copy(s[j+1:i+1], s[j:i])
-		s[j] = x
-	}
-}
+// learn appends dist to the distance window.
+func (d *Discord) learn(dist float64) { d.dists.push(dist) }

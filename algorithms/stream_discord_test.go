@@ -160,9 +160,9 @@ func TestDiscordScoreFormula(t *testing.T) {
 	for _, v := range []float64{9, 0, 0, 0, 0, 0, 0, 0, 0, 0} { // evicts 1..5, then 9 stays
 		d.learn(v)
 	}
-	require.Equal(t, []float64{0, 0, 0, 0, 0, 0, 0, 0, 0, 9}, d.dSorted)
+	require.Equal(t, []float64{0, 0, 0, 0, 0, 0, 0, 0, 0, 9}, d.dists.sorted)
 	d.learn(0) // evicts 9
-	require.Equal(t, []float64{0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, d.dSorted)
+	require.Equal(t, []float64{0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, d.dists.sorted)
 	// q = 0 is floored at 0.1: 0.05 / (2·0.1).
 	require.InDelta(t, 0.25, d.score(0.05), 1e-15)
 }

@@ -3,7 +3,6 @@ package algorithms
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // LevelShift is a streaming level-shift (change-point) detector: it fires once when a
@@ -53,8 +52,8 @@ import (
 // values near ±MaxFloat64) counts as not shifted, so scores are never NaN.
 type LevelShift struct {
 	cfg    LevelShiftConfig
-	recent lsWindow
-	ref    lsWindow
+	recent sortedWindow
+	ref    sortedWindow
 	run    int     // length of the current run of shifted rows
 	side   float64 // +1 or −1: the side of the reference median the run lies on
 }
@@ -130,8 +129,8 @@ func NewLevelShift(cfg LevelShiftConfig) *LevelShift {
 	}
 	return &LevelShift{
 		cfg:    cfg,
-		recent: newLsWindow(cfg.Window),
-		ref:    newLsWindow(cfg.Reference),
+		recent: newSortedWindow(cfg.Window),
+		ref:    newSortedWindow(cfg.Reference),
 	}
 }
 
@@ -183,107 +182,4 @@ func (d *LevelShift) rebaseline() {
 	}
 	d.recent.reset()
 	d.run = 0
-}
-
-// lsWindow is a fixed-capacity FIFO of values with a sorted copy of them, so the median is
-// read in O(1) and the median absolute deviation in O(n); a push costs O(n) (one shift of
-// the sorted copy). It never allocates after newLsWindow. Values must not be NaN.
-type lsWindow struct {
-	ring   []float64 // the values in arrival order, the oldest at head once full
-	head   int
-	sorted []float64 // the same values, ascending; len is the number kept
-}
-
-func newLsWindow(capacity int) lsWindow {
-	return lsWindow{ring: make([]float64, capacity), sorted: make([]float64, 0, capacity)}
-}
-
-func (w *lsWindow) len() int { return len(w.sorted) }
-
-// at returns the i-th value in arrival order, 0 the oldest (head is 0 until the window is
-// full).
-func (w *lsWindow) at(i int) float64 { return w.ring[(w.head+i)%len(w.ring)] }
-
-func (w *lsWindow) reset() {
-	w.head = 0
-	w.sorted = w.sorted[:0]
-}
-
-// push appends x; when the window is full it drops the oldest value and returns it.
-func (w *lsWindow) push(x float64) (old float64, evicted bool) {
-	n := len(w.sorted)
-	if n < len(w.ring) {
-		w.ring[n] = x
-		j, _ := slices.BinarySearch(w.sorted, x)
-		w.sorted = w.sorted[:n+1]
-		copy(w.sorted[j+1:], w.sorted[j:n])
-		w.sorted[j] = x
-		return 0, false
-	}
-	old = w.ring[w.head]
-	w.ring[w.head] = x
-	w.head++
-	if w.head == len(w.ring) {
-		w.head = 0
-	}
-	// Replace old by x in the sorted copy with one shift: i is old's index, j is x's
-	// insertion index in the copy without old.
-	s := w.sorted
-	i, _ := slices.BinarySearch(s, old)
-	j, _ := slices.BinarySearch(s, x)
-	if j > i {
-		j--
-		copy(s[i:j], s[i+1:j+1])
-	} else {
-		copy(s[j+1:i+1], s[j:i])
-	}
-	s[j] = x
-	return old, true
-}
-
-// median returns the median of the values (numpy convention), 0 when empty.
-func (w *lsWindow) median() float64 {
-	s := w.sorted
-	n := len(s)
-	switch {
-	case n == 0:
-		return 0
-	case n%2 == 1:
-		return s[n/2]
-	}
-	return s[n/2-1]/2 + s[n/2]/2
-}
-
-// mad returns the median of |v − m| over the values (numpy convention), 0 when empty. The
-// deviations are merged in ascending order from m outwards, up to the middle one.
-func (w *lsWindow) mad(m float64) float64 {
-	s := w.sorted
-	n := len(s)
-	if n == 0 {
-		return 0
-	}
-	hi := n / 2 // the rank of the upper middle deviation
-	lo := hi
-	if n%2 == 0 {
-		lo--
-	}
-	r, _ := slices.BinarySearch(s, m) // s[:r] < m <= s[r:]
-	l := r - 1
-	var a float64
-	for k := 0; ; k++ {
-		var dev float64
-		if r >= n || (l >= 0 && m-s[l] <= s[r]-m) {
-			dev = m - s[l]
-			l--
-		} else {
-			dev = s[r] - m
-			r++
-		}
-		if k == lo {
-			a = dev
-		}
-		if k == hi {
-			return a/2 + dev/2
-		}
-	}
 }

@@ -277,11 +277,11 @@ func TestLevelShiftExtremes(t *testing.T) {
 	})
 }
 
-// TestLevelShiftWindow checks lsWindow against a sorted copy of the last values.
+// TestLevelShiftWindow checks sortedWindow against a sorted copy of the last values.
 func TestLevelShiftWindow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	for _, capacity := range []int{1, 2, 3, 12, 101} {
-		w := newLsWindow(capacity)
+		w := newSortedWindow(capacity)
 		var all []float64
 		for step := range 1000 {
 			if step == 500 {

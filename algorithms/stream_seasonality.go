@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // szHarmonicMargin settles near-ties between candidate periods in DetectPeriod: a multiple
@@ -397,11 +396,6 @@ func (d *Seasonality) setPeriod(p int, acf float64) {
 // ResidWindow+ResidDelay residuals, so the leaving one is its oldest.
 func (d *Seasonality) learn(a float64) {
 	n, delay := d.resid.n, d.cfg.ResidDelay
-	if out := n - delay - d.cfg.ResidWindow; out >= 0 {
-		if i, ok := slices.BinarySearch(d.calib, d.resid.at(out)); ok {
-			d.calib = slices.Delete(d.calib, i, i+1)
-		}
-	}
 	in := a
 	if delay > 0 {
 		if n-delay < 0 {
@@ -410,8 +404,11 @@ func (d *Seasonality) learn(a float64) {
 		}
 		in = d.resid.at(n - delay)
 	}
-	i, _ := slices.BinarySearch(d.calib, in)
-	d.calib = slices.Insert(d.calib, i, in)
+	if out := n - delay - d.cfg.ResidWindow; out >= 0 {
+		sortedReplace(d.calib, d.resid.at(out), in)
+	} else {
+		d.calib = sortedInsert(d.calib, in)
+	}
 	d.resid.push(a)
 }
 
