@@ -13,8 +13,8 @@ type streamScorer struct{ u streamUpdater }
 func (s streamScorer) Score(ts, value float64) float64 { return s.u.Update(ts, value) }
 
 // newStream builds the Factory of a standalone streaming detector with its default
-// configuration (one configuration for every file, a NAB rule). Options are not used: each
-// detector keeps its own bounded windows.
+// configuration (one configuration for every file, a NAB rule) for TestStreamDetectorsNAB.
+// Options are not used: each detector keeps its own bounded windows.
 func newStream[C interface{ Validate() error }](defaults func() C, build func(C) streamUpdater) func(Options) (Factory, error) {
 	return func(Options) (Factory, error) {
 		cfg := defaults()
