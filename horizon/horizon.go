@@ -64,6 +64,8 @@ func New(o Options) (*Service, error) {
 		QueueSize: c.QueueSize, FlushInterval: c.FlushInterval, FlushPoints: c.FlushPoints,
 		MaxResolution: c.MaxResolution, SkipList: c.SkipList,
 		FullNamespace: c.FullNamespace, MiniNamespace: c.MiniNamespace, Mini: c.Mini,
+		MaxFuture: c.MaxFuture, MaxMetrics: c.MaxMetrics, MaxNewPerMinute: c.MaxNewMetricsPerMinute,
+		ShutdownTimeout: c.ShutdownTimeout,
 	}, o.Store, stats, o.Log.With("component", "writer"))
 	if c.Roomba {
 		ns := []roomba.Namespace{{Prefix: c.FullNamespace, Duration: c.FullDuration}}

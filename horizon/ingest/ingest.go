@@ -18,28 +18,36 @@ type Reason int
 
 // The rejection reasons. Decoders produce the first group; the writer the second.
 const (
-	Malformed   Reason = iota // bytes that do not parse as the protocol
-	TooLarge                  // frame, datagram, item count or length over its limit
-	BadType                   // a well-formed item of the wrong shape or types (pickle globals included)
-	BadName                   // empty name, non-UTF-8 or outside the safe charset
-	NameTooLong               // name longer than Limits.MaxNameLen
-	NotFinite                 // NaN or ±Inf value or timestamp
-	SkipList                  // name contains a SKIP_LIST substring
-	TooOld                    // timestamp older than now - MAX_RESOLUTION
-	QueueFull                 // UDP datagram dropped because the writer queue was full
+	Malformed      Reason = iota // bytes that do not parse as the protocol
+	TooLarge                     // frame, datagram, item count or length over its limit
+	BadType                      // a well-formed item of the wrong shape or types (pickle globals included)
+	BadName                      // empty name, non-UTF-8 or outside the safe charset
+	NameTooLong                  // name longer than Limits.MaxNameLen
+	NotFinite                    // NaN or ±Inf value or timestamp
+	SkipList                     // name contains a SKIP_LIST substring
+	TooOld                       // timestamp older than now - MAX_RESOLUTION
+	QueueFull                    // UDP datagram dropped because the writer queue was full
+	TooNew                       // timestamp later than now + --max-future
+	TooManyMetrics               // a new metric name over --max-metrics or --max-new-metrics-per-minute
+	OverBudget                   // a TCP frame refused because --max-inflight-bytes stayed exhausted
+	Evicted                      // a TCP connection closed to admit a newcomer at --max-conns
 	NumReasons
 )
 
 var reasonNames = [NumReasons]string{
-	Malformed:   "malformed",
-	TooLarge:    "too_large",
-	BadType:     "bad_type",
-	BadName:     "bad_name",
-	NameTooLong: "name_too_long",
-	NotFinite:   "not_finite",
-	SkipList:    "skip_list",
-	TooOld:      "too_old",
-	QueueFull:   "queue_full",
+	Malformed:      "malformed",
+	TooLarge:       "too_large",
+	BadType:        "bad_type",
+	BadName:        "bad_name",
+	NameTooLong:    "name_too_long",
+	NotFinite:      "not_finite",
+	SkipList:       "skip_list",
+	TooOld:         "too_old",
+	QueueFull:      "queue_full",
+	TooNew:         "too_new",
+	TooManyMetrics: "too_many_metrics",
+	OverBudget:     "over_budget",
+	Evicted:        "evicted",
 }
 
 func (r Reason) String() string {

@@ -40,6 +40,13 @@ type Config struct {
 	FullNamespace string
 	MiniNamespace string
 	Mini          bool
+	// MaxFuture drops points stamped later than now + MaxFuture (counted too_new).
+	MaxFuture time.Duration
+	// MaxMetrics caps the distinct metric names accepted (0: no cap); MaxNewPerMinute caps
+	// how many new names are accepted per minute (0: no limit). Refused points are counted
+	// too_many_metrics.
+	MaxMetrics      int
+	MaxNewPerMinute int
 	// ShutdownTimeout bounds the final flush after Run's context ends.
 	ShutdownTimeout time.Duration
 	// Now is the clock used by the MAX_RESOLUTION filter (time.Now when nil).

@@ -36,16 +36,22 @@ type Config struct {
 	PlaintextUDP string `kale:"plaintext-udp" help:"Graphite plaintext UDP listener address; empty disables"`
 	MetricsAddr  string `kale:"metrics-addr" help:"address serving Prometheus /metrics for a component without the webapp; empty disables"`
 
-	MaxResolution time.Duration `kale:"max-resolution" help:"drop datapoints older than now minus this (Skyline MAX_RESOLUTION); future timestamps are accepted"`
-	SkipList      []string      `kale:"skip-list" help:"comma-separated substrings; metrics whose name contains one are dropped (Skyline SKIP_LIST)"`
-	MaxNameLength int           `kale:"max-name-length" help:"longest accepted metric name in bytes"`
-	MaxFrame      int           `kale:"max-frame" help:"largest accepted pickle frame or datagram in bytes (larger frames close the TCP connection)"`
-	MaxItems      int           `kale:"max-items" help:"most datapoints accepted in one pickle frame or msgpack datagram"`
-	MaxConns      int           `kale:"max-conns" help:"most concurrent TCP connections per listener"`
-	QueueSize     int           `kale:"queue-size" help:"datapoints buffered between listeners and Redis; when full, TCP readers wait and UDP datagrams are dropped and counted"`
-	FlushInterval time.Duration `kale:"flush-interval" help:"longest time a datapoint waits before it is written to Redis (at most 1s)"`
-	FlushPoints   int           `kale:"flush-points" help:"write to Redis as soon as this many datapoints are buffered"`
-	UDPReadBuffer int           `kale:"udp-read-buffer" help:"kernel receive buffer requested for UDP sockets, in bytes"`
+	MaxResolution          time.Duration `kale:"max-resolution" help:"drop datapoints older than now minus this (Skyline MAX_RESOLUTION)"`
+	MaxFuture              time.Duration `kale:"max-future" help:"drop datapoints stamped later than now plus this (counted too_new); the analyzer ignores stored points beyond it too"`
+	SkipList               []string      `kale:"skip-list" help:"comma-separated substrings; metrics whose name contains one are dropped (Skyline SKIP_LIST)"`
+	MaxNameLength          int           `kale:"max-name-length" help:"longest accepted metric name in bytes"`
+	MaxFrame               int           `kale:"max-frame" help:"largest accepted pickle frame or datagram in bytes (larger frames close the TCP connection)"`
+	MaxItems               int           `kale:"max-items" help:"most datapoints accepted in one pickle frame or msgpack datagram"`
+	MaxConns               int           `kale:"max-conns" help:"most concurrent TCP connections per listener; at the cap the connection idle longest is closed (counted) to admit a newcomer"`
+	TCPIdleTimeout         time.Duration `kale:"tcp-idle-timeout" help:"close a TCP sender connection that sends nothing for this long"`
+	MaxInflightBytes       int           `kale:"max-inflight-bytes" help:"bytes of frames being received or decoded at once, across every TCP connection; a frame that cannot get budget waits (stalled partial frames are closed first) or is refused and counted"`
+	MaxMetrics             int           `kale:"max-metrics" help:"most distinct metric names horizon accepts; points of further new names are refused and counted (too_many_metrics); 0 = no ceiling"`
+	MaxNewMetricsPerMinute int           `kale:"max-new-metrics-per-minute" help:"most new metric names accepted per minute; points of further new names are refused and counted (too_many_metrics); 0 = no limit"`
+	ShutdownTimeout        time.Duration `kale:"shutdown-timeout" help:"longest a stop waits to deliver buffered datapoints to Redis (and for the webapp to finish requests)"`
+	QueueSize              int           `kale:"queue-size" help:"datapoints buffered between listeners and Redis; when full, TCP readers wait and UDP datagrams are dropped and counted"`
+	FlushInterval          time.Duration `kale:"flush-interval" help:"longest time a datapoint waits before it is written to Redis (at most 1s)"`
+	FlushPoints            int           `kale:"flush-points" help:"write to Redis as soon as this many datapoints are buffered"`
+	UDPReadBuffer          int           `kale:"udp-read-buffer" help:"kernel receive buffer requested for UDP sockets, in bytes"`
 
 	Roomba          bool          `kale:"roomba" help:"run Roomba: trim, sort and dedupe series, purge metrics that stopped reporting"`
 	RoombaInterval  time.Duration `kale:"roomba-interval" help:"pause between Roomba passes"`
@@ -92,44 +98,53 @@ type Config struct {
 	OculusInterval time.Duration `kale:"oculus-interval" help:"how often the index is brought up to date with Redis (only changed metrics are re-indexed)"`
 	SearchLength   int           `kale:"search-length" help:"default resampled length of indexed and searched series (0 = native length)"`
 	SearchTimeout  time.Duration `kale:"search-timeout" help:"longest time one search may take"`
+	SearchMaxWork  int           `kale:"search-max-work" help:"most distance-matrix cells one search may compute (query length x band width x candidates); larger queries are refused with 400 before they start"`
 
-	Webapp         string  `kale:"webapp" help:"address of the web UI and HTTP API; empty disables"`
-	WebappToken    string  `kale:"webapp-token" help:"bearer token that authorises state-changing requests (feedback, collections, admin); prefer KALE_WEBAPP_TOKEN"`
-	WebappUser     string  `kale:"webapp-user" help:"basic-auth user that authorises state-changing requests"`
-	WebappPassword string  `kale:"webapp-password" help:"basic-auth password for --webapp-user; prefer KALE_WEBAPP_PASSWORD"`
-	SearchRate     float64 `kale:"search-rate" help:"search requests per second allowed per client address"`
-	SearchBurst    int     `kale:"search-burst" help:"search requests a client may send at once before --search-rate applies"`
+	Webapp             string   `kale:"webapp" help:"address of the web UI and HTTP API; empty disables"`
+	WebappToken        string   `kale:"webapp-token" help:"bearer token that authorises state-changing requests (feedback, collections, admin); prefer KALE_WEBAPP_TOKEN"`
+	WebappUser         string   `kale:"webapp-user" help:"basic-auth user that authorises state-changing requests"`
+	WebappPassword     string   `kale:"webapp-password" help:"basic-auth password for --webapp-user; prefer KALE_WEBAPP_PASSWORD"`
+	SearchRate         float64  `kale:"search-rate" help:"search requests per second allowed per client address"`
+	SearchBurst        int      `kale:"search-burst" help:"search requests a client may send at once before --search-rate applies"`
+	WebappMaxConns     int      `kale:"webapp-max-conns" help:"most concurrent connections to the webapp; further ones wait in the kernel's backlog"`
+	WebappAllowedHosts []string `kale:"webapp-allowed-hosts" help:"comma-separated Host header values the webapp answers (DNS-rebinding guard, e.g. kale.example.com,127.0.0.1:1500); empty answers any"`
 }
 
 // DefaultConfig returns the defaults: Skyline's settings where Skyline had one, listeners on
 // the loopback interface (set e.g. --pickle-tcp :2024 or HORIZON_IP to accept remote senders).
 func DefaultConfig() *Config {
 	return &Config{
-		Redis:           "redis://127.0.0.1:6379/0",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		FullNamespace:   "metrics.",
-		MiniNamespace:   "mini.",
-		FullDuration:    86400 * time.Second,
-		MiniDuration:    3600 * time.Second,
-		PickleTCP:       "127.0.0.1:2024",
-		PickleUDP:       "127.0.0.1:2024",
-		MsgpackUDP:      "127.0.0.1:2025",
-		PlaintextTCP:    "127.0.0.1:2003",
-		PlaintextUDP:    "127.0.0.1:2003",
-		MaxResolution:   1000 * time.Second,
-		SkipList:        []string{"example.statsd.metric", "another.example.metric"},
-		MaxNameLength:   255,
-		MaxFrame:        4 << 20,
-		MaxItems:        100_000,
-		MaxConns:        4096,
-		QueueSize:       1_000_000,
-		FlushInterval:   250 * time.Millisecond,
-		FlushPoints:     100_000,
-		UDPReadBuffer:   8 << 20,
-		Roomba:          true,
-		RoombaInterval:  30 * time.Second,
-		RoombaGraceTime: 600 * time.Second,
+		Redis:                  "redis://127.0.0.1:6379/0",
+		LogLevel:               "info",
+		LogFormat:              "text",
+		FullNamespace:          "metrics.",
+		MiniNamespace:          "mini.",
+		FullDuration:           86400 * time.Second,
+		MiniDuration:           3600 * time.Second,
+		PickleTCP:              "127.0.0.1:2024",
+		PickleUDP:              "127.0.0.1:2024",
+		MsgpackUDP:             "127.0.0.1:2025",
+		PlaintextTCP:           "127.0.0.1:2003",
+		PlaintextUDP:           "127.0.0.1:2003",
+		MaxResolution:          1000 * time.Second,
+		SkipList:               []string{"example.statsd.metric", "another.example.metric"},
+		MaxNameLength:          255,
+		MaxFrame:               4 << 20,
+		MaxItems:               100_000,
+		MaxConns:               4096,
+		TCPIdleTimeout:         2 * time.Minute,
+		MaxInflightBytes:       64 << 20,
+		MaxFuture:              10 * time.Minute,
+		MaxMetrics:             0,
+		MaxNewMetricsPerMinute: 100_000,
+		ShutdownTimeout:        10 * time.Second,
+		QueueSize:              1_000_000,
+		FlushInterval:          250 * time.Millisecond,
+		FlushPoints:            100_000,
+		UDPReadBuffer:          8 << 20,
+		Roomba:                 true,
+		RoombaInterval:         30 * time.Second,
+		RoombaGraceTime:        600 * time.Second,
 
 		Detector:         "kale",
 		KaleThreshold:    0.63,
@@ -157,10 +172,12 @@ func DefaultConfig() *Config {
 		OculusInterval: 2 * time.Minute,
 		SearchLength:   256,
 		SearchTimeout:  30 * time.Second,
+		SearchMaxWork:  4_000_000_000,
 
-		Webapp:      "127.0.0.1:1500",
-		SearchRate:  10,
-		SearchBurst: 20,
+		Webapp:         "127.0.0.1:1500",
+		SearchRate:     10,
+		SearchBurst:    20,
+		WebappMaxConns: 512,
 	}
 }
 
@@ -220,6 +237,24 @@ func (c *Config) Validate() error {
 		if p.v <= 0 {
 			bad(p.name, "must be positive, got %d", p.v)
 		}
+	}
+	if c.MaxMetrics < 0 || c.MaxNewMetricsPerMinute < 0 || c.WebappMaxConns < 0 {
+		bad("max-metrics", "--max-metrics, --max-new-metrics-per-minute and --webapp-max-conns must not be negative")
+	}
+	if c.MaxFuture < time.Second {
+		bad("max-future", "%v is shorter than 1s", c.MaxFuture)
+	}
+	if c.TCPIdleTimeout < time.Second {
+		bad("tcp-idle-timeout", "%v is shorter than 1s", c.TCPIdleTimeout)
+	}
+	if c.MaxInflightBytes < c.MaxFrame {
+		bad("max-inflight-bytes", "%d is smaller than --max-frame %d (one frame must fit)", c.MaxInflightBytes, c.MaxFrame)
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown-timeout", "must not be negative")
+	}
+	if c.SearchMaxWork < 1_000_000 {
+		bad("search-max-work", "%d is below 1000000", c.SearchMaxWork)
 	}
 	if c.MaxFrame > 1<<30 {
 		bad("max-frame", "%d exceeds 1 GiB", c.MaxFrame)
