@@ -19,7 +19,7 @@ import (
 // Config holds every option. Each field's `kale` tag is its flag name, its config-file key and
 // (upper-cased, "-" → "_", prefixed KALE_) its environment variable; `help` documents it.
 type Config struct {
-	Redis     string `kale:"redis" help:"Redis URL: redis://host:port/db, rediss://…, unix:///path.sock, or 'embedded' (in-process, in-memory only; the default of 'kale all')"`
+	Redis     string `kale:"redis" secret:"redis" help:"Redis URL: redis://host:port/db, rediss://…, unix:///path.sock, or 'embedded' (in-process, in-memory only; the default of 'kale all')"`
 	LogLevel  string `kale:"log-level" help:"log level: debug, info, warn or error"`
 	LogFormat string `kale:"log-format" help:"log format: text or json"`
 
@@ -79,15 +79,15 @@ type Config struct {
 
 	EnableAlerts      bool     `kale:"enable-alerts" help:"send alerts for anomalies matching --alerts (Skyline ENABLE_ALERTS)"`
 	Alerts            []string `kale:"alerts" help:"alert rules pattern:strategy:expiration_seconds (Skyline ALERTS); strategies: smtp, webhook, slack, pagerduty, log"`
-	AlertWebhookURL   string   `kale:"alert-webhook-url" help:"URL receiving the webhook strategy's JSON (Alertmanager-compatible)"`
-	AlertSlackURL     string   `kale:"alert-slack-url" help:"Slack incoming-webhook URL for the slack strategy"`
+	AlertWebhookURL   string   `kale:"alert-webhook-url" secret:"url" help:"URL receiving the webhook strategy's JSON (Alertmanager-compatible)"`
+	AlertSlackURL     string   `kale:"alert-slack-url" secret:"url" help:"Slack incoming-webhook URL for the slack strategy"`
 	AlertSMTPAddr     string   `kale:"alert-smtp-addr" help:"SMTP server host:port for the smtp strategy"`
 	AlertSMTPFrom     string   `kale:"alert-smtp-from" help:"sender address of alert mail (Skyline SMTP_OPTS sender)"`
 	AlertSMTPTo       []string `kale:"alert-smtp-to" help:"recipients: pattern=address entries (Skyline SMTP_OPTS recipients); an address without pattern= gets every smtp alert"`
 	AlertSMTPUser     string   `kale:"alert-smtp-user" help:"SMTP user name (PLAIN auth; needs TLS)"`
-	AlertSMTPPassword string   `kale:"alert-smtp-password" help:"SMTP password; prefer the environment variable KALE_ALERT_SMTP_PASSWORD"`
+	AlertSMTPPassword string   `kale:"alert-smtp-password" secret:"value" help:"SMTP password; prefer the environment variable KALE_ALERT_SMTP_PASSWORD"`
 	AlertSMTPTLS      string   `kale:"alert-smtp-tls" help:"SMTP transport security: starttls, tls or none"`
-	AlertPagerDutyKey string   `kale:"alert-pagerduty-key" help:"PagerDuty Events v2 routing key for the pagerduty strategy"`
+	AlertPagerDutyKey string   `kale:"alert-pagerduty-key" secret:"value" help:"PagerDuty Events v2 routing key for the pagerduty strategy"`
 	AlertPagerDutyURL string   `kale:"alert-pagerduty-url" help:"PagerDuty Events v2 endpoint"`
 	GraphURL          string   `kale:"graph-url" help:"link to a graph of a metric in alerts; %s is replaced by the metric name (Skyline GRAPH_URL)"`
 	GraphiteAddr      string   `kale:"graphite-addr" help:"host:port receiving Graphite plaintext self-metrics (skyline.analyzer.run_time, ...); empty disables (Skyline GRAPHITE_HOST:CARBON_PORT)"`
@@ -101,9 +101,9 @@ type Config struct {
 	SearchMaxWork  int           `kale:"search-max-work" help:"most distance-matrix cells one search may compute (query length x band width x candidates); larger queries are refused with 400 before they start"`
 
 	Webapp             string   `kale:"webapp" help:"address of the web UI and HTTP API; empty disables"`
-	WebappToken        string   `kale:"webapp-token" help:"bearer token that authorises state-changing requests (feedback, collections, admin); prefer KALE_WEBAPP_TOKEN"`
+	WebappToken        string   `kale:"webapp-token" secret:"value" help:"bearer token that authorises state-changing requests (feedback, collections, admin); prefer KALE_WEBAPP_TOKEN"`
 	WebappUser         string   `kale:"webapp-user" help:"basic-auth user that authorises state-changing requests"`
-	WebappPassword     string   `kale:"webapp-password" help:"basic-auth password for --webapp-user; prefer KALE_WEBAPP_PASSWORD"`
+	WebappPassword     string   `kale:"webapp-password" secret:"value" help:"basic-auth password for --webapp-user; prefer KALE_WEBAPP_PASSWORD"`
 	SearchRate         float64  `kale:"search-rate" help:"search requests per second allowed per client address"`
 	SearchBurst        int      `kale:"search-burst" help:"search requests a client may send at once before --search-rate applies"`
 	WebappMaxConns     int      `kale:"webapp-max-conns" help:"most concurrent connections to the webapp; further ones wait in the kernel's backlog"`
@@ -395,13 +395,18 @@ func ValidateRedisURL(s string) error {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("cannot parse %q: %w", s, err)
+		// *url.Error repeats the URL, password included: keep only what it says of the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("cannot parse %q: %w", RedactUserinfo(s), err)
 	}
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 		return nil
 	}
-	return fmt.Errorf("%q: scheme must be redis://, rediss://, unix://, redis+cluster://h1:p1,h2:p2 or the word embedded", s)
+	return fmt.Errorf("%q: scheme must be redis://, rediss://, unix://, redis+cluster://h1:p1,h2:p2 or the word embedded", RedactUserinfo(s))
 }
 
 // Listener names one ingest listener's option.

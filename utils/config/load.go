@@ -18,10 +18,12 @@ import (
 
 // Option describes one configuration option.
 type Option struct {
-	Name  string // flag name and file key
-	Env   string // environment variable
-	Help  string
-	field int
+	Name string // flag name and file key
+	Env  string // environment variable
+	Help string
+	// secret is the field's `secret` tag: how Display hides a credential ("" = not secret).
+	secret string
+	field  int
 }
 
 // Options lists every option of Config in declaration order.
@@ -34,7 +36,7 @@ func Options() []Option {
 		if name == "" {
 			continue
 		}
-		out = append(out, Option{Name: name, Env: EnvName(name), Help: f.Tag.Get("help"), field: i})
+		out = append(out, Option{Name: name, Env: EnvName(name), Help: f.Tag.Get("help"), secret: f.Tag.Get("secret"), field: i})
 	}
 	return out
 }

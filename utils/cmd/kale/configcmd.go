@@ -22,9 +22,9 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if r.File != "" {
 		src = r.File
 	}
-	fmt.Fprintf(stdout, "config OK (%s). Effective values:\n", src)
+	fmt.Fprintf(stdout, "config OK (%s). Effective values (credentials hidden):\n", src)
 	for _, o := range config.Options() {
-		v := o.Get(r.Config)
+		v := o.Display(r.Config)
 		fmt.Fprintf(stdout, "  %-20s = %-32q (%s)\n", o.Name, v, r.Sources[o.Name])
 	}
 	return nil

@@ -65,6 +65,33 @@ func TestCheckConfigShowsSources(t *testing.T) {
 	require.Regexp(t, `redis\s+= "redis://127.0.0.1:6379/0"\s+\(default\)`, out)
 }
 
+// kale check-config never prints a credential, whether it came from a flag, the environment
+// or a config file (the systemd unit runs it before every start, into the journal).
+func TestCheckConfigHidesSecrets(t *testing.T) {
+	const secret = "Sup3rSecret-0123456789-wxyz"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kale.toml")
+	require.NoError(t, os.WriteFile(file, []byte("alert-pagerduty-key = \""+secret+"\"\n"), 0o600))
+	t.Setenv("KALE_WEBAPP_TOKEN", secret)
+	t.Setenv("KALE_WEBAPP_USER", "admin")
+	t.Setenv("KALE_WEBAPP_PASSWORD", secret)
+	t.Setenv("KALE_ALERT_SMTP_PASSWORD", secret)
+	code, out, errs := kale(t, context.Background(), "check-config", "--config", file,
+		"--redis", "redis://kale:"+secret+"@127.0.0.1:6379/0",
+		"--alert-slack-url", "https://hooks.slack.com/services/"+secret,
+		"--alert-webhook-url", "https://alerts.example.com/hook?token="+secret)
+	require.Equal(t, 0, code, errs)
+	require.NotContains(t, out+errs, secret)
+	require.NotContains(t, out+errs, "0123456789")
+	require.Regexp(t, `webapp-token\s+= "\*\*\*\*wxyz"\s+\(env\)`, out)
+	require.Regexp(t, `redis\s+= "redis://kale:\*\*\*\*@127.0.0.1:6379/0"\s+\(flag\)`, out)
+	require.Regexp(t, `alert-slack-url\s+= "https://hooks.slack.com/\*\*\*\*"`, out)
+	// A bad Redis URL's error does not echo the password either.
+	code, out, errs = kale(t, context.Background(), "check-config", "--redis", "redis://:"+secret+"@h:port/0")
+	require.Equal(t, 1, code)
+	require.NotContains(t, out+errs, secret)
+}
+
 // kale horizon ingests until its context ends (SIGINT/SIGTERM), then flushes and exits 0.
 func TestHorizonCommand(t *testing.T) {
 	srv := redistest.Start(t)
