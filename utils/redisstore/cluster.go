@@ -147,6 +147,7 @@ func (s *Store) appendCluster(ctx context.Context, data map[string][]byte, chunk
 		}
 	}
 	failedAppend := map[string]error{}
+	dropped := map[string]bool{}
 	for attempt := 0; len(toAppend) > 0; attempt++ {
 		pipe := s.writer.Pipeline()
 		cmds := make([]*redis.IntCmd, len(toAppend))
@@ -160,6 +161,10 @@ func (s *Store) appendCluster(ctx context.Context, data map[string][]byte, chunk
 			switch {
 			case err == nil:
 				delete(failedAppend, toAppend[i])
+			case Permanent(err):
+				delete(failedAppend, toAppend[i])
+				res.Dropped = append(res.Dropped, DroppedKey{Key: toAppend[i], Err: err})
+				dropped[toAppend[i]] = true
 			case isMoved(err) && attempt < 5:
 				moved = append(moved, toAppend[i])
 				failedAppend[toAppend[i]] = err
@@ -186,7 +191,7 @@ func (s *Store) appendCluster(ctx context.Context, data map[string][]byte, chunk
 	}
 	sets := map[string][]any{}
 	for _, k := range chunk {
-		if _, failed := failedAppend[k]; !failed {
+		if _, failed := failedAppend[k]; !failed && !dropped[k] {
 			set := s.UniqueSet(k)
 			sets[set] = append(sets[set], k)
 		}

@@ -176,18 +176,41 @@ func (s *Store) UniqueSet(key string) string {
 // appendChunk bounds the commands of one pipeline round trip.
 const appendChunk = 4096
 
-// AppendResult lists what Append could not do, for the caller to retry.
+// AppendResult lists what Append could not do: FailedAppend and FailedSet for the caller to
+// retry, Dropped for it to give up on.
 type AppendResult struct {
 	FailedAppend []string // keys whose APPEND failed: their data was not (or not surely) stored
 	FailedSet    []string // keys appended whose unique-set membership could not be recorded
-	Err          error    // the first error
+	// Dropped lists keys whose APPEND Redis refused for good (the key holds another type:
+	// WRONGTYPE); a retry cannot succeed, so their data should be dropped and counted. They are
+	// neither in FailedAppend nor left in their unique set.
+	Dropped []DroppedKey
+	Err     error // the first error: a transient one if any, else the first permanent one
+}
+
+// DroppedKey is a key whose APPEND failed permanently, with Redis's reply.
+type DroppedKey struct {
+	Key string
+	Err error
+}
+
+// Retry reports whether something failed that a later retry can fix (a transient error).
+func (r AppendResult) Retry() bool { return len(r.FailedAppend) > 0 || len(r.FailedSet) > 0 }
+
+// Permanent reports whether err is a Redis reply that refuses a command on this key for good,
+// whatever is retried: WRONGTYPE (the key holds a set, hash, ...). Connection errors, timeouts,
+// OOM, LOADING, READONLY, MOVED and the like are transient.
+func Permanent(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
 }
 
 // Append appends data[key] to every key and adds each key, plus every key of alsoSet, to its
 // namespace's unique set, in pipelined chunks (one round trip per chunk, not per datapoint).
 // Keys are full Redis keys ("metrics.x", "mini.x"). Set members are added after the data is
 // appended: Roomba deletes a key and removes it from its set atomically, so this order never
-// leaves a stored key outside its set.
+// leaves a stored key outside its set. A key refused for good (see Permanent) is reported in
+// Dropped and removed again from the set its pipeline added it to.
 func (s *Store) Append(ctx context.Context, data map[string][]byte, alsoSet []string) AppendResult {
 	var res AppendResult
 	keys := make([]string, 0, len(data)+len(alsoSet))
@@ -231,9 +254,15 @@ func (s *Store) Append(ctx context.Context, data map[string][]byte, alsoSet []st
 				res.Err = cmp(res.Err, err)
 			}
 		}
+		dropped := map[string][]any{} // set → keys refused for good, to take out of it again
 		for i, c := range appendCmds {
 			k := appended[i]
 			if err := c.Err(); err != nil {
+				if Permanent(err) {
+					res.Dropped = append(res.Dropped, DroppedKey{Key: k, Err: err})
+					dropped[s.UniqueSet(k)] = append(dropped[s.UniqueSet(k)], k)
+					continue
+				}
 				res.FailedAppend = append(res.FailedAppend, k)
 				res.Err = cmp(res.Err, err)
 				continue
@@ -247,6 +276,15 @@ func (s *Store) Append(ctx context.Context, data map[string][]byte, alsoSet []st
 				res.FailedSet = append(res.FailedSet, k)
 			}
 		}
+		// A refused key is not a series: the SADD above must not leave it listed. Best effort;
+		// Roomba removes what is left (a key that a writer re-creates as a string meanwhile
+		// goes back into its set with that writer's next flush).
+		for set, keys := range dropped {
+			_ = s.rdb.SRem(ctx, set, keys...).Err()
+		}
+	}
+	for _, d := range res.Dropped {
+		res.Err = cmp(res.Err, d.Err)
 	}
 	if res.Err != nil {
 		res.Err = fmt.Errorf("cannot append to Redis at %s: %w", s.desc, res.Err)

@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -120,3 +122,57 @@ func hexString(b []byte) string {
 	}
 	return string(out)
 }
+
+// A key that holds another type refuses APPEND for good (WRONGTYPE): it is reported as
+// Dropped, not as a failure to retry, and the other keys of the same call are stored.
+func TestAppendDropsWrongTypeKeys(t *testing.T) {
+	backends(t, func(t *testing.T, s *redisstore.Store) {
+		ctx := context.Background()
+		require.NoError(t, s.Client().SAdd(ctx, "metrics.collide", "x").Err())
+		a := redisstore.AppendPair(nil, redisstore.Int(1700000000), redisstore.Float(1.5))
+		res := s.Append(ctx, map[string][]byte{"metrics.collide": a, "metrics.good": a, "mini.collide": a}, nil)
+		require.False(t, res.Retry(), "%+v", res)
+		require.Empty(t, res.FailedAppend)
+		require.Empty(t, res.FailedSet)
+		require.Len(t, res.Dropped, 1)
+		require.Equal(t, "metrics.collide", res.Dropped[0].Key)
+		require.True(t, redisstore.Permanent(res.Dropped[0].Err))
+		require.ErrorContains(t, res.Err, "WRONGTYPE", "callers that only look at Err still see it")
+
+		got, err := s.Raw(ctx, []string{"metrics.good", "mini.collide"})
+		require.NoError(t, err)
+		require.Equal(t, [][]byte{a, a}, got)
+		full, err := s.Members(ctx, "metrics.")
+		require.NoError(t, err)
+		require.Equal(t, []string{"metrics.good"}, full, "the refused key is not listed as a series")
+		n, err := s.Client().SCard(ctx, "metrics.collide").Result()
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "the colliding key is left alone")
+	})
+}
+
+func TestPermanent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"wrongtype", redisErr("WRONGTYPE Operation against a key holding the wrong kind of value"), true},
+		{"oom", redisErr("OOM command not allowed when used memory > 'maxmemory'."), false},
+		{"loading", redisErr("LOADING Redis is loading the dataset in memory"), false},
+		{"readonly", redisErr("READONLY You can't write against a read only replica."), false},
+		{"connection", errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), false},
+		{"wrapped wrongtype", fmt.Errorf("cannot append: %w", redisErr("WRONGTYPE x")), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, redisstore.Permanent(tc.err))
+		})
+	}
+}
+
+// redisErr is a Redis error reply as go-redis returns it (it implements redis.Error).
+type redisErr string
+
+func (e redisErr) Error() string { return string(e) }
+func (e redisErr) RedisError()   {}
