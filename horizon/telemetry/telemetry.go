@@ -29,6 +29,8 @@ type Stats struct {
 	FlushErrors  prometheus.Counter
 	Connections  *prometheus.GaugeVec // protocol
 	Up           *prometheus.GaugeVec // protocol: 1 when the listener is bound
+	AcceptErrors *prometheus.CounterVec // protocol: failed accepts (fd exhaustion and the like), retried
+	Inflight     prometheus.Gauge       // bytes of partly received TCP payloads held (the --max-inflight-bytes budget in use)
 	RoombaPasses *prometheus.CounterVec
 	RoombaKeys   *prometheus.CounterVec // outcome
 	RoombaBad    prometheus.Counter
@@ -66,6 +68,12 @@ func New(reg prometheus.Registerer) *Stats {
 		Up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kale_horizon_listener_up", Help: "1 when the listener is bound and serving, 0 when it is down.",
 		}, []string{"protocol"}),
+		AcceptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kale_horizon_accept_errors_total", Help: "Failed accepts on a TCP listener (file descriptors exhausted and the like); the listener backs off and retries.",
+		}, []string{"protocol"}),
+		Inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kale_horizon_inflight_bytes", Help: "Bytes of partly received or not yet handed-over TCP payloads, across every listener (bounded by --max-inflight-bytes).",
+		}),
 		RoombaPasses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kale_roomba_passes_total", Help: "Roomba passes over a namespace.",
 		}, []string{"namespace"}),
@@ -81,7 +89,7 @@ func New(reg prometheus.Registerer) *Stats {
 	}
 	if reg != nil {
 		reg.MustRegister(s.Received, s.Rejected, s.Payloads, s.Stored, s.Buffered, s.FlushSeconds,
-			s.FlushErrors, s.Connections, s.Up, s.RoombaPasses, s.RoombaKeys, s.RoombaBad, s.RoombaSecs)
+			s.FlushErrors, s.Connections, s.Up, s.AcceptErrors, s.Inflight, s.RoombaPasses, s.RoombaKeys, s.RoombaBad, s.RoombaSecs)
 	}
 	return s
 }
