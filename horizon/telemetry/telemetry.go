@@ -27,8 +27,8 @@ type Stats struct {
 	Buffered     prometheus.Gauge
 	FlushSeconds prometheus.Histogram
 	FlushErrors  prometheus.Counter
-	Connections  *prometheus.GaugeVec // protocol
-	Up           *prometheus.GaugeVec // protocol: 1 when the listener is bound
+	Connections  *prometheus.GaugeVec   // protocol
+	Up           *prometheus.GaugeVec   // protocol: 1 when the listener is bound
 	AcceptErrors *prometheus.CounterVec // protocol: failed accepts (fd exhaustion and the like), retried
 	Inflight     prometheus.Gauge       // bytes of partly received TCP payloads held (the --max-inflight-bytes budget in use)
 	RoombaPasses *prometheus.CounterVec
