@@ -93,6 +93,10 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	}
 	cancel()
 
+	fds := planFDs(r.Config, name == "all" || name == "horizon", (name == "all" || name == "webapp") && r.Webapp != "", store.Embedded())
+	fds.log(log, r.Config)
+	r.WebappMaxConns = fds.WebappMax
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g, gctx := errgroup.WithContext(ctx)
