@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -120,7 +121,15 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 			r.OculusIndex = ""
 			log.Info("the shape index is kept in memory, like the embedded Redis (set --oculus-index to keep it on disk)")
 		}
-		oc, err := startOculus(gctx, g, r.Config, store, reg, log)
+		// oculus keeps its index open until the webapp has drained (its searches need it): its
+		// context ends when the webapp's Run returns, or with gctx when there is no webapp.
+		octx, stopOculus := context.WithCancel(context.Background())
+		defer stopOculus()
+		if r.Webapp == "" {
+			stop := context.AfterFunc(gctx, stopOculus)
+			defer stop()
+		}
+		oc, err := startOculus(octx, g, r.Config, store, reg, log)
 		if err != nil {
 			return err
 		}
@@ -133,7 +142,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		if hz != nil {
 			listeners = hz.Listeners
 		}
-		if err := startWebapp(gctx, g, r.Config, store, reg, log, oc, oc, listeners,
+		if err := startWebapp(gctx, g, r.Config, store, reg, log, oc, oc, listeners, stopOculus,
 			func(o *webapp.Options) { o.LogLevel = level }); err != nil {
 			return err
 		}
@@ -149,7 +158,10 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
 	}
 	if seedDemo && hz != nil {
-		go runSeedInProcess(gctx, store, hz, log, r.Config, afterSeed)
+		g.Go(func() error {
+			runSeedInProcess(gctx, store, hz, log, r.Config, afterSeed)
+			return nil
+		})
 	}
 	log.Info("kale started", "command", name, "redis", store.String(), "version", version)
 	// Drain (SIGTERM, Ctrl-C): every component sees gctx end at once and drains on its own —
@@ -230,7 +242,7 @@ func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redis
 		_ = json.NewEncoder(w).Encode(r)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, req *http.Request) {
-		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(req.Context(), healthBound)
 		defer cancel()
 		type health struct {
 			Redis     string `json:"redis"`
@@ -242,11 +254,30 @@ func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redis
 		if svc != nil {
 			h.Listeners, h.Buffered = svc.Listeners(), svc.Buffered()
 		}
-		if err := store.Ping(ctx); err != nil {
+		if err := pingWithin(ctx, store.Ping); err != nil {
 			h.Redis, h.RedisErr = "down", err.Error()
+			if errors.Is(err, context.DeadlineExceeded) {
+				h.Redis = "timeout"
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(h)
 	})
 	return mux
+}
+
+// healthBound is the longest /healthz and /readyz wait for Redis before answering.
+const healthBound = 2 * time.Second
+
+// pingWithin runs ping and returns at ctx's deadline even if ping ignores it (a SIGSTOPped
+// Redis holds a connection open without answering): a probe must answer within its bound.
+func pingWithin(ctx context.Context, ping func(context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- ping(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("Redis did not answer PING within %v: %w", healthBound, ctx.Err())
+	}
 }

@@ -15,11 +15,18 @@ import (
 
 // startWebapp builds the web UI and HTTP API and runs it in g until ctx ends. search and cols
 // may be nil (oculus not in this process: the search and collection routes answer 503 saying
-// so), and so may listeners (horizon not in this process). An empty --webapp disables it.
+// so), and so may listeners (horizon not in this process). stopped, if not nil, is called
+// once the webapp has drained (or could not start), so that what its requests use, the
+// search index, is closed only after them. An empty --webapp disables it.
 func startWebapp(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg *prometheus.Registry,
-	log *slog.Logger, search webapp.Searcher, cols webapp.CollectionStore, listeners func() []listener.State, with ...func(*webapp.Options)) error {
+	log *slog.Logger, search webapp.Searcher, cols webapp.CollectionStore, listeners func() []listener.State,
+	stopped func(), with ...func(*webapp.Options)) error {
+	if stopped == nil {
+		stopped = func() {}
+	}
 	if c.Webapp == "" {
 		log.Info("webapp disabled (--webapp is empty)")
+		stopped()
 		return nil
 	}
 	srv, err := newWebapp(webapp.Options{
@@ -27,9 +34,13 @@ func startWebapp(ctx context.Context, g *errgroup.Group, c *config.Config, store
 		Registry: reg, Log: log.With("component", "webapp"), Version: version,
 	}, with...)
 	if err != nil {
+		stopped()
 		return err
 	}
-	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error {
+		defer stopped()
+		return srv.Run(ctx)
+	})
 	return nil
 }
 

@@ -33,7 +33,9 @@ func TestStartWebapp(t *testing.T) {
 	listeners := func() []listener.State {
 		return []listener.State{{Protocol: "plaintext-tcp", Addr: "127.0.0.1:2003", Up: true}}
 	}
-	require.NoError(t, startWebapp(gctx, g, c, store, prometheus.NewRegistry(), log, nil, nil, listeners))
+	stopped := make(chan struct{})
+	require.NoError(t, startWebapp(gctx, g, c, store, prometheus.NewRegistry(), log, nil, nil, listeners,
+		func() { close(stopped) }))
 
 	var body []byte
 	require.Eventually(t, func() bool {
@@ -51,12 +53,25 @@ func TestStartWebapp(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, "no oculus in this process")
 
+	select {
+	case <-stopped:
+		t.Fatal("stopped was called while the webapp serves")
+	default:
+	}
 	cancel()
 	require.NoError(t, g.Wait())
+	select {
+	case <-stopped: // the index behind the search routes may now close
+	default:
+		t.Fatal("stopped was not called once the webapp had drained")
+	}
 
 	// An empty --webapp starts nothing.
 	c.Webapp = ""
 	g2 := &errgroup.Group{}
-	require.NoError(t, startWebapp(context.Background(), g2, c, store, prometheus.NewRegistry(), log, nil, nil, nil))
+	called := false
+	require.NoError(t, startWebapp(context.Background(), g2, c, store, prometheus.NewRegistry(), log, nil, nil, nil,
+		func() { called = true }))
 	require.NoError(t, g2.Wait())
+	require.True(t, called, "without a webapp, what waits for it is released at once")
 }
