@@ -57,14 +57,20 @@ type rejectLog struct {
 }
 
 func (r *rejectLog) log(l *slog.Logger, proto string, remote fmt.Stringer, err error, n int) {
+	r.warn(l, "rejected input (counted in kale_horizon_rejected_total)", n,
+		"protocol", proto, "remote", remote.String(), "rejected", n, "err", err)
+}
+
+// warn logs msg with args unless a line was logged less than the interval ago; n events are
+// then added to the number reported as suppressed by the next line.
+func (r *rejectLog) warn(l *slog.Logger, msg string, n int, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if time.Since(r.last) < r.every {
 		r.skipped += n
 		return
 	}
-	l.Warn("rejected input (counted in kale_horizon_rejected_total)", "protocol", proto,
-		"remote", remote.String(), "rejected", n, "suppressed_since_last_log", r.skipped, "err", err)
+	l.Warn(msg, append(args, "suppressed_since_last_log", r.skipped)...)
 	r.last = time.Now()
 	r.skipped = 0
 }
