@@ -1,0 +1,346 @@
+package oculus
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kale-project/kale/algorithms"
+)
+
+// worker holds one goroutine's scratch space.
+type worker struct {
+	c       []float64
+	h       []float64 // LB_Improved projection
+	uh, lh  []float64 // its envelope
+	cb1     []float64 // LB_Keogh terms per point (then DTWEA's cumulative bound)
+	cb2     []float64 // LB_SegEC, then LB_Improved second-pass terms per point
+	scanned int64
+}
+
+func (e *engine) newWorker() *worker {
+	return &worker{cb1: make([]float64, len(e.q)), cb2: make([]float64, len(e.q))}
+}
+
+// candidate returns series i as compared, or nil when it has another length than the query
+// at native length (counted as skipped).
+func (e *engine) candidate(w *worker, i int32) []float64 {
+	ser := e.sn.list[i]
+	if e.stored {
+		if e.p.length == 0 && len(ser.raw) != e.sn.length {
+			return nil
+		}
+		return ser.z
+	}
+	if e.p.length == 0 && len(ser.raw) != len(e.q) {
+		return nil
+	}
+	w.c = growTo(w.c, len(e.q))
+	return represent(w.c, ser.raw, e.p.length, e.p.normalize)
+}
+
+func growTo(b []float64, n int) []float64 {
+	if cap(b) < n {
+		return make([]float64, n)
+	}
+	return b[:n]
+}
+
+// score computes the exact distance of c unless a lower bound proves it cannot enter the top
+// k, and offers it.
+func (e *engine) score(w *worker, i int32, c []float64) {
+	thr := e.top.threshold()
+	var d float64
+	if e.p.method == MethodEuclidean {
+		d = algorithms.SquaredEuclideanEA(e.q, c, thr)
+	} else {
+		if algorithms.LBKim(e.q, c, thr) > thr {
+			return
+		}
+		lb := algorithms.LBKeogh(c, e.u, e.l, thr, w.cb1)
+		if lb > thr {
+			return
+		}
+		if e.useEnv {
+			nseg := e.sn.nseg
+			if lbSegEC(e.q, e.sn.env[2*int(i)*nseg:2*(int(i)+1)*nseg], thr, w.cb2) > thr {
+				return
+			}
+		}
+		if e.lbImprovedRest(w, c, lb, thr) > thr {
+			return
+		}
+		cb := w.cb1
+		for k, v := range w.cb2 {
+			cb[k] += v
+		}
+		d = algorithms.DTWEA(e.q, c, e.r, thr, algorithms.CumulativeBound(cb))
+	}
+	w.scanned++
+	if d > thr {
+		return // abandoned, or not better than the k-th best
+	}
+	e.top.offer(cand{d: d, i: i})
+}
+
+// exact runs the two-phase exact search (euclidean, dtw).
+func (e *engine) exact(ctx context.Context) (Result, error) {
+	// Phase 1: the index's best candidates seed the top k. Only the first few are scored
+	// here: their k-th distance is the threshold of the LB_PAA pass, and the others are
+	// reached by phase 2 in bound order anyway.
+	cands, err := e.phase1(ctx, max(minCandidates, candidateFactor*e.p.need))
+	if err != nil {
+		return Result{}, err
+	}
+	seen := newBitset(len(e.sn.list))
+	w := e.newWorker()
+	n1, scored := 0, 0
+	for _, i := range cands {
+		if seen.has(int(i)) {
+			continue
+		}
+		n1++
+		if scored >= seedFactor*e.p.need {
+			continue
+		}
+		c := e.candidate(w, i)
+		if c == nil {
+			continue
+		}
+		seen.set(int(i))
+		scored++
+		e.score(w, i, c)
+	}
+	e.scanned.Add(w.scanned)
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	// Phase 2: every other eligible series.
+	if e.stored {
+		err = e.orderedScan(ctx, seen)
+	} else {
+		err = e.linearScan(ctx, seen)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return e.result(n1, e.top.sorted(), true), nil
+}
+
+// workers is the number of goroutines of a scan over [lo, hi).
+func (e *engine) workers() int {
+	if e.hi-e.lo < parallelMinSeries {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// parallel runs fn(w, block) over the blocks of [lo, hi) on the engine's workers.
+func (e *engine) parallel(ctx context.Context, fn func(w *worker, from, to int) error) error {
+	nw := e.workers()
+	var next atomic.Int64
+	next.Store(int64(e.lo))
+	var wg sync.WaitGroup
+	errs := make([]error, nw)
+	for k := range nw {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := e.newWorker()
+			defer func() { e.scanned.Add(w.scanned) }()
+			for {
+				from := int(next.Add(scanBlock)) - scanBlock
+				if from >= e.hi {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[k] = err
+					return
+				}
+				if err := fn(w, from, min(from+scanBlock, e.hi)); err != nil {
+					errs[k] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// linearScan scores every eligible series in name order (resampled or native comparisons
+// that have no stored representation).
+func (e *engine) linearScan(ctx context.Context, seen bitset) error {
+	return e.parallel(ctx, func(w *worker, from, to int) error {
+		var total, skipped int64
+		for i := from; i < to; i++ {
+			ser := e.sn.list[i]
+			if !e.p.eligible(ser.name) {
+				continue
+			}
+			total++
+			c := e.candidate(w, int32(i))
+			if c == nil {
+				skipped++
+				continue
+			}
+			if seen.has(i) {
+				continue
+			}
+			e.score(w, int32(i), c)
+		}
+		e.total.Add(total)
+		e.skipped.Add(skipped)
+		return nil
+	})
+}
+
+// bitset marks snapshot positions.
+type bitset []uint64
+
+func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
+func (b bitset) set(i int)      { b[i/64] |= 1 << (i % 64) }
+func (b bitset) has(i int) bool { return b[i/64]&(1<<(i%64)) != 0 }
+
+// bounded is a series with its LB_PAA bound.
+type bounded struct {
+	lb float64
+	i  int32
+}
+
+// orderedScan bounds every eligible series with LB_PAA, then scores them in increasing bound
+// order and stops at the first bound above the k-th best distance: every later series has a
+// larger bound, hence a larger distance.
+func (e *engine) orderedScan(ctx context.Context, seen bitset) error {
+	pb := newPAABound(e.q, e.u, e.l)
+	if e.p.method == MethodEuclidean {
+		pb = newPAABound(e.q, nil, nil)
+	}
+	nseg := e.sn.nseg
+	var mu sync.Mutex
+	var items []bounded
+	err := e.parallel(ctx, func(w *worker, from, to int) error {
+		var local []bounded
+		var total, skipped int64
+		thr := e.top.threshold()
+		for i := from; i < to; i++ {
+			ser := e.sn.list[i]
+			if len(e.p.exclude) > 0 && !e.p.eligible(ser.name) {
+				continue
+			}
+			total++
+			if e.p.length == 0 && len(ser.raw) != e.sn.length {
+				skipped++
+				continue
+			}
+			if seen.has(i) {
+				continue
+			}
+			lb := pb.lb(e.sn.paa[i*nseg:(i+1)*nseg], thr)
+			if lb > thr {
+				continue
+			}
+			if e.useEnv {
+				ec := pb.lbEC(e.sn.env[2*i*nseg:2*(i+1)*nseg], thr)
+				if ec > thr {
+					continue
+				}
+				lb = max(lb, ec)
+			}
+			local = append(local, bounded{lb, int32(i)})
+		}
+		e.total.Add(total)
+		e.skipped.Add(skipped)
+		mu.Lock()
+		items = append(items, local...)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// A heap, not a sort: phase 2 usually stops after a small fraction of the items.
+	queue := boundHeap(items)
+	queue.init()
+	var qmu sync.Mutex
+	pop := func() (bounded, bool) {
+		qmu.Lock()
+		defer qmu.Unlock()
+		return queue.pop()
+	}
+	nw := 1
+	if len(items) >= 64 {
+		nw = runtime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, nw)
+	for k := range nw {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := e.newWorker()
+			defer func() { e.scanned.Add(w.scanned) }()
+			for n := 0; ; n++ {
+				it, ok := pop()
+				if !ok || it.lb > e.top.threshold() {
+					return // every later item has a larger bound
+				}
+				if n%cancelCheckEvery == 0 {
+					if err := ctx.Err(); err != nil {
+						errs[k] = err
+						return
+					}
+				}
+				e.score(w, it.i, e.sn.list[it.i].z)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// boundHeap is a min-heap of bounded by (bound, position), without container/heap's
+// interface boxing.
+type boundHeap []bounded
+
+func (h boundHeap) less(i, j int) bool {
+	return h[i].lb < h[j].lb || (h[i].lb == h[j].lb && h[i].i < h[j].i)
+}
+
+func (h boundHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h boundHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h *boundHeap) pop() (bounded, bool) {
+	old := *h
+	if len(old) == 0 {
+		return bounded{}, false
+	}
+	top := old[0]
+	old[0] = old[len(old)-1]
+	*h = old[:len(old)-1]
+	h.down(0)
+	return top, true
+}
