@@ -9,12 +9,17 @@
 // back on the sender; Put with wait=false (UDP listeners) refuses the datagram's points and the
 // listener counts them as queue_full. Nothing is dropped without being counted. While Redis is
 // unreachable the writer keeps buffering up to the bound and retries with backoff; points are
-// delivered when Redis returns.
+// delivered when Redis returns. A point that can never be stored is dropped and counted
+// instead, without holding up the others: a name that lands on one of the store's own keys
+// (bad_name), a timestamp beyond now + MaxFuture (too_new), a new name over MaxMetrics or
+// MaxNewPerMinute (too_many_metrics), a key that Redis refuses for good because it holds
+// another type (bad_name, at flush time).
 package writer
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -40,18 +45,27 @@ type Config struct {
 	FullNamespace string
 	MiniNamespace string
 	Mini          bool
-	// MaxFuture drops points stamped later than now + MaxFuture (counted too_new).
+	// MaxFuture drops points stamped later than now + MaxFuture (counted too_new); 0 means
+	// DefaultMaxFuture.
 	MaxFuture time.Duration
 	// MaxMetrics caps the distinct metric names accepted (0: no cap); MaxNewPerMinute caps
 	// how many new names are accepted per minute (0: no limit). Refused points are counted
 	// too_many_metrics.
 	MaxMetrics      int
 	MaxNewPerMinute int
-	// ShutdownTimeout bounds the final flush after Run's context ends.
+	// ForgetAfter is how long a name that receives nothing stays counted by MaxMetrics and
+	// MaxNewPerMinute (forgotten after ForgetAfter to twice that; 0: DefaultForgetAfter).
+	// FULL_DURATION + ROOMBA_GRACE_TIME, when Roomba has purged it, is the right value.
+	ForgetAfter time.Duration
+	// ShutdownTimeout bounds the final flush after Run's context ends; 0 makes one attempt
+	// without waiting or retrying.
 	ShutdownTimeout time.Duration
 	// Now is the clock used by the MAX_RESOLUTION filter (time.Now when nil).
 	Now func() time.Time
 }
+
+// DefaultMaxFuture is Config.MaxFuture when it is 0 (--max-future's default).
+const DefaultMaxFuture = 10 * time.Minute
 
 type batch struct {
 	proto *telemetry.Proto
@@ -63,7 +77,8 @@ type batch struct {
 type metricBuf struct {
 	full   []byte
 	mini   []byte
-	points int // datapoints in full
+	points int              // datapoints in full
+	proto  *telemetry.Proto // where the first point came from: counts them if Redis refuses the key
 }
 
 // Writer buffers datapoints and writes them to Redis. Put is safe for concurrent use; Run
@@ -86,10 +101,17 @@ type Writer struct {
 	pendingPts   int
 	unset        []string // keys appended whose set membership must still be recorded
 	enc          *redisstore.Encoder
+	names        redisstore.Options // namespaces, for redisstore.ReservedName
+	known        *knownNames
+	mapPeak      int // most pending metrics at a flush since pending was made
 	lastFlush    time.Time
 	retryAt      time.Time
 	backoff      time.Duration
+	lastErr      error
 	redisDownLog time.Time
+	droppedLog   time.Time
+	dropped      int  // datapoints dropped at flush time because Redis refused their key
+	stopping     bool // shutdown: its one summary line replaces the per-flush log lines
 }
 
 // New returns a Writer; stats must not be nil.
@@ -97,15 +119,18 @@ func New(cfg Config, store Appender, stats *telemetry.Stats, log *slog.Logger) *
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 10 * time.Second
+	if cfg.MaxFuture <= 0 {
+		cfg.MaxFuture = DefaultMaxFuture
 	}
+	cfg.ShutdownTimeout = max(cfg.ShutdownTimeout, 0)
 	return &Writer{
 		cfg: cfg, store: store, stats: stats, log: log,
 		space:   make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		pending: map[string]*metricBuf{},
 		enc:     redisstore.NewEncoder(),
+		names:   redisstore.Options{FullNamespace: cfg.FullNamespace, MiniNamespace: cfg.MiniNamespace},
+		known:   newKnownNames(cfg.MaxMetrics, cfg.MaxNewPerMinute, cfg.ForgetAfter, cfg.Now()),
 	}
 }
 
@@ -178,10 +203,15 @@ func (w *Writer) Run(ctx context.Context) error {
 	tick := time.NewTicker(w.cfg.FlushInterval / 2)
 	defer tick.Stop()
 	w.lastFlush = time.Now()
+	seeded, seeding := w.seed(ctx)
+	defer func() { <-seeding }()
 	for {
 		select {
 		case <-ctx.Done():
 			return w.shutdown()
+		case hashes := <-seeded:
+			w.known.add(hashes)
+			seeded = nil
 		case <-tick.C:
 		case <-w.wake:
 		}
@@ -200,25 +230,77 @@ func (w *Writer) Run(ctx context.Context) error {
 	}
 }
 
+// shutdown delivers what is buffered within ShutdownTimeout (0: one attempt) and logs one
+// line that says how it went.
 func (w *Writer) shutdown() error {
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownTimeout)
+	start := time.Now()
+	w.stopping = true
+	w.drain()
+	held, dropped0 := w.pendingPts, w.dropped
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if w.cfg.ShutdownTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, w.cfg.ShutdownTimeout)
+	}
 	defer cancel()
-	for {
-		w.drain()
-		if len(w.pending) == 0 && len(w.unset) == 0 {
-			return nil
-		}
+	for len(w.pending) > 0 || len(w.unset) > 0 {
 		if w.flush(ctx) {
 			continue
 		}
+		if w.cfg.ShutdownTimeout == 0 {
+			break
+		}
 		select {
 		case <-ctx.Done():
-			w.log.Error("cannot deliver buffered datapoints before shutdown; they are lost",
-				"datapoints", w.pendingPts, "metrics", len(w.pending), "timeout", w.cfg.ShutdownTimeout)
-			return nil
 		case <-time.After(min(w.backoff, time.Second)):
+			continue
 		}
+		break
 	}
+	lost, dropped := w.pendingPts, w.dropped-dropped0
+	delivered := held - lost - dropped
+	secs := fmt.Sprintf("%.3f", time.Since(start).Seconds())
+	if lost == 0 && len(w.unset) == 0 {
+		w.log.Info("writer stopped: every buffered datapoint was delivered to Redis",
+			"delivered", delivered, "seconds", secs, "dropped", dropped)
+		return nil
+	}
+	w.log.Error("writer stopped: buffered datapoints could not be delivered to Redis and are lost; raise --shutdown-timeout if Redis was only slow",
+		"lost", lost, "metrics", len(w.pending), "keys_not_in_unique_set", len(w.unset), "delivered", delivered,
+		"dropped", dropped, "seconds", secs, "shutdown_timeout", w.cfg.ShutdownTimeout, "err", w.lastErr)
+	return nil
+}
+
+// memberLister is the optional part of the store that seeds the known-name set.
+type memberLister interface {
+	Members(ctx context.Context, namespace string) ([]string, error)
+}
+
+// seed reads the names already stored (the full namespace's unique set) in the background and
+// hands their hashes to Run, so a restart does not count every existing metric as new. The
+// second channel closes when the reader is done.
+func (w *Writer) seed(ctx context.Context) (<-chan []uint64, <-chan struct{}) {
+	out, done := make(chan []uint64, 1), make(chan struct{})
+	ml, ok := w.store.(memberLister)
+	if !ok || !w.known.enabled {
+		close(done)
+		return nil, done
+	}
+	go func() {
+		defer close(done)
+		keys, err := ml.Members(ctx, w.cfg.FullNamespace)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("cannot read the stored metric names; each counts against --max-metrics and --max-new-metrics-per-minute when it first arrives", "err", err)
+			}
+			return
+		}
+		hashes := make([]uint64, len(keys))
+		for i, k := range keys {
+			hashes[i] = w.known.hash(strings.TrimPrefix(k, w.cfg.FullNamespace))
+		}
+		out <- hashes
+	}()
+	return out, done
 }
 
 // drain moves queued batches into the per-metric buffers, applying the ingest filters.
@@ -231,7 +313,9 @@ func (w *Writer) drain() {
 	if len(q) == 0 {
 		return
 	}
-	oldest := float64(w.cfg.Now().Add(-w.cfg.MaxResolution).Unix())
+	now := w.cfg.Now()
+	oldest := float64(now.Add(-w.cfg.MaxResolution).Unix())
+	newest := float64(now.Add(w.cfg.MaxFuture).Unix())
 	filtered := 0
 	for _, b := range q {
 		for _, p := range b.pts {
@@ -240,14 +324,27 @@ func (w *Writer) drain() {
 				filtered++
 				continue
 			}
-			if p.Timestamp.Float64() < oldest {
+			ts := p.Timestamp.Float64()
+			if ts < oldest {
 				b.proto.Reject(ingest.TooOld, 1)
+				filtered++
+				continue
+			}
+			if !(ts <= newest) { // NaN included
+				b.proto.Reject(ingest.TooNew, 1)
 				filtered++
 				continue
 			}
 			m := w.pending[p.Name]
 			if m == nil {
-				m = &metricBuf{}
+				// First point of this name since the last flush: the per-name checks.
+				reason, ok := w.admit(p.Name, now)
+				if !ok {
+					b.proto.Reject(reason, 1)
+					filtered++
+					continue
+				}
+				m = &metricBuf{proto: b.proto}
 				w.pending[p.Name] = m
 			}
 			n := len(m.full)
@@ -262,6 +359,18 @@ func (w *Writer) drain() {
 	w.release(filtered)
 }
 
+// admit checks a name that has no pending points: not one of the store's own keys, and known
+// or admitted as new under MaxMetrics and MaxNewPerMinute.
+func (w *Writer) admit(name string, now time.Time) (ingest.Reason, bool) {
+	if redisstore.ReservedName(w.names, name) {
+		return ingest.BadName, false
+	}
+	if !w.known.admit(name, now) {
+		return ingest.TooManyMetrics, false
+	}
+	return 0, true
+}
+
 func (w *Writer) skipped(name string) bool {
 	for _, s := range w.cfg.SkipList {
 		if strings.Contains(name, s) {
@@ -272,9 +381,12 @@ func (w *Writer) skipped(name string) bool {
 }
 
 // flush writes every pending metric in pipelined chunks. It reports whether the write fully
-// succeeded; on failure the unwritten points stay pending and a retry is scheduled.
+// succeeded; on failure the unwritten points stay pending and a retry is scheduled. Points of
+// a key that Redis refuses for good are dropped and counted, and cause no retry.
 func (w *Writer) flush(ctx context.Context) bool {
 	start := time.Now()
+	flushed := len(w.pending)
+	w.mapPeak = max(w.mapPeak, flushed)
 	data := make(map[string][]byte, len(w.pending)*2)
 	for name, m := range w.pending {
 		if len(m.full) > 0 {
@@ -291,13 +403,22 @@ func (w *Writer) flush(ctx context.Context) bool {
 	for _, k := range res.FailedAppend {
 		failed[k] = true
 	}
-	stored := 0
+	refused := make(map[string]bool, len(res.Dropped))
+	for _, d := range res.Dropped {
+		refused[d.Key] = true
+	}
+	stored, dropped := 0, 0
 	for name, m := range w.pending {
+		if len(m.full) > 0 && refused[w.cfg.FullNamespace+name] {
+			m.proto.Reject(ingest.BadName, m.points)
+			dropped += m.points
+			m.full, m.points = nil, 0
+		}
 		if len(m.full) > 0 && !failed[w.cfg.FullNamespace+name] {
 			stored += m.points
 			m.full, m.points = nil, 0
 		}
-		if len(m.mini) > 0 && !failed[w.cfg.MiniNamespace+name] {
+		if len(m.mini) > 0 && (refused[w.cfg.MiniNamespace+name] || !failed[w.cfg.MiniNamespace+name]) {
 			m.mini = nil
 		}
 		if len(m.full) == 0 && len(m.mini) == 0 {
@@ -305,22 +426,33 @@ func (w *Writer) flush(ctx context.Context) bool {
 		}
 	}
 	w.unset = res.FailedSet
-	w.pendingPts -= stored
+	w.pendingPts -= stored + dropped
+	w.dropped += dropped
 	w.stats.Stored.Add(float64(stored))
-	w.release(stored)
+	w.release(stored + dropped)
 	w.lastFlush = time.Now()
-	if res.Err == nil {
-		if w.backoff > 0 {
+	if len(w.pending) == 0 && w.mapPeak > 2*flushed+1024 {
+		// A flood of names grew the map, which never shrinks: give it back.
+		w.pending, w.mapPeak = map[string]*metricBuf{}, 0
+	}
+	if len(res.Dropped) > 0 && !w.stopping && time.Since(w.droppedLog) > 10*time.Second {
+		w.droppedLog = time.Now()
+		w.log.Warn("dropping datapoints of metrics whose Redis key holds another type (counted bad_name); other metrics are not held up",
+			"keys", len(res.Dropped), "first", res.Dropped[0].Key, "err", res.Dropped[0].Err)
+	}
+	if !res.Retry() {
+		if w.backoff > 0 && !w.stopping {
 			w.log.Info("Redis writes recovered; buffered datapoints delivered", "store", "redis")
 		}
 		w.backoff = 0
 		w.retryAt = time.Time{}
 		return true
 	}
+	w.lastErr = res.Err
 	w.stats.FlushErrors.Inc()
 	w.backoff = min(max(2*w.backoff, 100*time.Millisecond), 5*time.Second)
 	w.retryAt = time.Now().Add(w.backoff)
-	if time.Since(w.redisDownLog) > 10*time.Second {
+	if !w.stopping && time.Since(w.redisDownLog) > 10*time.Second {
 		w.redisDownLog = time.Now()
 		w.log.Warn("cannot write to Redis; buffering and retrying", "err", res.Err,
 			"buffered", w.Buffered(), "limit", w.cfg.QueueSize, "retry_in", w.backoff)

@@ -1,11 +1,13 @@
 package writer
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
+	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +27,27 @@ type fixture struct {
 	w     *Writer
 	stats *telemetry.Stats
 	proto *telemetry.Proto
+	logs  *syncBuffer
 	stop  func()
 	done  chan error
+}
+
+// syncBuffer collects the writer's log lines; Run writes while the test may read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
@@ -42,8 +63,9 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 		mod(&cfg)
 	}
 	stats := telemetry.New(nil)
-	f := &fixture{srv: srv, store: store, stats: stats, proto: stats.Proto(telemetry.PickleTCP), done: make(chan error, 1)}
-	f.w = New(cfg, store, stats, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f := &fixture{srv: srv, store: store, stats: stats, proto: stats.Proto(telemetry.PickleTCP), done: make(chan error, 1),
+		logs: &syncBuffer{}}
+	f.w = New(cfg, store, stats, slog.New(slog.NewTextHandler(f.logs, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { f.done <- f.w.Run(ctx) }()
 	f.stop = func() { cancel(); require.NoError(t, <-f.done) }
@@ -88,18 +110,30 @@ func TestFilters(t *testing.T) {
 	now := time.Now().Unix()
 	in := []redisstore.Point{
 		{Name: "ok", Timestamp: redisstore.Int(now), Value: redisstore.Int(1)},
-		{Name: "ok", Timestamp: redisstore.Int(now + 86400), Value: redisstore.Int(2)}, // future: accepted
-		{Name: "ok", Timestamp: redisstore.Int(now - 999), Value: redisstore.Int(3)},   // within MAX_RESOLUTION
-		{Name: "old", Timestamp: redisstore.Int(now - 1100), Value: redisstore.Int(4)}, // too old
-		{Name: "x.skipme.y", Timestamp: redisstore.Int(now), Value: redisstore.Int(5)},
+		{Name: "ok", Timestamp: redisstore.Int(now + 590), Value: redisstore.Int(2)},         // within --max-future
+		{Name: "ok", Timestamp: redisstore.Int(now - 999), Value: redisstore.Int(3)},         // within MAX_RESOLUTION
+		{Name: "old", Timestamp: redisstore.Int(now - 1100), Value: redisstore.Int(4)},       // too old
+		{Name: "future", Timestamp: redisstore.Int(now + 86400), Value: redisstore.Int(5)},   // too new
+		{Name: "future", Timestamp: redisstore.Float(1e300), Value: redisstore.Int(6)},       // too new
+		{Name: "future", Timestamp: redisstore.Int(math.MaxInt64), Value: redisstore.Int(7)}, // too new
+		{Name: "future", Timestamp: redisstore.Float(math.NaN()), Value: redisstore.Int(8)},  // too new
+		{Name: "x.skipme.y", Timestamp: redisstore.Int(now), Value: redisstore.Int(9)},
+		{Name: "unique_metrics", Timestamp: redisstore.Int(now), Value: redisstore.Int(10)}, // a set of ours
 	}
 	require.NoError(t, f.w.Put(context.Background(), f.proto, in, true))
 	f.stop()
 	require.Equal(t, 3, f.count(t, "metrics.ok"))
 	require.Zero(t, f.count(t, "metrics.old"))
+	require.Zero(t, f.count(t, "metrics.future"))
 	require.Zero(t, f.count(t, "metrics.x.skipme.y"))
 	require.Equal(t, 1.0, counterValue(t, f.stats, "too_old"))
+	require.Equal(t, 4.0, counterValue(t, f.stats, "too_new"))
 	require.Equal(t, 1.0, counterValue(t, f.stats, "skip_list"))
+	require.Equal(t, 1.0, counterValue(t, f.stats, "bad_name"))
+	require.Zero(t, counterTotal(f.stats.FlushErrors))
+	members, err := f.store.Members(context.Background(), "metrics.")
+	require.NoError(t, err)
+	require.Equal(t, []string{"metrics.ok"}, members)
 	require.Zero(t, f.w.Buffered())
 }
 
