@@ -1,14 +1,10 @@
 package webapp
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"html"
-	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -17,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
@@ -36,9 +33,14 @@ func (s *Server) skylineAPI(c echo.Context) error {
 	notFound := func() error {
 		return c.JSON(http.StatusNotFound, map[string]string{"results": "Error: No metric by that name"})
 	}
-	inNamespace := strings.HasPrefix(key, o.FullNamespace) || strings.HasPrefix(key, o.MiniNamespace)
-	uniqueSet := key == o.FullNamespace+redisstore.UniqueSuffix || key == o.MiniNamespace+redisstore.UniqueSuffix
-	if len(key) > 2*maxNameLen || !inNamespace || uniqueSet {
+	name, full := strings.CutPrefix(key, o.FullNamespace)
+	if !full {
+		var mini bool
+		if name, mini = strings.CutPrefix(key, o.MiniNamespace); !mini {
+			return notFound()
+		}
+	}
+	if len(key) > 2*maxNameLen || name == "" || s.store.ReservedName(name) {
 		return notFound()
 	}
 	b, err := s.rdb.Get(c.Request().Context(), key).Bytes()
@@ -46,7 +48,8 @@ func (s *Server) skylineAPI(c echo.Context) error {
 		return notFound()
 	}
 	if err != nil {
-		return c.JSON(http.StatusInternalServerError, map[string]string{"results": "Error: " + err.Error()})
+		s.log.Warn("webapp cannot read from the store", "what", "the series", "path", c.Request().URL.Path, "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"results": "Error: " + unavailableMessage("the series")})
 	}
 	pts, _ := redisstore.Series(b)
 	return c.JSON(http.StatusOK, struct {
@@ -74,7 +77,7 @@ func (s *Server) anomalyDump(c echo.Context) error {
 		b, err = []byte("handle_data([])"), nil
 	}
 	if err != nil {
-		return errJSON(http.StatusServiceUnavailable, "cannot read the anomaly dump: %v", err)
+		return s.unavailable(c, "the anomaly dump", err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.Blob(http.StatusOK, "application/javascript; charset=utf-8", b)
@@ -90,7 +93,7 @@ func (s *Server) apiAnomalies(c echo.Context) error {
 		b, err = []byte(`{"anomalies":[],"cycle":null}`), nil
 	}
 	if err != nil {
-		return errJSON(http.StatusServiceUnavailable, "cannot read the anomalies: %v", err)
+		return s.unavailable(c, "the anomalies", err)
 	}
 	h := fnv.New64a()
 	_, _ = h.Write(b)
@@ -135,7 +138,7 @@ func (s *Server) apiAnomalyHistory(c echo.Context) error {
 	}
 	recs, err := s.history(c.Request().Context(), name, from, until, int64(limit))
 	if err != nil {
-		return errJSON(http.StatusServiceUnavailable, "%v", err)
+		return s.unavailable(c, "the anomaly history", err)
 	}
 	out := make([]Annotation, 0, len(recs))
 	for _, r := range recs {
@@ -166,7 +169,7 @@ func (s *Server) apiMetrics(c echo.Context) error {
 	}
 	names, err := s.names.get(c.Request().Context())
 	if err != nil {
-		return errJSON(http.StatusServiceUnavailable, "%v", err)
+		return s.unavailable(c, "the metric names", err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"metrics": match(names, prefix, q, limit), "total": len(names)})
 }
@@ -200,7 +203,7 @@ func (s *Server) apiSeries(c echo.Context) error {
 		return errJSON(http.StatusNotFound, "no metric by that name: %q", name)
 	}
 	if err != nil {
-		return errJSON(http.StatusServiceUnavailable, "%v", err)
+		return s.unavailable(c, "the series", err)
 	}
 	pts = downsample(window(pts, from, until), maxPts)
 	return c.JSON(http.StatusOK, SeriesAnswer{Metric: name, Points: points(pts)})
@@ -237,12 +240,12 @@ func (s *Server) apiSparklines(c echo.Context) error {
 	}
 	raws, err := s.store.Raw(c.Request().Context(), keys)
 	if err != nil {
-		return errJSON(http.StatusServiceUnavailable, "%v", err)
+		return s.unavailable(c, "the sparklines", err)
 	}
 	out := make(map[string]Sparkline, len(names))
 	var buf []redisstore.Pair
 	for i, raw := range raws {
-		if raw == nil {
+		if raw == nil || s.store.ReservedName(names[i]) {
 			out[names[i]] = Sparkline{Values: []num{}, Error: "no metric by that name"}
 			continue
 		}
@@ -265,90 +268,6 @@ func sparkline(pts []redisstore.Pair) Sparkline {
 		vals[i] = num(p.Value)
 	}
 	return Sparkline{Values: vals, Last: num(last.Value), LastTS: int64(last.Timestamp), Band: expectedBand(pts)}
-}
-
-// --- search ----------------------------------------------------------------------------------
-
-// errNoSearch explains a search route without oculus in this process.
-const errNoSearch = "oculus (the similarity search) is not running in this process: start it with 'kale all' or 'kale oculus' next to 'kale webapp'"
-
-// apiSearch runs a similarity search; the body is an oculus query.
-func (s *Server) apiSearch(c echo.Context) error {
-	if s.search == nil {
-		return errJSON(http.StatusServiceUnavailable, "%s", errNoSearch)
-	}
-	var q Query
-	if err := decodeJSON(c, &q); err != nil {
-		return err
-	}
-	if err := validateQuery(&q); err != nil {
-		return errJSON(http.StatusBadRequest, "%v", err)
-	}
-	res, err := s.runSearch(c.Request().Context(), q)
-	if err != nil {
-		return err
-	}
-	if res.Results == nil {
-		res.Results = []Hit{}
-	}
-	if res.Collections == nil {
-		res.Collections = []CollectionMatch{}
-	}
-	return c.JSON(http.StatusOK, res)
-}
-
-// runSearch runs q within --search-timeout and maps oculus errors to HTTP errors.
-func (s *Server) runSearch(ctx context.Context, q Query) (Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.SearchTimeout)
-	defer cancel()
-	res, err := s.search.Search(ctx, q)
-	switch {
-	case err == nil:
-		return res, nil
-	case errors.Is(err, ErrBadQuery):
-		return res, errJSON(http.StatusBadRequest, "%v", err)
-	case errors.Is(err, ErrNotFound):
-		return res, errJSON(http.StatusNotFound, "%v", err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return res, errJSON(http.StatusGatewayTimeout, "the search took longer than --search-timeout (%v): narrow it with a name prefix, exclusion filters, a smaller DTW window or FastDTW radius", s.cfg.SearchTimeout)
-	default:
-		return res, errJSON(http.StatusInternalServerError, "cannot search: %v", err)
-	}
-}
-
-var methods = map[string]bool{"": true, "dtw": true, "euclidean": true, "fastdtw": true}
-
-// validateQuery checks what the webapp can check before oculus does.
-func validateQuery(q *Query) error {
-	q.Method = strings.ToLower(q.Method)
-	switch {
-	case q.Metric == "" && len(q.Values) == 0:
-		return errors.New("give a metric name (\"metric\") or a shape (\"values\")")
-	case len(q.Metric) > maxNameLen:
-		return fmt.Errorf("metric name longer than %d bytes", maxNameLen)
-	case len(q.Values) > maxDrawValues:
-		return fmt.Errorf("at most %d values", maxDrawValues)
-	case !methods[q.Method]:
-		return fmt.Errorf("method %q is not one of dtw, euclidean, fastdtw", q.Method)
-	case q.K < 0 || q.K > oculus.MaxK:
-		return fmt.Errorf("k %d is not between 1 and 1000", q.K)
-	case q.Page < 0 || q.Page > 100_000:
-		return fmt.Errorf("page %d is out of range", q.Page)
-	case len(q.Exclude) > 100:
-		return errors.New("at most 100 exclusion filters")
-	case q.Window != nil && (math.IsNaN(*q.Window) || *q.Window < 0 || *q.Window > 1):
-		return errors.New("window must be a fraction between 0 and 1")
-	case q.Radius != nil && (*q.Radius < 0 || *q.Radius > 10_000):
-		return errors.New("radius must be between 0 and 10000")
-	case q.Length != nil && (*q.Length < 0 || *q.Length > 100_000):
-		return errors.New("length must be between 0 and 100000")
-	}
-	for _, v := range q.Values {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return errors.New("values must be finite numbers")
-		}
-	}
-	return nil
 }
 
 // --- collections -----------------------------------------------------------------------------
@@ -387,7 +306,7 @@ func (s *Server) apiCollections(c echo.Context) error {
 	}
 	cols, err := s.cols.Collections(c.Request().Context())
 	if err != nil {
-		return collectionError(err)
+		return s.collectionError(c, err)
 	}
 	out := make([]CollectionSummary, len(cols))
 	for i, col := range cols {
@@ -406,7 +325,7 @@ func (s *Server) apiCollection(c echo.Context) error {
 	}
 	col, err := s.cols.Collection(c.Request().Context(), name)
 	if err != nil {
-		return collectionError(err)
+		return s.collectionError(c, err)
 	}
 	return c.JSON(http.StatusOK, col)
 }
@@ -435,7 +354,7 @@ func (s *Server) apiCreateCollection(c echo.Context) error {
 	}
 	col, err := s.cols.SaveCollection(c.Request().Context(), r.Name, r.Description, r.Metrics)
 	if err != nil {
-		return collectionError(err)
+		return s.collectionError(c, err)
 	}
 	if isForm(c) {
 		return c.Redirect(http.StatusSeeOther, collectionURL(col.Name))
@@ -463,7 +382,7 @@ func (s *Server) apiUpdateCollection(c echo.Context) error {
 	}
 	col, err := s.cols.UpdateCollection(c.Request().Context(), name, r.Name, r.Description)
 	if err != nil {
-		return collectionError(err)
+		return s.collectionError(c, err)
 	}
 	if isForm(c) {
 		return c.Redirect(http.StatusSeeOther, collectionURL(col.Name))
@@ -480,7 +399,7 @@ func (s *Server) apiDeleteCollection(c echo.Context) error {
 		return err
 	}
 	if err := s.cols.DeleteCollection(c.Request().Context(), name); err != nil {
-		return collectionError(err)
+		return s.collectionError(c, err)
 	}
 	if isForm(c) {
 		return c.Redirect(http.StatusSeeOther, "/collections")
@@ -500,7 +419,9 @@ func checkCollectionRequest(name, description string) error {
 	return nil
 }
 
-func collectionError(err error) error {
+// collectionError maps a collection store's error: its own 404, 409 and 400 messages are
+// the client's; anything else is logged and answered generically (503 while the index closes).
+func (s *Server) collectionError(c echo.Context, err error) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return errJSON(http.StatusNotFound, "%v", err)
@@ -509,7 +430,11 @@ func collectionError(err error) error {
 	case errors.Is(err, ErrBadQuery):
 		return errJSON(http.StatusBadRequest, "%v", err)
 	}
-	return errJSON(http.StatusInternalServerError, "%v", err)
+	s.log.Warn("webapp collection request failed", "path", c.Request().URL.Path, "err", err)
+	if s.draining.Load() || errors.Is(err, bleve.ErrorIndexClosed) {
+		return errJSON(http.StatusServiceUnavailable, "%s", errShuttingDown)
+	}
+	return errJSON(http.StatusInternalServerError, "the collection request failed (details in the server log)")
 }
 
 // --- feedback --------------------------------------------------------------------------------
@@ -537,7 +462,7 @@ func (s *Server) apiFeedback(c echo.Context) error {
 		recs, err = s.history(ctx, r.Metric, 0, 0, 1)
 	}
 	if err != nil {
-		return errJSON(http.StatusServiceUnavailable, "%v", err)
+		return s.unavailable(c, "the anomaly history", err)
 	}
 	f := Feedback{Timestamp: r.Timestamp, Triggered: splitList(r.Triggered), Created: s.now().Unix()}
 	if r.Value != nil {
@@ -555,9 +480,9 @@ func (s *Server) apiFeedback(c echo.Context) error {
 	} else {
 		n, err := s.rdb.Exists(ctx, s.store.FullKey(r.Metric)).Result()
 		if err != nil {
-			return errJSON(http.StatusServiceUnavailable, "%v", err)
+			return s.unavailable(c, "the metric", err)
 		}
-		if n == 0 {
+		if n == 0 || s.store.ReservedName(r.Metric) {
 			return errJSON(http.StatusNotFound, "no metric by that name: %q", r.Metric)
 		}
 		if f.Timestamp == 0 || r.Value == nil {
@@ -568,7 +493,8 @@ func (s *Server) apiFeedback(c echo.Context) error {
 		f.Triggered = []string{}
 	}
 	if err := s.saveFeedback(ctx, r.Metric, f); err != nil {
-		return errJSON(http.StatusServiceUnavailable, "%v", err)
+		s.log.Warn("webapp cannot write to the store", "what", "feedback", "err", err)
+		return errJSON(http.StatusServiceUnavailable, "cannot store the feedback: Redis is unavailable or slow (details in the server log)")
 	}
 	if isForm(c) {
 		return c.Redirect(http.StatusSeeOther, metricURL(r.Metric)+"?feedback=saved")
@@ -583,65 +509,12 @@ func (s *Server) apiFeedbackList(c echo.Context) error {
 	}
 	fb, err := s.feedback(c.Request().Context(), name)
 	if err != nil {
-		return errJSON(http.StatusServiceUnavailable, "%v", err)
+		return s.unavailable(c, "the feedback", err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"metric": name, "feedback": fb})
 }
 
-// --- health ----------------------------------------------------------------------------------
-
-// healthz is the liveness document: 200 whenever the process serves, with each component's
-// state so a probe or a person sees what is degraded.
-func (s *Server) healthz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	st := s.collectStatus(ctx, false)
-	type redisHealth struct {
-		Up        bool    `json:"up"`
-		LatencyMS float64 `json:"latency_ms"`
-		Error     string  `json:"error,omitempty"`
-	}
-	out := map[string]any{
-		"status":    "ok",
-		"version":   s.version,
-		"uptime_s":  math.Round(s.now().Sub(s.started).Seconds()),
-		"redis":     redisHealth{Up: st.Redis.Up, LatencyMS: st.Redis.LatencyMS, Error: st.Redis.Error},
-		"listeners": st.Listeners,
-		"analyzer":  st.Analyzer,
-		"oculus":    st.Index,
-		"charts":    s.charts,
-	}
-	if !st.Redis.Up {
-		out["status"] = "degraded"
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (s *Server) apiStatus(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
-	defer cancel()
-	return c.JSON(http.StatusOK, s.collectStatus(ctx, true))
-}
-
 // --- helpers ---------------------------------------------------------------------------------
-
-// decodeJSON reads a JSON body strictly (unknown fields are errors: a typo must not be
-// silently ignored).
-func decodeJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return errJSON(http.StatusBadRequest, "empty body: send a JSON object")
-		}
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			return he
-		}
-		return errJSON(http.StatusBadRequest, "cannot decode the JSON body: %v", err)
-	}
-	return nil
-}
 
 // bindBody reads a JSON or form body.
 func bindBody(c echo.Context, v any) error {

@@ -69,8 +69,12 @@ func (p points) MarshalJSON() ([]byte, error) {
 }
 
 // loadSeries reads a metric and returns its points in time order (Roomba sorts stored series,
-// but points appended since its last pass may be out of order).
+// but points appended since its last pass may be out of order). A reserved name is
+// ErrNoMetric like an unknown one.
 func (s *Server) loadSeries(ctx context.Context, name string) ([]redisstore.Pair, error) {
+	if s.store.ReservedName(name) { // Kale's own keys ("unique_metrics" is a set): no such metric
+		return nil, fmt.Errorf("%w: %q", redisstore.ErrNoMetric, name)
+	}
 	pts, _, err := s.store.Series(ctx, name)
 	if err != nil {
 		return nil, err

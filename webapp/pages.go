@@ -158,7 +158,8 @@ func (s *Server) dashboardPage(c echo.Context) error {
 	d := dashboardData{Algorithms: len(s.cfg.Algorithms), Consensus: s.cfg.Consensus, GraphURL: s.cfg.GraphURL}
 	cur, err := analyzer.LoadCurrent(ctx, s.rdb)
 	if err != nil {
-		d.Error = err.Error()
+		s.log.Warn("webapp cannot read from the store", "what", "the anomalies", "path", c.Request().URL.Path, "err", err)
+		d.Error = unavailableMessage("the anomalies")
 	}
 	d.Anomalies = cur.Anomalies
 	sortRecords(d.Anomalies)
@@ -174,7 +175,8 @@ func (s *Server) dashboardPage(c echo.Context) error {
 	if n, err := s.rdb.SCard(ctx, s.store.Options().FullNamespace+redisstore.UniqueSuffix).Result(); err == nil {
 		d.Metrics = n
 	} else if d.Error == "" {
-		d.Error = fmt.Sprintf("cannot reach Redis at %s: %v", s.store, err)
+		s.log.Warn("webapp cannot read from the store", "what", "the metric count", "path", c.Request().URL.Path, "err", err)
+		d.Error = unavailableMessage("the metric count")
 	}
 	if s.listeners != nil {
 		d.Listeners = s.listeners()
@@ -242,7 +244,7 @@ func (s *Server) metricPage(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("No metric by that name: %q. It may not have reported yet, or Roomba purged it after it stopped reporting.", name))
 	}
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+		return s.unavailable(c, "the series", err)
 	}
 	d := metricData{Name: name, Points: len(pts), Consensus: s.cfg.Consensus, Marked: map[int64]bool{}}
 	d.Data = metricJS{Metric: name, Anomalies: [][2]num{}, Feedback: []int64{}, Similar: s.search != nil, Triggered: [][]string{}}
@@ -256,7 +258,7 @@ func (s *Server) metricPage(c echo.Context) error {
 	}
 	hist, err := s.history(ctx, name, 0, 0, historyShown)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+		return s.unavailable(c, "the anomaly history", err)
 	}
 	cur, _ := analyzer.LoadCurrent(ctx, s.rdb)
 	for i := range cur.Anomalies {
@@ -505,7 +507,7 @@ func (s *Server) searchPage(c echo.Context) error {
 		d.Error, d.ErrorCode = err.Error(), http.StatusBadRequest
 		return s.render(c, d.ErrorCode, "search", page{Title: title, Scripts: []string{"search.js"}, Query: p.query, Body: d})
 	}
-	if !s.limiter.allow(c.RealIP(), time.Now()) {
+	if !s.searchAllowed(c) {
 		s.m.searchLimited.Inc()
 		c.Response().Header().Set("Retry-After", "1")
 		d.Error, d.ErrorCode = fmt.Sprintf("Too many searches from your address: at most %g per second with bursts of %d. Wait a moment and retry.",
@@ -651,7 +653,8 @@ func (s *Server) collectionsPage(c echo.Context) error {
 	if s.cols != nil {
 		cols, err := s.cols.Collections(c.Request().Context())
 		if err != nil {
-			d.Error = err.Error()
+			s.log.Warn("webapp cannot read the collections", "err", err)
+			d.Error = "cannot read the collections (details in the server log)"
 		}
 		for _, col := range cols {
 			d.Collections = append(d.Collections, summarize(col))
@@ -679,7 +682,7 @@ func (s *Server) collectionPage(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("No collection named %q.", name))
 	}
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+		return s.collectionError(c, err)
 	}
 	d := collectionData{Collection: col, Data: map[string]points{}, Order: []string{}}
 	for _, m := range col.Members {
@@ -696,9 +699,7 @@ func (s *Server) collectionPage(c echo.Context) error {
 // --- status and help -------------------------------------------------------------------------
 
 func (s *Server) statusPage(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
-	defer cancel()
-	return s.render(c, http.StatusOK, "status", page{Title: "Status", Body: s.collectStatus(ctx, true)})
+	return s.render(c, http.StatusOK, "status", page{Title: "Status", Body: s.collectStatus(c.Request().Context(), true, statusBound)})
 }
 
 type helpData struct {

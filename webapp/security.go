@@ -2,20 +2,18 @@ package webapp
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 )
 
 // contentSecurityPolicy allows only the server's own scripts, styles and connections: no
@@ -38,75 +36,6 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// recoverer turns a panic in a handler into a logged 500 with a JSON error, never a crash or
-// a stack trace sent to the client.
-func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				s.log.Error("webapp handler panicked", "path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				s.m.panics.Inc()
-				err = echo.NewHTTPError(http.StatusInternalServerError, "internal error (logged)")
-			}
-		}()
-		return next(c)
-	}
-}
-
-// errorHandler answers errors as JSON {"error": "..."} on API routes and as an HTML page
-// elsewhere.
-func (s *Server) errorHandler(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
-	code, msg := http.StatusInternalServerError, "internal error"
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		code = he.Code
-		if m, ok := he.Message.(string); ok {
-			msg = m
-		} else {
-			msg = http.StatusText(code)
-		}
-		if he.Code == http.StatusRequestEntityTooLarge {
-			msg = fmt.Sprintf("request body too large (limit %d bytes)", maxBody)
-		}
-	} else {
-		s.log.Warn("webapp request failed", "path", c.Request().URL.Path, "err", err)
-		msg = err.Error()
-	}
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(code)
-		return
-	}
-	if wantsJSON(c) {
-		_ = c.JSON(code, apiError{Error: msg})
-		return
-	}
-	_ = s.render(c, code, "error", page{Title: http.StatusText(code), Nav: "none", Body: errorPage{Code: code, Status: http.StatusText(code), Message: msg}})
-}
-
-// wantsJSON reports whether a request is an API call rather than a page view.
-func wantsJSON(c echo.Context) bool {
-	p := c.Request().URL.Path
-	if strings.HasPrefix(p, "/api") || p == "/healthz" || p == "/app_settings" {
-		return true
-	}
-	return strings.Contains(c.Request().Header.Get("Accept"), "application/json")
-}
-
-type apiError struct {
-	Error string `json:"error"`
-}
-
-// errJSON answers a JSON error with status code.
-func errJSON(code int, format string, args ...any) error {
-	return echo.NewHTTPError(code, fmt.Sprintf(format, args...))
-}
-
 // --- authentication -------------------------------------------------------------------------
 
 // noCredentials explains why a write is refused when none are configured.
@@ -116,7 +45,12 @@ const noCredentials = "writes are disabled because no credentials are configured
 
 // requireAuth lets a state-changing request through only with the configured bearer token or
 // basic-auth credentials. There is no default password: with nothing configured every write
-// is refused with 403.
+// is refused with 403. Failed attempts are throttled per client (authFailRate); while a client
+// is throttled its attempts are refused with 429 before the credentials are looked at.
+//
+// Own middleware rather than echo's KeyAuth and BasicAuth: either scheme may authorise a
+// write, an unconfigured server answers 403 rather than a challenge, the UI's own requests get
+// no Basic challenge, and failures feed the throttle.
 func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		token := s.cfg.WebappToken
@@ -125,9 +59,15 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			s.m.writesRefused.WithLabelValues("unconfigured").Inc()
 			return errJSON(http.StatusForbidden, "%s", noCredentials)
 		}
+		client := clientKey(c)
+		if wait := s.authFails.wait(client, time.Now()); wait > 0 {
+			s.m.writesRefused.WithLabelValues("throttled").Inc()
+			c.Response().Header().Set("Retry-After", retryAfter(wait))
+			return errJSON(http.StatusTooManyRequests, "too many failed sign-in attempts from this address: retry in %s s", retryAfter(wait))
+		}
 		authz := c.Request().Header.Get("Authorization")
 		if token != "" {
-			if t, ok := strings.CutPrefix(authz, "Bearer "); ok && equal(t, token) {
+			if t, ok := bearerToken(authz); ok && equal(t, token) {
 				c.Set(ctxBearer, true)
 				return next(c)
 			}
@@ -136,8 +76,11 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		// does not open its native prompt on top of the UI's sign-in dialog.
 		ui := c.Request().Header.Get("X-Requested-With") == "kale-ui"
 		if user != "" && pass != "" {
-			if u, p, ok := c.Request().BasicAuth(); ok && equal(u, user) && equal(p, pass) {
-				return next(c)
+			if u, p, ok := c.Request().BasicAuth(); ok {
+				userOK, passOK := equal(u, user), equal(p, pass) // both compared, whatever the first says
+				if userOK && passOK {
+					return next(c)
+				}
 			}
 			if !ui {
 				c.Response().Header().Set("WWW-Authenticate", `Basic realm="kale", charset="UTF-8"`)
@@ -149,12 +92,27 @@ func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if authz == "" {
 			return errJSON(http.StatusUnauthorized, "this action needs credentials: send Authorization: Bearer <--webapp-token> or basic auth (--webapp-user/--webapp-password)")
 		}
+		s.authFails.fail(client, time.Now())
 		return errJSON(http.StatusUnauthorized, "wrong credentials")
 	}
 }
 
-// equal compares secrets in constant time (for equal lengths).
-func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+// bearerToken returns the token of an "Authorization: Bearer <token>" header; the scheme is
+// case-insensitive (RFC 7235).
+func bearerToken(authz string) (string, bool) {
+	scheme, token, ok := strings.Cut(authz, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// equal compares secrets in constant time, lengths included: it compares their SHA-256 sums.
+func equal(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
 
 // --- CSRF (double-submit cookie) -------------------------------------------------------------
 
@@ -232,76 +190,14 @@ func basicAuthHeader(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
-// --- search rate limiting ------------------------------------------------------------------
-
-// clientLimiter holds one token bucket per client address (--search-rate per second, bursts
-// of --search-burst). The map is bounded: idle buckets are swept when it grows.
-type clientLimiter struct {
-	mu      sync.Mutex
-	r       rate.Limit
-	burst   int
-	clients map[string]*bucket
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-const maxClients = 10_000
-
-func newClientLimiter(perSecond float64, burst int) *clientLimiter {
-	if perSecond <= 0 {
-		perSecond = 10
-	}
-	if burst < 1 {
-		burst = 1
-	}
-	return &clientLimiter{r: rate.Limit(perSecond), burst: burst, clients: map[string]*bucket{}}
-}
-
-// allow takes a token from the client's bucket.
-func (l *clientLimiter) allow(client string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.clients[client]
-	if !ok {
-		if len(l.clients) >= maxClients {
-			for k, v := range l.clients {
-				if now.Sub(v.seen) > 10*time.Minute {
-					delete(l.clients, k)
-				}
-			}
-			if len(l.clients) >= maxClients {
-				clear(l.clients)
-			}
-		}
-		b = &bucket{lim: rate.NewLimiter(l.r, l.burst)}
-		l.clients[client] = b
-	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
-}
-
-// rateLimited applies the per-client search limit (429 with Retry-After when exceeded).
-func (s *Server) rateLimited(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if !s.limiter.allow(c.RealIP(), time.Now()) {
-			s.m.searchLimited.Inc()
-			c.Response().Header().Set("Retry-After", "1")
-			return errJSON(http.StatusTooManyRequests, "too many searches from this address: at most %g per second with bursts of %d (--search-rate, --search-burst)",
-				s.cfg.SearchRate, s.cfg.SearchBurst)
-		}
-		return next(c)
-	}
-}
-
 // --- self-metrics ----------------------------------------------------------------------------
 
 type metrics struct {
 	requests      *prometheus.CounterVec
 	seconds       *prometheus.HistogramVec
 	searchLimited prometheus.Counter
+	searchFailed  *prometheus.CounterVec
+	hostRefused   prometheus.Counter
 	writesRefused *prometheus.CounterVec
 	panics        prometheus.Counter
 }
@@ -318,8 +214,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		searchLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kale_webapp_search_limited_total", Help: "Search requests refused by the per-client rate limit (--search-rate).",
 		}),
+		searchFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kale_webapp_search_failed_total", Help: "Searches answered without results, by reason (timeout, shutting_down, error).",
+		}, []string{"reason"}),
+		hostRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kale_webapp_host_refused_total", Help: "Requests refused because their Host header is not in --webapp-allowed-hosts.",
+		}),
 		writesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kale_webapp_writes_refused_total", Help: "State-changing requests refused, by reason (unconfigured, unauthorized, csrf).",
+			Name: "kale_webapp_writes_refused_total", Help: "State-changing requests refused, by reason (unconfigured, unauthorized, throttled, csrf).",
 		}, []string{"reason"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kale_webapp_panics_total", Help: "Handler panics recovered (each logged with its stack).",
@@ -332,6 +234,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if err == nil {
 		m.searchLimited, err = register(reg, m.searchLimited)
+	}
+	if err == nil {
+		m.searchFailed, err = register(reg, m.searchFailed)
+	}
+	if err == nil {
+		m.hostRefused, err = register(reg, m.hostRefused)
 	}
 	if err == nil {
 		m.writesRefused, err = register(reg, m.writesRefused)

@@ -84,24 +84,52 @@ type WebappStatus struct {
 // staleCycle is the age after which the last analyzer cycle is reported stale.
 const staleCycle = 5 * time.Minute
 
-// collectStatus runs every check; full adds INFO and key counts.
-func (s *Server) collectStatus(ctx context.Context, full bool) Status {
+// collectStatus runs every check within bound (the Redis and index checks run concurrently,
+// and whatever has not answered by then is reported as a timeout); full adds INFO and key
+// counts.
+func (s *Server) collectStatus(ctx context.Context, full bool, bound time.Duration) Status {
 	now := s.now()
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
 	st := Status{Checked: now.UTC(), Listeners: []ListenerStatus{}}
-	st.Redis = s.redisStatus(ctx, full)
+	idx := make(chan IndexState, 1)
+	go func() {
+		if s.index != nil {
+			idx <- IndexState{Running: true, IndexStatus: s.index.Status(ctx)}
+		} else {
+			idx <- IndexState{Running: s.search != nil}
+		}
+	}()
 	st.Listeners = s.listenerStatus(now)
-	if cyc, ok, err := s.lastCycle(ctx); err != nil {
-		st.Analyzer.Error = err.Error()
-	} else if ok {
-		age := now.Sub(cyc.Started).Seconds() - cyc.DurationS
-		st.Analyzer = AnalyzerStatus{Ran: true, Started: cyc.Started, AgeS: math.Round(age*10) / 10,
-			Stale: age > staleCycle.Seconds(), DurationS: cyc.DurationS, Metrics: cyc.Metrics, Analysed: cyc.Analysed,
-			Anomalies: cyc.Anomalies, Exceptions: cyc.Exceptions, Errors: cyc.Errors}
+	type stored struct {
+		redis    RedisStatus
+		analyzer AnalyzerStatus
 	}
-	if s.index != nil {
-		st.Index = IndexState{Running: true, IndexStatus: s.index.Status(ctx)}
-	} else {
-		st.Index.Running = s.search != nil
+	got, ok := within(ctx, bound, func(ctx context.Context) (r stored) {
+		r.redis = s.redisStatus(ctx, full)
+		if cyc, ok, err := s.lastCycle(ctx); err != nil {
+			r.analyzer.Error = err.Error()
+		} else if ok {
+			age := now.Sub(cyc.Started).Seconds() - cyc.DurationS
+			r.analyzer = AnalyzerStatus{Ran: true, Started: cyc.Started, AgeS: math.Round(age*10) / 10,
+				Stale: age > staleCycle.Seconds(), DurationS: cyc.DurationS, Metrics: cyc.Metrics, Analysed: cyc.Analysed,
+				Anomalies: cyc.Anomalies, Exceptions: cyc.Exceptions, Errors: cyc.Errors}
+		}
+		return r
+	})
+	if !ok {
+		got.redis = RedisStatus{Addr: s.store.String(), Embedded: s.store.Embedded(), LatencyMS: float64(bound.Milliseconds()), Error: "timeout"}
+		got.analyzer = AnalyzerStatus{Error: "not read: redis timeout"}
+	}
+	st.Redis, st.Analyzer = got.redis, got.analyzer
+	select {
+	case st.Index = <-idx:
+	case <-ctx.Done():
+		select {
+		case st.Index = <-idx:
+		default:
+			st.Index = IndexState{Running: s.index != nil || s.search != nil}
+		}
 	}
 	st.Webapp = WebappStatus{Version: s.version, UptimeS: math.Round(now.Sub(s.started).Seconds()), Writes: s.authSummary(), Charts: s.charts}
 	return st
@@ -114,6 +142,9 @@ func (s *Server) redisStatus(ctx context.Context, full bool) RedisStatus {
 	r.LatencyMS = math.Round(float64(time.Since(t0).Microseconds())) / 1000
 	if err != nil {
 		r.Error = err.Error()
+		if redisFailure(err) == "timeout" {
+			r.Error = "timeout"
+		}
 		return r
 	}
 	r.Up = true

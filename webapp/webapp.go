@@ -17,8 +17,10 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/net/netutil"
 
 	"github.com/kale-project/kale/horizon/listener"
 	"github.com/kale-project/kale/utils/config"
@@ -99,22 +102,29 @@ type Server struct {
 	now       func() time.Time
 	started   time.Time
 
-	e       *echo.Echo
-	pages   map[string]*template.Template
-	static  fs.FS
-	charts  bool // the uPlot assets were built into static/vendor
-	limiter *clientLimiter
-	names   *nameCache
-	rates   *rateSampler
-	m       *metrics
+	e           *echo.Echo
+	pages       map[string]*template.Template
+	static      fs.FS
+	charts      bool // the uPlot assets were built into static/vendor
+	searchLimit *middleware.RateLimiterMemoryStore
+	authFails   *failureLimiter
+	hosts       *allowedHosts // nil: any Host
+	names       *nameCache
+	rates       *rateSampler
+	m           *metrics
 
-	mu   sync.Mutex
-	addr string // bound address once Run listens
+	draining atomic.Bool // Serve is shutting down: searches answer 503
+
+	mu           sync.Mutex
+	addr         string          // bound address once Run listens
+	searchBase   context.Context // searches stop when it ends (Serve's drain deadline)
+	stopSearches context.CancelFunc
 }
 
 // Limits of request sizes and result sets.
 const (
-	maxBody        = 2 << 20 // bytes of a request body (a search by 100,000 values fits)
+	maxBody        = 2 << 20 // bytes of a request body other than a search
+	maxSearchBody  = 4 << 20 // bytes of a search body (100,000 values at full float64 precision fit)
 	maxNameLen     = 1024    // bytes of a metric or collection name in a request
 	maxDrawValues  = 100_000 // values of a query by shape
 	pageSize       = 20      // search results per page, as Oculus
@@ -161,9 +171,12 @@ func New(o Options) (*Server, error) {
 		cfg: o.Config, store: o.Store, rdb: o.Store.Client(), search: o.Search, cols: o.Collections,
 		index: o.Index, listeners: o.Listeners, reg: o.Registry, log: o.Log, logLevel: o.LogLevel, version: o.Version,
 		now: o.Now, started: o.Now(),
-		limiter: newClientLimiter(o.Config.SearchRate, o.Config.SearchBurst),
-		rates:   &rateSampler{},
+		searchLimit: newSearchLimiter(o.Config.SearchRate, o.Config.SearchBurst),
+		authFails:   newFailureLimiter(authFailRate, authFailBurst, authFailClients),
+		hosts:       newAllowedHosts(o.Config.WebappAllowedHosts),
+		rates:       &rateSampler{},
 	}
+	s.searchBase, s.stopSearches = context.WithCancel(context.Background())
 	if s.index == nil {
 		if is, ok := o.Search.(IndexStatuser); ok {
 			s.index = is
@@ -209,8 +222,18 @@ func (s *Server) Addr() string {
 // ChartsBuilt reports whether the chart library was built into the binary (make assets).
 func (s *Server) ChartsBuilt() bool { return s.charts }
 
+// Timeouts of the HTTP server. Searches answer within --search-timeout plus searchGrace, so
+// the write timeout leaves them writeMargin on top for rendering and a slow reader.
+const (
+	readHeaderTimeout = 10 * time.Second // slow-header (slowloris) clients are dropped
+	readTimeout       = 30 * time.Second // headers plus a body of up to maxSearchBody
+	idleTimeout       = 2 * time.Minute  // keep-alive connections between requests
+	writeMargin       = 30 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
 // Run listens on the configured --webapp address and serves until ctx ends, then shuts down
-// gracefully (in-flight requests get 5 seconds).
+// gracefully (in-flight requests get --shutdown-timeout).
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Webapp)
 	if err != nil {
@@ -219,24 +242,41 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.mu.Lock()
-	s.addr = ln.Addr().String()
-	s.mu.Unlock()
-	srv := &http.Server{
+// httpServer is the http.Server Serve runs, with its timeouts.
+func (s *Server) httpServer() *http.Server {
+	return &http.Server{
 		Handler:           s.e,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      s.cfg.SearchTimeout + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      s.cfg.SearchTimeout + searchGrace + writeMargin,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: new searches answer 503,
+// in-flight requests get --shutdown-timeout, then searches still running are cancelled and
+// the remaining connections closed. At most --webapp-max-conns connections are served at
+// once (0: no cap); further ones wait in the kernel's backlog. Failed accepts such as EMFILE
+// are retried by net/http with a back-off; only a listener that cannot accept at all ends
+// Serve with an error.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.cfg.WebappMaxConns > 0 {
+		ln = netutil.LimitListener(ln, s.cfg.WebappMaxConns)
+	}
+	s.mu.Lock()
+	s.addr = ln.Addr().String()
+	s.searchBase, s.stopSearches = context.WithCancel(context.Background())
+	stopSearches := s.stopSearches
+	s.mu.Unlock()
+	defer stopSearches()
+	s.draining.Store(false)
+	srv := s.httpServer()
 	if !s.charts {
 		s.log.Warn("the chart assets were not built: pages show tables without charts; run 'make assets' (needs npm)")
 	}
-	s.log.Info("webapp listening", "addr", "http://"+s.addr, "writes", s.authSummary())
+	s.log.Info("webapp listening", "addr", "http://"+s.addr, "writes", s.authSummary(), "max_conns", s.cfg.WebappMaxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	sampled := make(chan struct{})
@@ -260,13 +300,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("cannot serve the webapp: %w", err)
 	case <-ctx.Done():
 	}
-	shctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.draining.Store(true)
+	shctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shctx); err != nil {
-		_ = srv.Close()
+		// Searches still running are cancelled; they answer 503 within searchGrace, then
+		// whatever still holds a connection is cut.
+		s.log.Warn("webapp requests still running at --shutdown-timeout: cancelling searches, then closing connections", "timeout", s.cfg.ShutdownTimeout)
+		stopSearches()
+		last, cancelLast := context.WithTimeout(context.Background(), 2*searchGrace)
+		if err := srv.Shutdown(last); err != nil {
+			_ = srv.Close()
+		}
+		cancelLast()
 	}
 	<-errc
 	return nil
+}
+
+// searchContext is the base of a search's context: it ends when Serve gives up draining.
+func (s *Server) searchContext() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.searchBase
 }
 
 // routes builds the echo instance: middleware, then every page, API route and asset.
@@ -275,9 +331,13 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect() // rate limits key on the peer address; forwarded headers are client-controlled
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.recoverer)
+	e.Use(s.recoverer())
 	e.Use(s.securityHeaders)
-	e.Use(middleware.BodyLimit(fmt.Sprint(maxBody)))
+	e.Use(s.checkHost)
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == searchPath },
+		Limit:   strconv.Itoa(maxBody),
+	}))
 	e.Use(s.csrfCookie)
 	e.Use(s.observe)
 
@@ -306,7 +366,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/api/v1/collections", s.apiCollections)
 	e.GET("/api/v1/collections/:name", s.apiCollection)
 	e.GET("/api/v1/status", s.apiStatus)
-	e.POST("/api/v1/search", s.apiSearch, s.rateLimited)
+	e.POST(searchPath, s.apiSearch, s.rateLimited(), middleware.BodyLimit(strconv.Itoa(maxSearchBody)))
 
 	// JSON API: writes (credentials, then CSRF for browser requests). Per-route middleware,
 	// not a group: an echo group's middleware would also guard every unmatched path.
@@ -324,6 +384,17 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/static/*", s.staticFile)
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
 	return e
+}
+
+// searchPath is the search API's route (its body limit is maxSearchBody).
+const searchPath = "/api/v1/search"
+
+// bodyLimit is the body size limit of a path.
+func bodyLimit(path string) int {
+	if path == searchPath {
+		return maxSearchBody
+	}
+	return maxBody
 }
 
 // authSummary says how writes are authorised, for the start-up log line (no secrets).

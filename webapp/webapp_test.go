@@ -415,7 +415,7 @@ func TestSecurityHeadersAndLimits(t *testing.T) {
 		require.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"), p)
 		require.Equal(t, "DENY", res.Header.Get("X-Frame-Options"), p)
 	}
-	res, body := e.do(http.MethodPost, "/api/v1/search", `{"values":[`+strings.Repeat("1,", maxBody/2)+`1]}`)
+	res, body := e.do(http.MethodPost, "/api/v1/search", `{"values":[`+strings.Repeat("1,", maxSearchBody/2)+`1]}`)
 	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
 	require.Contains(t, decode[apiError](t, body).Error, "too large")
 	res, body = e.get("/nope")
