@@ -49,40 +49,45 @@ func growTo(b []float64, n int) []float64 {
 }
 
 // score computes the exact distance of c unless a lower bound proves it cannot enter the top
-// k, and offers it.
-func (e *engine) score(w *worker, i int32, c []float64) {
+// k, and offers it. A DTW stops, with ctx's error, when ctx ends (a 20,000-point DTW is
+// seconds of work); callers check ctx between the cheaper comparisons.
+func (e *engine) score(ctx context.Context, w *worker, i int32, c []float64) error {
 	thr := e.top.threshold()
 	var d float64
 	if e.p.method == MethodEuclidean {
 		d = algorithms.SquaredEuclideanEA(e.q, c, thr)
 	} else {
 		if algorithms.LBKim(e.q, c, thr) > thr {
-			return
+			return nil
 		}
 		lb := algorithms.LBKeogh(c, e.u, e.l, thr, w.cb1)
 		if lb > thr {
-			return
+			return nil
 		}
 		if e.useEnv {
 			nseg := e.sn.nseg
 			if lbSegEC(e.q, e.sn.env[2*int(i)*nseg:2*(int(i)+1)*nseg], thr, w.cb2) > thr {
-				return
+				return nil
 			}
 		}
 		if e.lbImprovedRest(w, c, lb, thr) > thr {
-			return
+			return nil
 		}
 		cb := w.cb1
 		for k, v := range w.cb2 {
 			cb[k] += v
 		}
-		d = algorithms.DTWEA(e.q, c, e.r, thr, algorithms.CumulativeBound(cb))
+		var err error
+		if d, err = algorithms.DTWEAContext(ctx, e.q, c, e.r, thr, algorithms.CumulativeBound(cb)); err != nil {
+			return err
+		}
 	}
 	w.scanned++
 	if d > thr {
-		return // abandoned, or not better than the k-th best
+		return nil // abandoned, or not better than the k-th best
 	}
 	e.top.offer(cand{d: d, i: i})
+	return nil
 }
 
 // exact runs the two-phase exact search (euclidean, dtw).
@@ -105,21 +110,23 @@ func (e *engine) exact(ctx context.Context) (Result, error) {
 		if scored >= seedFactor*e.p.need {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
 		c := e.candidate(w, i)
 		if c == nil {
 			continue
 		}
 		seen.set(int(i))
 		scored++
-		e.score(w, i, c)
+		if err := e.score(ctx, w, i, c); err != nil {
+			return Result{}, err
+		}
 	}
 	e.scanned.Add(w.scanned)
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
 	// Phase 2: every other eligible series.
 	if e.stored {
-		err = e.orderedScan(ctx, seen)
+		err = e.orderedScan(ctx, seen, int64(scored))
 	} else {
 		err = e.linearScan(ctx, seen)
 	}
@@ -181,6 +188,11 @@ func (e *engine) linearScan(ctx context.Context, seen bitset) error {
 				continue
 			}
 			total++
+			if total%cancelCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			c := e.candidate(w, int32(i))
 			if c == nil {
 				skipped++
@@ -189,7 +201,9 @@ func (e *engine) linearScan(ctx context.Context, seen bitset) error {
 			if seen.has(i) {
 				continue
 			}
-			e.score(w, int32(i), c)
+			if err := e.score(ctx, w, int32(i), c); err != nil {
+				return err
+			}
 		}
 		e.total.Add(total)
 		e.skipped.Add(skipped)
@@ -212,8 +226,9 @@ type bounded struct {
 
 // orderedScan bounds every eligible series with LB_PAA, then scores them in increasing bound
 // order and stops at the first bound above the k-th best distance: every later series has a
-// larger bound, hence a larger distance.
-func (e *engine) orderedScan(ctx context.Context, seen bitset) error {
+// larger bound, hence a larger distance. Between the two, the series left are checked
+// against the work limit (scored were compared already).
+func (e *engine) orderedScan(ctx context.Context, seen bitset, scored int64) error {
 	pb := newPAABound(e.q, e.u, e.l)
 	if e.p.method == MethodEuclidean {
 		pb = newPAABound(e.q, nil, nil)
@@ -261,6 +276,9 @@ func (e *engine) orderedScan(ctx context.Context, seen bitset) error {
 	if err != nil {
 		return err
 	}
+	if err := e.checkBoundedWork(scored, int64(len(items))); err != nil {
+		return err
+	}
 	// A heap, not a sort: phase 2 usually stops after a small fraction of the items.
 	queue := boundHeap(items)
 	queue.init()
@@ -293,7 +311,10 @@ func (e *engine) orderedScan(ctx context.Context, seen bitset) error {
 						return
 					}
 				}
-				e.score(w, it.i, e.sn.list[it.i].z)
+				if err := e.score(ctx, w, it.i, e.sn.list[it.i].z); err != nil {
+					errs[k] = err
+					return
+				}
 			}
 		}()
 	}

@@ -3,7 +3,6 @@ package oculus
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -35,13 +34,21 @@ func (e *engine) fastDTW(ctx context.Context, raw []float64) (Result, error) {
 		cands = append(cands, more...)
 	}
 	if len(cands) < want {
-		cands = append(cands, e.closestMeans(want, cands)...)
+		more, err := e.closestMeans(ctx, want, cands)
+		if err != nil {
+			return Result{}, err
+		}
+		cands = append(cands, more...)
 	}
 	// Count the eligible series (the total of the response).
 	var total int
-	for i := e.lo; i < e.hi; i++ {
-		if len(e.p.exclude) == 0 || e.p.eligible(e.sn.list[i].name) {
-			total++
+	if len(e.p.exclude) == 0 {
+		total = e.hi - e.lo
+	} else {
+		for i := e.lo; i < e.hi; i++ {
+			if e.p.eligible(e.sn.list[i].name) {
+				total++
+			}
 		}
 	}
 	e.total.Store(int64(total))
@@ -54,6 +61,12 @@ func (e *engine) fastDTW(ctx context.Context, raw []float64) (Result, error) {
 			seen[i] = true
 			uniq = append(uniq, i)
 		}
+	}
+	if err := e.checkFastWork(len(q), uniq); err != nil {
+		return Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
 	}
 	ranked := make([]cand, len(uniq))
 	nw := 1
@@ -69,21 +82,20 @@ func (e *engine) fastDTW(ctx context.Context, raw []float64) (Result, error) {
 			defer wg.Done()
 			var buf, scaled []float64
 			var ws algorithms.FastDTWWorkspace
-			for n := 0; ; n++ {
+			for {
 				j := int(next.Add(1)) - 1
 				if j >= len(uniq) {
 					return
 				}
-				if n%cancelCheckEvery == 0 {
-					if err := ctx.Err(); err != nil {
-						errs[k] = err
-						return
-					}
-				}
 				ser := e.sn.list[uniq[j]]
 				buf = e.fastRepr(buf, ser.raw, ser.z)
 				scaled = algorithms.OculusScale(scaled, buf)
-				ranked[j] = cand{d: ws.FastDTW(q, scaled, e.p.radius), i: uniq[j]}
+				d, err := ws.FastDTWContext(ctx, q, scaled, e.p.radius)
+				if err != nil {
+					errs[k] = err
+					return
+				}
+				ranked[j] = cand{d: d, i: uniq[j]}
 			}
 		}()
 	}
@@ -107,7 +119,7 @@ func (e *engine) fastDTW(ctx context.Context, raw []float64) (Result, error) {
 // closestMeans returns up to n eligible series, not in have, whose segment means are closest
 // to the query's (the Euclidean LB_PAA): the last source of fastdtw candidates when the
 // fingerprint and the iSAX words find too few (a flat or unusual query).
-func (e *engine) closestMeans(n int, have []int32) []int32 {
+func (e *engine) closestMeans(ctx context.Context, n int, have []int32) ([]int32, error) {
 	skip := newBitset(len(e.sn.list))
 	for _, i := range have {
 		skip.set(int(i))
@@ -116,6 +128,11 @@ func (e *engine) closestMeans(n int, have []int32) []int32 {
 	nseg := e.sn.nseg
 	var all []bounded
 	for i := e.lo; i < e.hi; i++ {
+		if (i-e.lo)%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		if skip.has(i) || (len(e.p.exclude) > 0 && !e.p.eligible(e.sn.list[i].name)) {
 			continue
 		}
@@ -134,7 +151,7 @@ func (e *engine) closestMeans(n int, have []int32) []int32 {
 	for _, b := range all[:min(n, len(all))] {
 		out = append(out, b.i)
 	}
-	return out
+	return out, ctx.Err()
 }
 
 // fastRepr is a series as FastDTW compares it: at the requested length (native when 0).
@@ -146,6 +163,18 @@ func (e *engine) fastRepr(dst, raw, z []float64) []float64 {
 		return append(dst[:0], raw...)
 	default:
 		return algorithms.PAA(dst, raw, e.p.length)
+	}
+}
+
+// fastLen is the length of a series as fastRepr returns it.
+func (e *engine) fastLen(ser *series) int {
+	switch {
+	case e.p.length == e.sn.length:
+		return len(ser.z)
+	case e.p.length == 0:
+		return len(ser.raw)
+	default:
+		return e.p.length
 	}
 }
 
@@ -168,7 +197,7 @@ func (e *engine) phraseCandidates(ctx context.Context, qfp []byte) ([]int32, err
 	}
 	res, err := e.idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(e.filtered(conj), size, 0, false))
 	if err != nil {
-		return nil, fmt.Errorf("cannot query the oculus index: %w", err)
+		return nil, indexError(err)
 	}
 	pos := e.positions(hitIDs(res.Hits))
 	slices.Sort(pos)

@@ -3,7 +3,6 @@ package oculus
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -302,5 +301,3 @@ func hitIDs(hits search.DocumentMatchCollection) []string {
 	}
 	return out
 }
-
-var errClosed = errors.New("the oculus index is closed")

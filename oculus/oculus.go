@@ -38,16 +38,28 @@ import (
 
 // Sentinel errors, checked with errors.Is.
 var (
-	ErrBadQuery = errors.New("bad search query") // invalid input (HTTP 400)
-	ErrNotFound = errors.New("not found")        // unknown metric or collection (HTTP 404)
-	ErrConflict = errors.New("already exists")   // collection name clash (HTTP 409)
+	ErrBadQuery = errors.New("bad search query")           // invalid input (HTTP 400)
+	ErrNotFound = errors.New("not found")                  // unknown metric or collection (HTTP 404)
+	ErrConflict = errors.New("already exists")             // collection name clash (HTTP 409)
+	ErrClosed   = errors.New("the oculus index is closed") // search or sync after Close (HTTP 503)
+	// ErrTooMuchWork is a query refused because its work estimate exceeds --search-max-work
+	// (work.go). It wraps ErrBadQuery: the caller can shrink the query (HTTP 400).
+	ErrTooMuchWork = fmt.Errorf("search needs more work than --search-max-work allows: %w", ErrBadQuery)
 )
 
-// badInput is an ErrBadQuery with its own message.
-type badInput struct{ msg string }
+// badInput is an ErrBadQuery (or kind, which wraps it) with its own message.
+type badInput struct {
+	msg  string
+	kind error // nil: ErrBadQuery
+}
 
 func (e *badInput) Error() string { return e.msg }
-func (e *badInput) Unwrap() error { return ErrBadQuery }
+func (e *badInput) Unwrap() error {
+	if e.kind != nil {
+		return e.kind
+	}
+	return ErrBadQuery
+}
 
 func badf(format string, args ...any) error { return &badInput{msg: fmt.Sprintf(format, args...)} }
 
@@ -166,7 +178,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// Close closes the index; it is safe to call more than once. Searches after Close fail.
+// Close closes the index; it is safe to call more than once. It waits for running searches
+// (each ends by --search-timeout at the latest); searches and syncs after Close fail with
+// ErrClosed.
 func (s *Service) Close() error {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()

@@ -51,16 +51,10 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 	defer cancel()
 	res, err := s.search(ctx, &p)
 	if err != nil {
-		outcome := "error"
-		switch {
-		case errors.Is(err, ErrBadQuery):
-			outcome = "bad_query"
-		case errors.Is(err, ErrNotFound):
-			outcome = "not_found"
-		case errors.Is(err, context.DeadlineExceeded):
+		s.m.searches.WithLabelValues(method, outcome(err)).Inc()
+		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("cannot finish the search within --search-timeout %v: %w", s.cfg.SearchTimeout, err)
 		}
-		s.m.searches.WithLabelValues(method, outcome).Inc()
 		return emptyResult(method), err
 	}
 	res.Collections = s.matchCollections(ctx, res.Results)
@@ -70,6 +64,25 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 	s.m.candidates.Add(float64(res.Candidates))
 	s.m.scanned.Add(float64(res.Scanned))
 	return res, nil
+}
+
+// outcome is the result label of a failed search.
+func outcome(err error) string {
+	switch {
+	case errors.Is(err, ErrTooMuchWork):
+		return "too_much_work"
+	case errors.Is(err, ErrBadQuery):
+		return "bad_query"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	}
+	return "error"
 }
 
 func emptyResult(method string) Result {
@@ -102,6 +115,9 @@ func (s *Service) queryValues(ctx context.Context, sn *snapshot, p *plan) ([]flo
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // the read may outlast the deadline: the client honours only its own timeouts
+	}
 	if len(vals) < MinValues {
 		return nil, badf("metric %q has %d usable points in its window; a search needs at least %d", p.metric, len(vals), MinValues)
 	}
@@ -121,7 +137,9 @@ type engine struct {
 	stored  bool      // candidates compare by their stored z
 	useEnv  bool      // dtw on stored z with a band the stored segment envelopes cover
 	top     *topk
-	lo, hi  int // snapshot range of the prefix
+	lo, hi  int   // snapshot range of the prefix
+	pair    int64 // distance-matrix cells of one exact comparison (work.go)
+	fits    bool  // the worst case of the exact search fits --search-max-work
 	scanned atomic.Int64
 	skipped atomic.Int64
 	total   atomic.Int64
@@ -136,7 +154,7 @@ func (s *Service) search(ctx context.Context, p *plan) (Result, error) {
 	s.idxMu.RLock()
 	defer s.idxMu.RUnlock()
 	if s.closed {
-		return Result{}, errClosed
+		return Result{}, ErrClosed
 	}
 	e := &engine{s: s, sn: sn, p: p, idx: s.idx, top: newTopK(p.need)}
 	e.qz = resampleZ(raw, sn.length)
@@ -158,6 +176,9 @@ func (s *Service) search(ctx context.Context, p *plan) (Result, error) {
 		e.r = algorithms.SakoeChibaCells(p.window, len(e.q))
 		e.u, e.l = algorithms.Envelope(e.q, e.r, nil, nil)
 		e.useEnv = e.stored && e.r <= sn.envR
+	}
+	if err := e.planExactWork(ctx); err != nil {
+		return Result{}, err
 	}
 	return e.exact(ctx)
 }
@@ -192,9 +213,17 @@ func (e *engine) phase1(ctx context.Context, size int) ([]int32, error) {
 	}
 	res, err := e.idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(e.filtered(disj), size, 0, false))
 	if err != nil {
-		return nil, fmt.Errorf("cannot query the oculus index: %w", err)
+		return nil, indexError(err)
 	}
 	return e.positions(hitIDs(res.Hits)), nil
+}
+
+// indexError wraps an error of a bleve search, in ErrClosed too when the index was closed.
+func indexError(err error) error {
+	if errors.Is(err, bleve.ErrorIndexClosed) {
+		return fmt.Errorf("cannot query the oculus index: %w (%w)", ErrClosed, err)
+	}
+	return fmt.Errorf("cannot query the oculus index: %w", err)
 }
 
 // phase1Words are the whole-word iSAX tokens of a z-normalised series

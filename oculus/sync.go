@@ -60,7 +60,7 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	s.idxMu.Lock()
 	if s.closed {
 		s.idxMu.Unlock()
-		return errClosed
+		return ErrClosed
 	}
 	if err := s.idx.Close(); err != nil {
 		s.log.Warn("cannot close the oculus index before the rebuild", "err", err)
@@ -93,7 +93,7 @@ func (s *Service) index() (bleve.Index, error) {
 	s.idxMu.RLock()
 	defer s.idxMu.RUnlock()
 	if s.closed {
-		return nil, errClosed
+		return nil, ErrClosed
 	}
 	return s.idx, nil
 }

@@ -118,7 +118,7 @@ func TestRunSyncsUntilCancelled(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	_, err := s.Search(context.Background(), Query{Metric: "run.a"})
-	require.ErrorIs(t, err, errClosed, "Run closes the index")
+	require.ErrorIs(t, err, ErrClosed, "Run closes the index")
 }
 
 func TestWindowAndSource(t *testing.T) {
