@@ -41,6 +41,9 @@ const (
 // errOverBudget is returned when a chunk could not get budget within WaitMax.
 var errOverBudget = errors.New("in-flight byte budget (--max-inflight-bytes) exhausted")
 
+// errEvicted is returned to a connection evicted while it waited for budget.
+var errEvicted = errors.New("connection evicted")
+
 // NewBudget returns a budget of limit bytes reporting its use on gauge (nil: not reported).
 func NewBudget(limit int, gauge prometheus.Gauge) *Budget {
 	return &Budget{limit: limit, stallAfter: defaultStallAfter, waitMax: defaultWaitMax, gauge: gauge,
@@ -54,10 +57,10 @@ func (b *Budget) Used() int {
 	return b.used
 }
 
-// grantLocked charges n bytes to c if they fit. When nothing at all is charged a request
-// larger than the limit is granted too, so one payload can always make progress.
+// grantLocked charges n bytes to c if they fit. When nothing is charged to other connections
+// a request over the limit is granted too, so one payload can always make progress.
 func (b *Budget) grantLocked(c *conn, n int) bool {
-	if b.used+n > b.limit && b.used > 0 {
+	if b.used+n > b.limit && b.used > c.held {
 		return false
 	}
 	b.used += n
@@ -81,7 +84,8 @@ func (b *Budget) tryAcquire(c *conn, n int) bool {
 }
 
 // acquire charges n bytes to c, waiting (and evicting stalled holders) as described on
-// Budget. It returns errOverBudget after WaitMax, or ctx's error.
+// Budget. It returns errOverBudget after WaitMax, errEvicted if c itself was evicted while
+// waiting, or ctx's error.
 func (b *Budget) acquire(ctx context.Context, c *conn, n int) error {
 	b.mu.Lock()
 	if b.grantLocked(c, n) {
@@ -89,19 +93,19 @@ func (b *Budget) acquire(ctx context.Context, c *conn, n int) error {
 		return nil
 	}
 	b.mu.Unlock()
-	prev := c.state.Swap(connBusy) // waiting for budget is not the sender's stall
-	defer func() {
-		c.state.Store(prev)
-		c.last.Store(time.Now().UnixNano()) // the stall clock restarts once the wait is over
-	}()
 	deadline := time.Now().Add(b.waitMax)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
 	for {
 		b.mu.Lock()
+		if c.evicted.Load() {
+			b.mu.Unlock()
+			return errEvicted
+		}
 		if b.grantLocked(c, n) {
 			b.mu.Unlock()
+			c.last.Store(time.Now().UnixNano()) // the stall clock restarts once the wait is over
 			return nil
 		}
 		now := time.Now()
@@ -111,10 +115,13 @@ func (b *Budget) acquire(ctx context.Context, c *conn, n int) error {
 			reasons[i] = fmt.Errorf("no progress for %v inside a payload holding %d bytes of the in-flight budget; closed to free them",
 				now.Sub(time.Unix(0, v.last.Load())).Round(time.Millisecond), v.held)
 		}
+		if len(victims) > 0 {
+			b.wakeLocked() // a victim waiting for budget itself must notice and give its bytes back
+		}
 		freed := b.freed
 		b.mu.Unlock()
 		for i, v := range victims {
-			v.evict(reasons[i])
+			v.closeEvicted(reasons[i])
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
@@ -133,9 +140,11 @@ func (b *Budget) acquire(ctx context.Context, c *conn, n int) error {
 	}
 }
 
-// stalledLocked picks, oldest progress first, holders other than self that sit inside a
-// partial payload without progress for stallAfter, until their bytes cover need. Holders
-// already evicted and not yet released count towards need without being picked again.
+// stalledLocked picks and marks evicted, oldest progress first, holders other than self that
+// sit inside a partial payload (reading it or waiting for budget for its next chunk) without
+// progress for stallAfter, until their bytes cover need. Marking them under the budget's lock
+// means two waiters never evict each other. Holders already evicted and not yet released
+// count towards need without being picked again.
 func (b *Budget) stalledLocked(self *conn, need int, now time.Time) []*conn {
 	var cands []*conn
 	for h := range b.holders {
@@ -154,13 +163,23 @@ func (b *Budget) stalledLocked(self *conn, need int, now time.Time) []*conn {
 		return nil
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].last.Load() < cands[j].last.Load() })
-	for i, h := range cands {
-		need -= h.held
+	var victims []*conn
+	for _, h := range cands {
 		if need <= 0 {
-			return cands[:i+1]
+			break
+		}
+		if h.evicted.CompareAndSwap(false, true) {
+			victims = append(victims, h)
+			need -= h.held
 		}
 	}
-	return cands
+	return victims
+}
+
+// wakeLocked wakes every waiter to check the budget again.
+func (b *Budget) wakeLocked() {
+	close(b.freed)
+	b.freed = make(chan struct{})
 }
 
 // release returns everything c holds and wakes the waiters.
@@ -174,6 +193,5 @@ func (b *Budget) release(c *conn) {
 	c.held = 0
 	delete(b.holders, c)
 	b.report()
-	close(b.freed)
-	b.freed = make(chan struct{})
+	b.wakeLocked()
 }

@@ -26,8 +26,8 @@ type conn struct {
 // Connection states.
 const (
 	connIdle      int32 = iota // between payloads, waiting for the next one
-	connInPayload              // inside a partly received frame or line
-	connBusy                   // waiting for budget, decoding or handing over to the sink
+	connInPayload              // inside a partly received frame or line, reading or waiting for budget
+	connBusy                   // decoding a complete payload or handing it over to the sink
 )
 
 func newConn(t *TCP, nc net.Conn) *conn {
@@ -62,14 +62,19 @@ func (c *conn) evict(why error) bool {
 	if !c.evicted.CompareAndSwap(false, true) {
 		return false
 	}
-	_ = c.Conn.Close()
-	c.t.Proto.Reject(ingest.Evicted, 1)
-	c.t.rl.log(c.t.Log, c.t.Proto.Name, c.remote, fmt.Errorf("connection evicted: %w", why), 1)
+	c.closeEvicted(why)
 	return true
 }
 
+// closeEvicted closes, counts and logs a connection already marked evicted.
+func (c *conn) closeEvicted(why error) {
+	_ = c.Conn.Close()
+	c.t.Proto.Reject(ingest.Evicted, 1)
+	c.t.rl.log(c.t.Log, c.t.Proto.Name, c.remote, fmt.Errorf("connection evicted: %w", why), 1)
+}
+
 // victimLocked picks the connection to evict to make room: the one idle longest, skipping
-// connections that are busy (waiting for budget or for the sink) or made progress inside a
+// connections that are busy (decoding or waiting for the sink) or made progress inside a
 // payload within the budget's stall interval. When every connection is such, it is the one
 // with the oldest last read of all. t.mu is held.
 func (t *TCP) victimLocked(now time.Time) *conn {

@@ -68,14 +68,23 @@ func (t *TCP) readBody(ctx context.Context, c *conn, n int) (body []byte, done f
 			}
 		}
 	}()
+	var peek [512]byte
 	for got := 0; got < n || len(parts) == 0; {
 		k := min(chunkSize, n-got)
-		if err := t.Budget.acquire(ctx, c, k); err != nil {
-			return nil, nil, t.refuse(err, fmt.Sprintf("a %d-byte frame", n))
+		// The first bytes of a chunk are read before the chunk is charged, so a connection
+		// waiting for budget always has data pending, and a sender that stalls does so in a
+		// read, where the budget can see it stalled, not in the wait.
+		m, err := io.ReadAtLeast(c, peek[:min(len(peek), k)], min(1, k))
+		if err == nil {
+			if err = t.Budget.acquire(ctx, c, k); err != nil {
+				return nil, nil, t.refuse(err, fmt.Sprintf("a %d-byte frame", n))
+			}
+			p := chunks.Get().(*[]byte)
+			parts = append(parts, p)
+			copy(*p, peek[:m])
+			_, err = io.ReadFull(c, (*p)[m:k])
 		}
-		p := chunks.Get().(*[]byte)
-		parts = append(parts, p)
-		if _, err := io.ReadFull(c, (*p)[:k]); err != nil {
+		if err != nil {
 			if c.evicted.Load() || t.stopping() {
 				return nil, nil, nil
 			}

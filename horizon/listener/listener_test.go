@@ -160,23 +160,6 @@ func TestTCPManyConnectionsAndBadInput(t *testing.T) {
 	require.True(t, l.State().Up)
 }
 
-func TestTCPConnectionLimit(t *testing.T) {
-	stats := telemetry.New(nil)
-	l := &TCP{Config: baseConfig("127.0.0.1:0", telemetry.PlaintextTCP, &sink{}, stats), Framing: Lines, MaxConns: 1}
-	stop := startTCP(t, l)
-	defer stop()
-	first, err := net.Dial("tcp", l.BoundAddr())
-	require.NoError(t, err)
-	defer first.Close()
-	require.Eventually(t, func() bool { return testutil.ToFloat64(stats.Connections.WithLabelValues(telemetry.PlaintextTCP)) == 1 }, time.Second, 5*time.Millisecond)
-	second, err := net.Dial("tcp", l.BoundAddr())
-	require.NoError(t, err)
-	defer second.Close()
-	_ = second.SetReadDeadline(time.Now().Add(2 * time.Second))
-	_, err = second.Read(make([]byte, 1))
-	require.ErrorIs(t, err, io.EOF, "over the limit, the connection is closed at once")
-}
-
 func TestPlaintextLines(t *testing.T) {
 	stats := telemetry.New(nil)
 	sk := &sink{}
