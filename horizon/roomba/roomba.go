@@ -1,7 +1,7 @@
 // Package roomba keeps horizon's series bounded: every pass visits each key of a namespace's
 // unique set once, sorts its points by timestamp, keeps one point per timestamp, drops points
-// older than the namespace window plus the grace time, and purges metrics whose newest point
-// fell out of the window. It replaces Skyline's roomba.py without its defects: a rewrite never
+// older than the namespace window plus the grace time or stamped beyond now + MaxFuture, and
+// purges metrics whose newest point fell out of the window. It replaces Skyline's roomba.py without its defects: a rewrite never
 // loses points appended meanwhile (a Lua script compares what was read and keeps the appended
 // tail), a decode error never deletes a metric (the corrupt bytes are dropped and counted),
 // no key is skipped by a partitioning remainder, and a leftover member of the unique set whose
@@ -44,8 +44,15 @@ type Config struct {
 	Grace      time.Duration // ROOMBA_GRACE_TIME
 	Interval   time.Duration // pause between passes
 	Batch      int           // keys read per MGET round trip (200 by default)
-	Now        func() time.Time
+	// MaxFuture drops stored points stamped later than now + MaxFuture (--max-future; 0:
+	// DefaultMaxFuture). Horizon refuses such points; this removes those stored before it
+	// did, or by another writer, which would blind detection on their metric.
+	MaxFuture time.Duration
+	Now       func() time.Time
 }
+
+// DefaultMaxFuture is Config.MaxFuture when it is 0 (--max-future's default).
+const DefaultMaxFuture = 10 * time.Minute
 
 // Roomba trims series in the background.
 type Roomba struct {
@@ -55,6 +62,7 @@ type Roomba struct {
 	log   *slog.Logger
 
 	afterSRem func(keys []string) // test hook: runs between the SREM and the EXISTS of dropLeftovers
+	saddLog   time.Time           // last log of a failed compensating SADD (rate limit)
 }
 
 // New returns a Roomba.
@@ -64,6 +72,9 @@ func New(cfg Config, store Store, stats *telemetry.Stats, log *slog.Logger) *Roo
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 200
+	}
+	if cfg.MaxFuture <= 0 {
+		cfg.MaxFuture = DefaultMaxFuture
 	}
 	return &Roomba{cfg: cfg, store: store, stats: stats, log: log}
 }
@@ -82,7 +93,11 @@ type PassStats struct {
 	PurgedMissing int
 	Conflicts     int // changed by someone else and retried later in the pass
 	CorruptBytes  int
-	Duration      time.Duration
+	FuturePoints  int // points stamped beyond now + MaxFuture, dropped
+	// SAddFailed counts members taken out of their unique set that could not be put back
+	// (see dropLeftovers); until their writer's next append they are not analysed.
+	SAddFailed int
+	Duration   time.Duration
 }
 
 // Run makes a pass over every namespace, pauses Interval, and repeats until ctx ends.
@@ -98,12 +113,13 @@ func (r *Roomba) Run(ctx context.Context) error {
 				continue
 			}
 			level := slog.LevelDebug
-			if st.Purged > 0 || st.PurgedMissing > 0 || st.CorruptBytes > 0 {
+			if st.Purged > 0 || st.PurgedMissing > 0 || st.CorruptBytes > 0 || st.FuturePoints > 0 {
 				level = slog.LevelInfo
 			}
 			r.log.Log(ctx, level, "roomba pass", "namespace", st.Namespace, "keys", st.Keys,
 				"trimmed", st.Trimmed, "purged", st.Purged, "unchanged", st.Unchanged, "missing", st.Missing,
-				"purged_missing", st.PurgedMissing, "conflicts", st.Conflicts, "corrupt_bytes", st.CorruptBytes, "seconds", st.Duration.Seconds())
+				"purged_missing", st.PurgedMissing, "conflicts", st.Conflicts, "corrupt_bytes", st.CorruptBytes, "future_points", st.FuturePoints,
+				"seconds", st.Duration.Seconds())
 		}
 		select {
 		case <-ctx.Done():
@@ -126,7 +142,9 @@ func (r *Roomba) Pass(ctx context.Context, ns Namespace) (PassStats, error) {
 		return st, err
 	}
 	st.Keys = len(keys)
-	cutoff := float64(r.cfg.Now().Add(-(ns.Duration + r.cfg.Grace)).Unix())
+	now := r.cfg.Now()
+	cutoff := float64(now.Add(-(ns.Duration + r.cfg.Grace)).Unix())
+	ceiling := float64(now.Add(r.cfg.MaxFuture).Unix())
 	tries := map[string]int{}
 	enc := redisstore.NewEncoder()
 	for len(keys) > 0 {
@@ -147,8 +165,9 @@ func (r *Roomba) Pass(ctx context.Context, ns Namespace) (PassStats, error) {
 				missing = append(missing, batch[i])
 				continue
 			}
-			out, bad := Vacuum(raw, cutoff, enc)
+			out, bad, future := Vacuum(raw, cutoff, ceiling, enc)
 			st.CorruptBytes += bad
+			st.FuturePoints += future
 			if bytes.Equal(out, raw) {
 				st.Unchanged++
 				continue
@@ -159,9 +178,11 @@ func (r *Roomba) Pass(ctx context.Context, ns Namespace) (PassStats, error) {
 		if err != nil {
 			return st, err
 		}
-		removed, err := r.dropLeftovers(ctx, missing)
+		removed, unset, err := r.dropLeftovers(ctx, missing)
 		st.PurgedMissing += removed
+		st.SAddFailed += unset
 		if err != nil {
+			r.stats.RoombaKeys.WithLabelValues("sadd_failed").Add(float64(st.SAddFailed))
 			return st, err
 		}
 		keys = keys[n:]
@@ -187,22 +208,25 @@ func (r *Roomba) Pass(ctx context.Context, ns Namespace) (PassStats, error) {
 	r.stats.RoombaKeys.WithLabelValues("purged").Add(float64(st.Purged))
 	r.stats.RoombaKeys.WithLabelValues("purged_missing").Add(float64(st.PurgedMissing))
 	r.stats.RoombaKeys.WithLabelValues("conflict").Add(float64(st.Conflicts))
+	r.stats.RoombaKeys.WithLabelValues("sadd_failed").Add(float64(st.SAddFailed))
 	r.stats.RoombaBad.Add(float64(st.CorruptBytes))
 	r.stats.RoombaSecs.Set(st.Duration.Seconds())
 	return st, nil
 }
 
 // dropLeftovers removes from their unique sets the keys that were read as missing, and
-// returns how many it removed for good. The order keeps "a stored key is always in its set"
+// returns how many it removed for good and how many it took out but could not put back
+// (counted sadd_failed and logged, rate-limited). The order keeps "a stored key is always in
+// its set"
 // against writers, who APPEND before they SADD: 1. SREM every key; 2. EXISTS each key, after
 // the SREM; 3. SADD back those a writer re-created meanwhile. If a writer's last APPEND came
 // after our EXISTS, its SADD also comes after our SREM and stands; if it came before, EXISTS
 // sees the key and step 3 puts it back. Only if this Roomba dies between steps 1 and 3 can a
 // re-created key stay outside its set, until its writer's next APPEND+SADD. Every command is
 // single-key, so this works on a Redis Cluster as on one Redis.
-func (r *Roomba) dropLeftovers(ctx context.Context, keys []string) (int, error) {
+func (r *Roomba) dropLeftovers(ctx context.Context, keys []string) (removed, unset int, err error) {
 	if len(keys) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	rdb := r.store.Client()
 	bySet := map[string][]string{}
@@ -217,7 +241,7 @@ func (r *Roomba) dropLeftovers(ctx context.Context, keys []string) (int, error) 
 			members[i] = k
 		}
 		if err := rdb.SRem(ctx, set, members...).Err(); err != nil {
-			return 0, fmt.Errorf("cannot remove %d leftover members from %s: %w", len(ks), set, err)
+			return 0, unset, fmt.Errorf("cannot remove %d leftover members from %s: %w", len(ks), set, err)
 		}
 	}
 	if r.afterSRem != nil {
@@ -239,12 +263,14 @@ func (r *Roomba) dropLeftovers(ctx context.Context, keys []string) (int, error) 
 			for i, k := range ks {
 				members[i] = k
 			}
-			_ = rdb.SAdd(ctx, set, members...).Err()
+			if serr := rdb.SAdd(ctx, set, members...).Err(); serr != nil {
+				unset += len(ks)
+				r.logSAddFailed(set, ks, serr)
+			}
 		}
-		return 0, fmt.Errorf("cannot check %d leftover members: %w", len(keys), err)
+		return 0, unset, fmt.Errorf("cannot check %d leftover members: %w", len(keys), err)
 	}
 	// 3. SADD back the re-created keys.
-	removed := 0
 	for set, ks := range bySet {
 		var back []any
 		for i, c := range exists[set] {
@@ -256,21 +282,34 @@ func (r *Roomba) dropLeftovers(ctx context.Context, keys []string) (int, error) 
 		}
 		if len(back) > 0 {
 			if err := rdb.SAdd(ctx, set, back...).Err(); err != nil {
-				return removed, fmt.Errorf("cannot re-add %d re-created keys to %s: %w", len(back), set, err)
+				unset += len(back)
+				return removed, unset, fmt.Errorf("cannot re-add %d re-created keys to %s: %w", len(back), set, err)
 			}
 		}
 	}
-	return removed, nil
+	return removed, unset, nil
+}
+
+// logSAddFailed reports members that left their unique set and could not be put back, at most
+// once a minute: the error that made dropLeftovers give up is returned (and logged) as well,
+// but this one says which stored series the analyzer no longer lists.
+func (r *Roomba) logSAddFailed(set string, keys []string, err error) {
+	if time.Since(r.saddLog) < time.Minute {
+		return
+	}
+	r.saddLog = time.Now()
+	r.log.Warn("cannot put leftover members back into their unique set; a series among them that a writer re-created is not analysed until its next append",
+		"set", set, "members", len(keys), "first", keys[0], "err", err)
 }
 
 type typedPair struct{ ts, v redisstore.Number }
 
 // Vacuum returns the rewritten series: good pairs sorted by (timestamp, value) as Python sorts
 // tuples, the first pair of each timestamp kept (so of duplicates the smallest value
-// survives, as in Skyline), pairs with timestamp <= cutoff dropped, and every kept pair
-// re-encoded with its original int/float type. It also returns the number of corrupt bytes
-// dropped. An empty result means nothing is left.
-func Vacuum(raw []byte, cutoff float64, enc *redisstore.Encoder) ([]byte, int) {
+// survives, as in Skyline), pairs with timestamp <= cutoff or > ceiling dropped, and every
+// kept pair re-encoded with its original int/float type. It also returns the number of corrupt
+// bytes and of pairs beyond the ceiling dropped. An empty result means nothing is left.
+func Vacuum(raw []byte, cutoff, ceiling float64, enc *redisstore.Encoder) (out []byte, corrupt, future int) {
 	pairs := make([]typedPair, 0, len(raw)/12)
 	st := redisstore.DecodeNumbers(raw, func(ts, v redisstore.Number) {
 		pairs = append(pairs, typedPair{ts, v})
@@ -281,21 +320,25 @@ func Vacuum(raw []byte, cutoff float64, enc *redisstore.Encoder) ([]byte, int) {
 		}
 		return cmp.Compare(a.v.Float64(), b.v.Float64())
 	})
-	out := make([]byte, 0, len(raw))
+	out = make([]byte, 0, len(raw))
 	last, have := 0.0, false
 	for _, p := range pairs {
 		ts := p.ts.Float64()
+		if !(ts <= ceiling) { // NaN included
+			future++
+			continue
+		}
 		if ts <= cutoff || (have && ts == last) {
 			continue
 		}
 		out = enc.AppendPair(out, p.ts, p.v)
 		last, have = ts, true
 	}
-	return out, st.BadBytes
+	return out, st.BadBytes, future
 }
 
 // String summarises a pass for logs and tests.
 func (s PassStats) String() string {
-	return fmt.Sprintf("%s: %d keys, %d trimmed, %d purged, %d unchanged, %d missing (%d removed from the set), %d conflicts, %d corrupt bytes",
-		s.Namespace, s.Keys, s.Trimmed, s.Purged, s.Unchanged, s.Missing, s.PurgedMissing, s.Conflicts, s.CorruptBytes)
+	return fmt.Sprintf("%s: %d keys, %d trimmed, %d purged, %d unchanged, %d missing (%d removed from the set, %d not put back), %d conflicts, %d corrupt bytes, %d future points",
+		s.Namespace, s.Keys, s.Trimmed, s.Purged, s.Unchanged, s.Missing, s.PurgedMissing, s.SAddFailed, s.Conflicts, s.CorruptBytes, s.FuturePoints)
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +26,8 @@ func enc(pairs ...[2]any) []byte {
 		switch v := x.(type) {
 		case int:
 			return redisstore.Int(int64(v))
+		case int64:
+			return redisstore.Int(v)
 		case float64:
 			return redisstore.Float(v)
 		}
@@ -38,24 +42,34 @@ func enc(pairs ...[2]any) []byte {
 func TestVacuum(t *testing.T) {
 	e := redisstore.NewEncoder()
 	for _, tc := range []struct {
-		name   string
-		raw    []byte
-		cutoff float64
-		want   []byte
-		bad    int
+		name    string
+		raw     []byte
+		cutoff  float64
+		want    []byte
+		bad     int
+		ceiling float64 // 0: 1000
+		future  int
 	}{
-		{"sorted stays", enc([2]any{10, 1.0}, [2]any{20, 2}), 0, enc([2]any{10, 1.0}, [2]any{20, 2}), 0},
-		{"sort by timestamp", enc([2]any{30, 3}, [2]any{10, 1}, [2]any{20, 2}), 0, enc([2]any{10, 1}, [2]any{20, 2}, [2]any{30, 3}), 0},
-		{"duplicate timestamp keeps smallest value (Skyline)", enc([2]any{10, 5.0}, [2]any{10, 3.0}, [2]any{10, 4}), 0, enc([2]any{10, 3.0}), 0},
-		{"trim at cutoff (strict)", enc([2]any{10, 1}, [2]any{20, 2}, [2]any{30, 3}), 20, enc([2]any{30, 3}), 0},
-		{"all too old", enc([2]any{10, 1}), 10, []byte{}, 0},
-		{"int and float types preserved", enc([2]any{20, 2.0}, [2]any{10.5, 1}), 0, enc([2]any{10.5, 1}, [2]any{20, 2.0}), 0},
-		{"corrupt tail dropped, good points kept", append(enc([2]any{20, 2}, [2]any{10, 1}), 0xc1, 0x92), 0, enc([2]any{10, 1}, [2]any{20, 2}), 2},
+		{name: "sorted stays", raw: enc([2]any{10, 1.0}, [2]any{20, 2}), want: enc([2]any{10, 1.0}, [2]any{20, 2})},
+		{name: "sort by timestamp", raw: enc([2]any{30, 3}, [2]any{10, 1}, [2]any{20, 2}), want: enc([2]any{10, 1}, [2]any{20, 2}, [2]any{30, 3})},
+		{name: "duplicate timestamp keeps smallest value (Skyline)", raw: enc([2]any{10, 5.0}, [2]any{10, 3.0}, [2]any{10, 4}), want: enc([2]any{10, 3.0})},
+		{name: "trim at cutoff (strict)", raw: enc([2]any{10, 1}, [2]any{20, 2}, [2]any{30, 3}), cutoff: 20, want: enc([2]any{30, 3})},
+		{name: "all too old", raw: enc([2]any{10, 1}), cutoff: 10, want: []byte{}},
+		{name: "int and float types preserved", raw: enc([2]any{20, 2.0}, [2]any{10.5, 1}), want: enc([2]any{10.5, 1}, [2]any{20, 2.0})},
+		{name: "corrupt tail dropped, good points kept", raw: append(enc([2]any{20, 2}, [2]any{10, 1}), 0xc1, 0x92), want: enc([2]any{10, 1}, [2]any{20, 2}), bad: 2},
+		{name: "beyond the ceiling dropped, at it kept", raw: enc([2]any{1001, 1}, [2]any{10, 1}, [2]any{1000, 2}, [2]any{1e300, 3.0}, [2]any{math.MaxInt64, 4}),
+			want: enc([2]any{10, 1}, [2]any{1000, 2}), future: 3},
+		{name: "only far-future points: nothing left", raw: enc([2]any{math.MaxInt64, 1}), want: []byte{}, future: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, bad := Vacuum(tc.raw, tc.cutoff, e)
+			ceiling := tc.ceiling
+			if ceiling == 0 {
+				ceiling = 1000
+			}
+			got, bad, future := Vacuum(tc.raw, tc.cutoff, ceiling, e)
 			require.Equal(t, tc.want, got)
 			require.Equal(t, tc.bad, bad)
+			require.Equal(t, tc.future, future)
 		})
 	}
 }
@@ -76,6 +90,9 @@ func TestPass(t *testing.T) {
 		"metrics.stale":   enc([2]any{cutoff - 100, 1}, [2]any{cutoff, 2}),
 		"metrics.sorted":  enc([2]any{cutoff + 1, 1}, [2]any{cutoff + 2, 2}),
 		"metrics.corrupt": append(enc([2]any{cutoff + 1, 1}), 0xff, 0xc1),
+		// A point stamped years ahead (stored before horizon refused such points) is dropped,
+		// one stamped within --max-future stays.
+		"metrics.future": enc([2]any{int(now.Unix()) + 5*365*day, 1}, [2]any{cutoff + 1, 2}, [2]any{int(now.Unix()) + 60, 3}),
 	}
 	for i := range 500 { // more than one batch
 		data[fmt.Sprintf("metrics.bulk.%d", i)] = enc([2]any{cutoff + 5, i}, [2]any{cutoff + 1, i})
@@ -86,26 +103,28 @@ func TestPass(t *testing.T) {
 		store, telemetry.New(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	st, err := r.Pass(ctx, r.cfg.Namespaces[0])
 	require.NoError(t, err)
-	require.Equal(t, 505, st.Keys)
+	require.Equal(t, 506, st.Keys)
 	require.Equal(t, 1, st.Purged, st.String())
 	require.Equal(t, 1, st.Unchanged, st.String())
-	require.Equal(t, 503, st.Trimmed, st.String())
+	require.Equal(t, 504, st.Trimmed, st.String())
 	require.Equal(t, 2, st.CorruptBytes)
+	require.Equal(t, 1, st.FuturePoints)
 
 	get := func(k string) []byte { b, _ := store.Client().Get(ctx, k).Bytes(); return b }
 	require.Equal(t, enc([2]any{cutoff + 50, 2}, [2]any{cutoff + 100, 1}), get("metrics.fresh"))
 	require.Equal(t, enc([2]any{cutoff + 10, 2}), get("metrics.mixed"))
 	require.Nil(t, get("metrics.stale"))
 	require.Equal(t, enc([2]any{cutoff + 1, 1}), get("metrics.corrupt"), "a corrupt tail never costs the metric")
+	require.Equal(t, enc([2]any{cutoff + 1, 2}, [2]any{int(now.Unix()) + 60, 3}), get("metrics.future"))
 	members, err := store.Members(ctx, "metrics.")
 	require.NoError(t, err)
-	require.Len(t, members, 504)
+	require.Len(t, members, 505)
 	require.NotContains(t, members, "metrics.stale")
 
 	// A second pass finds nothing left to do.
 	st, err = r.Pass(ctx, r.cfg.Namespaces[0])
 	require.NoError(t, err)
-	require.Equal(t, 504, st.Unchanged, st.String())
+	require.Equal(t, 505, st.Unchanged, st.String())
 }
 
 // Points appended while Roomba rewrites are never lost.
@@ -222,13 +241,37 @@ func TestDropLeftoversKeepsRecreatedKeys(t *testing.T) {
 	require.NoError(t, store.Client().SAdd(ctx, "metrics.unique_metrics", "metrics.x", "metrics.y").Err())
 	// metrics.x is re-created (APPEND then SADD) between the read and the SREM.
 	require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.x": enc([2]any{1, 1})}, nil).Err)
-	n, err := r.dropLeftovers(ctx, []string{"metrics.x", "metrics.y"})
+	n, unset, err := r.dropLeftovers(ctx, []string{"metrics.x", "metrics.y"})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
+	require.Zero(t, unset)
 	members, err := store.Members(ctx, "metrics.")
 	require.NoError(t, err)
 	require.Equal(t, []string{"metrics.x"}, members)
-	n, err = r.dropLeftovers(ctx, nil)
+	n, unset, err = r.dropLeftovers(ctx, nil)
 	require.NoError(t, err)
 	require.Zero(t, n)
+	require.Zero(t, unset)
+}
+
+// When Redis goes away between the SREM and the EXISTS, dropLeftovers cannot put the members
+// back: that is counted (sadd_failed) and logged, not swallowed.
+func TestFailedSAddIsCountedAndLogged(t *testing.T) {
+	srv := redistest.Start(t)
+	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	ctx := context.Background()
+	require.NoError(t, store.Client().SAdd(ctx, "metrics.unique_metrics", "metrics.gone.a", "metrics.gone.b").Err())
+	stats := telemetry.New(nil)
+	var logs strings.Builder
+	r := New(Config{Namespaces: []Namespace{{Prefix: "metrics.", Duration: time.Hour}}}, store, stats,
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	r.afterSRem = func([]string) { srv.Stop() }
+	st, err := r.Pass(ctx, r.cfg.Namespaces[0])
+	require.ErrorContains(t, err, "cannot check 2 leftover members")
+	require.Equal(t, 2, st.SAddFailed)
+	require.Equal(t, 2.0, testutil.ToFloat64(stats.RoombaKeys.WithLabelValues("sadd_failed")))
+	require.Contains(t, logs.String(), "cannot put leftover members back into their unique set")
+	require.Contains(t, logs.String(), "members=2")
 }
