@@ -28,7 +28,8 @@ type env struct {
 	svc   *horizon.Service
 	store *redisstore.Store
 	reg   *prometheus.Registry
-	stop  func()
+	halt  func() // stop the service, keep the store open
+	stop  func() // halt and close the store
 }
 
 func start(t *testing.T, mod func(*config.Config)) *env {
@@ -53,9 +54,12 @@ func start(t *testing.T, mod func(*config.Config)) *env {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	e := &env{svc: svc, store: store, reg: reg}
-	e.stop = func() {
+	e.halt = func() {
 		cancel()
 		require.NoError(t, <-done)
+	}
+	e.stop = func() {
+		e.halt()
 		_ = store.Close()
 	}
 	return e
@@ -195,6 +199,89 @@ func TestBindFailures(t *testing.T) {
 	// Set explicitly: fatal, with a message naming the flag.
 	_, err = horizon.New(horizon.Options{Config: cfg, Explicit: func(o string) bool { return o == "pickle-tcp" }, Store: store, Log: log})
 	require.ErrorContains(t, err, "--pickle-tcp")
+}
+
+// Idle connections held over --max-conns cannot lock a real sender out: the idlest is evicted.
+func TestIdleConnectionsDoNotLockOutSenders(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.MaxConns = 4 })
+	defer e.stop()
+	now := time.Now().Unix()
+	for _, tc := range []struct {
+		listener string
+		payload  []byte
+	}{
+		{"pickle-tcp", frame(pickleP2("lockout.pickle", now, 1))},
+		{"plaintext-tcp", fmt.Appendf(nil, "lockout.plaintext 1 %d\n", now)},
+	} {
+		t.Run(tc.listener, func(t *testing.T) {
+			for range 10 {
+				c, err := net.Dial("tcp", e.svc.Addr(tc.listener))
+				require.NoError(t, err)
+				defer c.Close()
+			}
+			send(t, "tcp", e.svc.Addr(tc.listener), tc.payload)
+		})
+	}
+	require.Eventually(t, func() bool {
+		members, _ := e.store.Members(context.Background(), "metrics.")
+		return len(members) == 2
+	}, 3*time.Second, 10*time.Millisecond)
+	for _, l := range []string{"pickle-tcp", "plaintext-tcp"} {
+		require.Equal(t, 7.0, metricWith(t, e.reg, "kale_horizon_rejected_total", "protocol", l, "reason", "evicted"), l)
+	}
+}
+
+// metricWith returns the value of the counter or gauge name whose labels include the pairs.
+func metricWith(t *testing.T, reg *prometheus.Registry, name string, pairs ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			for i := 0; i+1 < len(pairs); i += 2 {
+				if labels[pairs[i]] != pairs[i+1] {
+					continue next
+				}
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("metric %s%v not found", name, pairs)
+	return 0
+}
+
+// What senders wrote before the stop is stored: listeners drain their connections into the
+// writer before it is stopped.
+func TestStopKeepsWhatWasReceived(t *testing.T) {
+	e := start(t, nil)
+	defer func() { _ = e.store.Close() }()
+	const n = 500
+	now := time.Now().Unix()
+	var lines, frames []byte
+	for i := range n {
+		lines = fmt.Appendf(lines, "stop.plaintext %d %d\n", i, now-int64(n)+int64(i))
+		frames = append(frames, frame(pickleP2("stop.pickle", now-int64(n)+int64(i), float64(i)))...)
+	}
+	send(t, "tcp", e.svc.Addr("plaintext-tcp"), lines)
+	send(t, "tcp", e.svc.Addr("pickle-tcp"), frames)
+	e.halt()
+	for _, name := range []string{"stop.plaintext", "stop.pickle"} {
+		p, _, err := e.store.Series(context.Background(), name)
+		require.NoError(t, err)
+		require.Len(t, p, n, name)
+	}
+	require.Zero(t, metricWith(t, e.reg, "kale_horizon_inflight_bytes"))
 }
 
 func must(b []byte, err error) []byte {

@@ -61,6 +61,9 @@ func frame(payload string) []byte {
 
 func startTCP(t *testing.T, l *TCP) (stop func()) {
 	t.Helper()
+	if l.DrainTimeout == 0 {
+		l.DrainTimeout = 20 * time.Millisecond // connections left open must not slow every test down
+	}
 	require.NoError(t, l.Listen())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

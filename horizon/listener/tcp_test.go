@@ -163,7 +163,8 @@ func TestTCPAcceptErrorsBackOff(t *testing.T) {
 			sk := &sink{}
 			real, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
-			l := &TCP{Config: baseConfig("127.0.0.1:0", telemetry.PlaintextTCP, sk, stats), Framing: Lines, MaxConns: 10}
+			l := &TCP{Config: baseConfig("127.0.0.1:0", telemetry.PlaintextTCP, sk, stats), Framing: Lines, MaxConns: 10,
+				DrainTimeout: 20 * time.Millisecond}
 			l.state = State{Protocol: l.Proto.Name, Addr: l.Addr}
 			l.use(&failingListener{Listener: real, fail: tc.fail})
 			ctx, cancel := context.WithCancel(context.Background())
