@@ -5,10 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"math/big"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -367,10 +365,8 @@ func TestDecodeAllocs(t *testing.T) {
 	require.NoError(t, err)
 	lim := ingest.DefaultLimits()
 	n := testing.AllocsPerRun(20, func() { require.NoError(t, Decode(b, lim, func(redisstore.Point) {})) })
-	// All og-rek's, per item: the name (which Decode reuses, not copies), the boxed timestamp
-	// and value, two tuples of two allocations each and io.CopyN's LimitReader; with the
-	// memo stripped, nothing per memo store. Plus a handful per payload.
-	require.LessOrEqual(t, n, 500*12+64.0)
+	// The name string of each item, nothing else: the pooled machine keeps its arenas.
+	require.LessOrEqual(t, n, 500+4.0)
 }
 
 // fuzzLimits are small so that the fuzzer reaches every budget.
@@ -411,82 +407,60 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 
-		// The pre-scan's simulation agrees with what og-rek decoded.
-		s := statePool.Get().(*state)
-		defer s.release()
-		top, obj, err := s.unpickle(b, fuzzLimits)
-		if err != nil {
-			return
-		}
-		switch v := obj.(type) {
-		case []any:
-			require.Contains(t, []kind{kList, kListAlias}, top.kind)
-			require.Equal(t, top.n, len(v))
-		case ogorek.Tuple:
-			require.Equal(t, kTuple, top.kind)
-			require.Equal(t, top.n, len(v))
-		}
-		// Stripping the unused memo stores did not change the value.
-		orig, err := ogorek.NewDecoder(bytes.NewReader(b)).Decode()
-		require.NoError(t, err, "og-rek fails on the original but not on the stripped pickle")
-		require.True(t, same(orig, obj), "stripped pickle decodes differently")
+		// Decode agrees with og-rek wherever both accept the payload.
+		var want []redisstore.Point
+		refErr := refDecode(b, fuzzLimits, func(p redisstore.Point) { want = append(want, p) })
+		requireAgree(t, b, got, err, want, refErr)
 	})
 }
 
-func TestStripMemo(t *testing.T) {
-	// Fixtures whose pickles fetch memoized objects back in some protocols.
-	for _, fx := range []struct {
-		name  string
-		files int
-	}{{"repeat", allProtocols}, {"mixed", allProtocols}, {"bytesname", 6}, {"reduce", allProtocols}, {"global", allProtocols}} {
-		for file, b := range fixtures(t, fx.name, fx.files) {
-			t.Run(file, func(t *testing.T) {
-				s := statePool.Get().(*state)
-				defer s.release()
-				_, got, err := s.unpickle(b, ingest.DefaultLimits())
-				require.NoError(t, err)
-				require.Less(t, len(s.buf), len(b), "nothing stripped")
-				want, err := ogorek.NewDecoder(bytes.NewReader(b)).Decode()
-				require.NoError(t, err)
-				require.True(t, same(want, got))
-			})
-		}
+// requireAgree checks Decode's result against refDecode's. Decode may reject as a whole
+// (Malformed, TooLarge) what og-rek accepts; otherwise the points and the rejection counts
+// must be the same.
+func requireAgree(t *testing.T, b []byte, got []redisstore.Point, err error, want []redisstore.Point, refErr error) {
+	t.Helper()
+	var e, re *ingest.Error
+	if errors.As(err, &e) && e.Counts[ingest.Malformed]+e.Counts[ingest.TooLarge] > 0 {
+		return
+	}
+	require.True(t, refErr == nil || errors.As(refErr, &re), "%v", refErr)
+	require.False(t, re != nil && re.Counts[ingest.Malformed] > 0, "og-rek rejects %q (%v), Decode does not (%v)", b, refErr, err)
+	require.True(t, samePoints(want, got), "%q: og-rek decodes %v, Decode %v", b, want, got)
+	if re == nil {
+		require.NoError(t, err)
+	} else {
+		require.NotNil(t, e, "%q: og-rek: %v", b, refErr)
+		require.Equal(t, re.Counts, e.Counts, "%q: og-rek: %v, Decode: %v", b, refErr, err)
 	}
 }
 
-// same compares decoded values, NaN equal to NaN.
-func same(a, b any) bool {
-	switch a := a.(type) {
-	case []any:
-		b, ok := b.([]any)
-		return ok && sameSeq(a, b)
-	case ogorek.Tuple:
-		b, ok := b.(ogorek.Tuple)
-		return ok && sameSeq(a, b)
-	case ogorek.Call:
-		b, ok := b.(ogorek.Call)
-		return ok && a.Callable == b.Callable && sameSeq(a.Args, b.Args)
-	case ogorek.Ref:
-		b, ok := b.(ogorek.Ref)
-		return ok && same(a.Pid, b.Pid)
-	case float64:
-		b, ok := b.(float64)
-		return ok && (a == b || math.IsNaN(a) && math.IsNaN(b))
-	case *big.Int:
-		b, ok := b.(*big.Int)
-		return ok && a.Cmp(b) == 0
+// TestAgreesWithOgRek decodes every fixture with Decode and with og-rek.
+func TestAgreesWithOgRek(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.pickle")
+	require.NoError(t, err)
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			got, err := decodeAll(b, ingest.DefaultLimits())
+			want, refErr := ingesttest.DecodeAll(refDecode, b, ingest.DefaultLimits())
+			requireAgree(t, b, got, err, want, refErr)
+		})
 	}
-	return reflect.DeepEqual(a, b)
 }
 
-func sameSeq(a, b []any) bool {
+func samePoints(a, b []redisstore.Point) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if !same(a[i], b[i]) {
+		if a[i].Name != b[i].Name || !sameNumber(a[i].Timestamp, b[i].Timestamp) || !sameNumber(a[i].Value, b[i].Value) {
 			return false
 		}
 	}
 	return true
+}
+
+func sameNumber(a, b redisstore.Number) bool {
+	return a.IsInt == b.IsInt && a.I == b.I && (a.F == b.F || math.IsNaN(a.F) && math.IsNaN(b.F))
 }
