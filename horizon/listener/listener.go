@@ -1,7 +1,9 @@
 // Package listener frames bytes from the network for horizon's pure decoders and hands the
 // decoded datapoints to the writer. TCP listeners serve many concurrent connections and push
-// back on senders when the writer is full; UDP listeners read one datagram at a time and count
-// what they drop. Malformed input is counted by reason and logged at most once per interval;
+// back on senders when the writer is full; they close idle connections, evict the idlest one
+// at --max-conns, charge payload bytes to one in-flight budget shared by every listener, and
+// on stop drain what senders had already written. UDP listeners read one datagram at a time
+// and count what they drop. Malformed input is counted by reason and logged at most once per interval;
 // it never stops a listener. It replaces Skyline's listen.py, which served one TCP connection
 // at a time, spun forever on a closed connection and died on one bad UDP packet.
 package listener
