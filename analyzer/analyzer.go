@@ -62,8 +62,16 @@ type Config struct {
 	// Lease is how long this analyzer's membership outlives its last heartbeat (0:
 	// DefaultLease); it is renewed every Lease/3.
 	Lease time.Duration
-	Now   func() time.Time
+	// MaxFuture is --max-future: stored points stamped later than the cycle's start plus
+	// MaxFuture are ignored, and a kale detector state that has seen one is started afresh
+	// (0: DefaultMaxFuture). One far-future point would otherwise end the metric's detection:
+	// every later point is older than it.
+	MaxFuture time.Duration
+	Now       func() time.Time
 }
+
+// DefaultMaxFuture is Config.MaxFuture when it is 0.
+const DefaultMaxFuture = 10 * time.Minute
 
 // Options wire an Analyzer.
 type Options struct {
@@ -121,6 +129,9 @@ func New(o Options) (*Analyzer, error) {
 	}
 	if o.Config.Lease <= 0 {
 		o.Config.Lease = DefaultLease
+	}
+	if o.Config.MaxFuture <= 0 {
+		o.Config.MaxFuture = DefaultMaxFuture
 	}
 	ens, err := algorithms.NewEnsemble(&o.Config.Settings)
 	if err != nil {
@@ -234,6 +245,7 @@ type workerOut struct {
 	analysed   int
 	errors     int
 	corrupt    int
+	future     int // points beyond now + MaxFuture, ignored
 }
 
 // Cycle renews this analyzer's lease, reads the live members, analyses once each metric this
@@ -298,12 +310,13 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 		a.states.keep(alive)
 	}
 	var recs []Record
-	corrupt := 0
+	corrupt, future := 0, 0
 	for _, o := range outs {
 		recs = append(recs, o.records...)
 		st.Analysed += o.analysed
 		st.Errors += o.errors
 		corrupt += o.corrupt
+		future += o.future
 		for k, v := range o.exceptions {
 			st.Exceptions[k] += v
 		}
@@ -338,7 +351,7 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 		}
 	}
 	a.sendSelfMetrics(ctx, st, started)
-	a.m.observe(st, corrupt)
+	a.m.observe(st, corrupt, future)
 	a.mu.Lock()
 	a.last = st
 	a.mu.Unlock()
@@ -378,6 +391,7 @@ func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64
 			var st redisstore.DecodeStats
 			buf, st = redisstore.AppendPairs(buf[:0], raw)
 			out.corrupt += st.BadBytes
+			buf = a.dropFuture(buf, now, out)
 			name := strings.TrimPrefix(keys[i], ns)
 			a.guarded(name, buf, out, func(series []algorithms.Point) {
 				if a.states != nil {
@@ -389,6 +403,21 @@ func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64
 		}
 	}
 	return nil
+}
+
+// dropFuture removes, in place, the points stamped later than now + MaxFuture (or NaN): the
+// writer refuses them and Roomba removes them, but one that got in would sort last and make
+// every real point look old to the detectors.
+func (a *Analyzer) dropFuture(series []algorithms.Point, now float64, out *workerOut) []algorithms.Point {
+	ceiling := now + a.cfg.MaxFuture.Seconds()
+	kept := series[:0]
+	for _, p := range series {
+		if p.Timestamp <= ceiling {
+			kept = append(kept, p)
+		}
+	}
+	out.future += len(series) - len(kept)
+	return kept
 }
 
 // guarded sorts a series by time (series stay in arrival order until Roomba sorts them) and

@@ -178,6 +178,11 @@ func (a *Analyzer) analyseKale(name string, series []algorithms.Point, now float
 			out.errors++ // a stale or corrupt state: rebuilt from the series below
 		}
 	}
+	if st != nil && !(st.last <= now+a.cfg.MaxFuture.Seconds()) {
+		// The state has fed a point stamped far ahead (saved before such points were
+		// ignored): every real point is older than it and would be skipped. Start afresh.
+		st = nil
+	}
 	if st == nil {
 		st = &kaleState{k: algorithms.NewKale(a.cfg.Kale), last: math.Inf(-1)}
 	}

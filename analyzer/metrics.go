@@ -14,6 +14,7 @@ type metrics struct {
 	triggers   *prometheus.CounterVec
 	errors     *prometheus.CounterVec
 	corrupt    prometheus.Counter
+	future     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, names []string) *metrics {
@@ -29,6 +30,7 @@ func newMetrics(reg prometheus.Registerer, names []string) *metrics {
 		triggers:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_analyzer_triggers_total", Help: "Anomalous votes, by detector (Skyline's anomaly breakdown)."}, []string{"algorithm"}),
 		errors:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_analyzer_errors_total", Help: "Analyzer errors, by kind (read, records, graphite, second_order, cycle, lease)."}, []string{"kind"}),
 		corrupt:    prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_analyzer_corrupt_bytes_total", Help: "Stored bytes that did not decode as [ts, value] pairs (skipped; the good points were analysed)."}),
+		future:     prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_analyzer_future_points_total", Help: "Stored points stamped later than now + --max-future, ignored (Roomba removes them)."}),
 	}
 	for _, r := range exceptionNames {
 		m.exceptions.WithLabelValues(r)
@@ -37,12 +39,12 @@ func newMetrics(reg prometheus.Registerer, names []string) *metrics {
 		m.triggers.WithLabelValues(n)
 	}
 	if reg != nil {
-		reg.MustRegister(m.cycles, m.seconds, m.metrics, m.assigned, m.members, m.analysed, m.anomalies, m.exceptions, m.triggers, m.errors, m.corrupt)
+		reg.MustRegister(m.cycles, m.seconds, m.metrics, m.assigned, m.members, m.analysed, m.anomalies, m.exceptions, m.triggers, m.errors, m.corrupt, m.future)
 	}
 	return m
 }
 
-func (m *metrics) observe(st CycleStats, corrupt int) {
+func (m *metrics) observe(st CycleStats, corrupt, future int) {
 	m.cycles.Inc()
 	m.seconds.Set(st.DurationS)
 	m.metrics.Set(float64(st.Metrics))
@@ -57,4 +59,5 @@ func (m *metrics) observe(st CycleStats, corrupt int) {
 		m.triggers.WithLabelValues(a).Add(float64(n))
 	}
 	m.corrupt.Add(float64(corrupt))
+	m.future.Add(float64(future))
 }
