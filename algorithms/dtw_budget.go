@@ -81,20 +81,20 @@ func dtwRowsContext(ctx context.Context, a, b []float64, r int, bsf float64, cb 
 		if err := ctx.Err(); err != nil {
 			return inf, err
 		}
-		for i := i0; i < min(n, i0+run); i++ {
+		for k, ai := range a[i0:min(n, i0+run)] {
+			i := i0 + k
 			jlo, jhi := max(0, i-r), min(m-1, i+r)
 			off := r + 1 - i
 			plo, phi := jlo+off, jhi+off
 			cur[plo-1] = inf
 			cur[phi+1] = inf
-			ai := a[i]
 			bs := b[jlo : jhi+1]
 			row := cur[plo : plo+len(bs)]
-			diag := prev[plo : plo+len(bs)+1] // diag[k] = D(i−1, j−1), diag[k+1] = D(i−1, j)
+			diag := prev[plo : plo+len(bs)+1] // diag[c] = D(i−1, j−1), diag[c+1] = D(i−1, j)
 			left, rowMin := inf, inf
-			for k, bj := range bs {
-				best := diag[k]
-				if up := diag[k+1]; up < best {
+			for c, bj := range bs {
+				best := diag[c]
+				if up := diag[c+1]; up < best {
 					best = up
 				}
 				if left < best {
@@ -102,7 +102,7 @@ func dtwRowsContext(ctx context.Context, a, b []float64, r int, bsf float64, cb 
 				}
 				d := ai - bj
 				v := best + float64(d*d)
-				row[k] = v
+				row[c] = v
 				left = v
 				if v < rowMin {
 					rowMin = v

@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		searches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kale_oculus_searches_total",
-			Help: "Shape searches by method and result (ok, bad_query, not_found, error).",
+			Help: "Shape searches by method and result (ok, bad_query, too_much_work, not_found, timeout, cancelled, closed, error).",
 		}, []string{"method", "result"}),
 		searchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kale_oculus_search_seconds",
