@@ -213,14 +213,12 @@ func TestIdleConnectionsDoNotLockOutSenders(t *testing.T) {
 		{"pickle-tcp", frame(pickleP2("lockout.pickle", now, 1))},
 		{"plaintext-tcp", fmt.Appendf(nil, "lockout.plaintext 1 %d\n", now)},
 	} {
-		t.Run(tc.listener, func(t *testing.T) {
-			for range 10 {
-				c, err := net.Dial("tcp", e.svc.Addr(tc.listener))
-				require.NoError(t, err)
-				defer c.Close()
-			}
-			send(t, "tcp", e.svc.Addr(tc.listener), tc.payload)
-		})
+		for range 10 { // held open until the test ends
+			c, err := net.Dial("tcp", e.svc.Addr(tc.listener))
+			require.NoError(t, err)
+			defer c.Close()
+		}
+		send(t, "tcp", e.svc.Addr(tc.listener), tc.payload)
 	}
 	require.Eventually(t, func() bool {
 		members, _ := e.store.Members(context.Background(), "metrics.")
