@@ -97,7 +97,7 @@ func (e *engine) planExactWork(ctx context.Context) error {
 		return e.tooMuchWork(n, fmt.Sprintf("%d series", n))
 	}
 	if seeds := min(n, int64(seedFactor*e.p.need)); mulSat(e.pair, seeds) > limit {
-		return e.tooMuchWork(seeds, fmt.Sprintf("%d phase-1 seeds of %d series", seeds, n))
+		return e.tooMuchWork(seeds, fmt.Sprintf("%d phase-1 seeds (of %d series)", seeds, n))
 	}
 	return nil
 }
@@ -111,7 +111,7 @@ func (e *engine) checkBoundedWork(scored, survivors int64) error {
 	if mulSat(e.pair, n) <= e.maxWork() {
 		return nil
 	}
-	return e.tooMuchWork(n, fmt.Sprintf("%d series left after the lower bounds, plus %d already compared", survivors, scored))
+	return e.tooMuchWork(n, fmt.Sprintf("(%d seeds compared + %d series left after the lower bounds)", scored, survivors))
 }
 
 // comparable counts the series a search may compare: eligible, and of the query's length at
@@ -145,7 +145,7 @@ func (e *engine) tooMuchWork(comparisons int64, what string) error {
 		shrink = "a smaller length or window"
 	}
 	return &badInput{kind: ErrTooMuchWork, msg: fmt.Sprintf(
-		"cannot run this %s search: it may compute up to %d distance-matrix cells (%s × %d cells per comparison: %s), "+
+		"cannot run this %s search: it may compute up to %d distance-matrix cells, %s × %d cells per comparison (%s), "+
 			"more than --search-max-work %d allows; use %s, fewer results (k, page), a name prefix or exclusion filters, "+
 			"or raise --search-max-work",
 		e.p.method, mulSat(e.pair, comparisons), what, e.pair, per, e.maxWork(), shrink)}

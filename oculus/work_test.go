@@ -44,7 +44,7 @@ func TestSearchRefusesTooMuchWork(t *testing.T) {
 		// Stored length 256, full band: 65,536 cells per comparison; the 303 phase-1 seeds
 		// alone exceed the limit.
 		{"dtw stored seeds", Query{Values: long, Window: ptr(1.0), K: 1000},
-			[]string{"303 phase-1 seeds of 303 series", "65536 cells per comparison"}},
+			[]string{"303 phase-1 seeds (of 303 series)", "65536 cells per comparison"}},
 		{"dtw resampled", Query{Values: long, Window: ptr(1.0), Length: ptr(512)},
 			[]string{"303 series", "band 512"}},
 		{"euclidean native", Query{Values: long, Method: MethodEuclidean, Length: ptr(0), Normalize: "none"},
@@ -136,4 +136,18 @@ func TestFastCells(t *testing.T) {
 	require.Equal(t, int64(2*fastCellCost*256*13), fastCells(256, 256, 5))     // 2·n·(2r+3)
 	require.Equal(t, int64(2*fastCellCost*1000*100), fastCells(100, 1000, 60)) // the band is capped at the shorter length
 	require.Equal(t, int64(9_223_372_036_854_775_807), mulSat(1<<40, 1<<40))
+}
+
+// TestSearchRefusedAfterBounds: over the limit before and after the LB_PAA pass (window 1:
+// the bounds prune nothing), refused once the seeds are compared.
+func TestSearchRefusedAfterBounds(t *testing.T) {
+	e, _ := workCorpus(t)
+	s := e.synced()
+	s.cfg.SearchMaxWork = 1_000_000 // 15 comparisons of 65,536 cells
+	start := time.Now()
+	_, err := s.Search(context.Background(), Query{Metric: "w.m010", Window: ptr(1.0), K: 5})
+	require.Less(t, time.Since(start), 100*time.Millisecond)
+	require.ErrorIs(t, err, ErrTooMuchWork)
+	require.ErrorContains(t, err, " seeds compared + ")
+	require.ErrorContains(t, err, "series left after the lower bounds) × 65536 cells per comparison (length 256, band 256)")
 }
