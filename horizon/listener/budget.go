@@ -16,10 +16,13 @@ import (
 // it is decoded and handed to the sink, and a plaintext connection's read buffer beyond its
 // small fixed base. One Budget is shared by all TCP listeners of a process.
 //
-// A connection charges a chunk before reading it. When the budget is exhausted the chunk
-// waits; while it waits, connections holding budget for a partial payload that has made no
-// progress for StallAfter are closed (counted as evicted) to free theirs. A chunk still
-// without budget after WaitMax is refused: its connection is closed and counted over_budget.
+// A connection charges a chunk once its first bytes have arrived. When the budget is
+// exhausted the chunk waits. While it waits, connections holding budget inside a partial
+// payload whose sender has sent nothing for StallAfter are closed (counted as evicted) to free
+// theirs. If there are none but connections, the waiter included, have themselves waited for
+// budget that long inside partial payloads (each holding part of a payload the others need
+// room for), the one holding the most is closed. A chunk still without budget after WaitMax is
+// refused: its connection is closed and counted over_budget.
 type Budget struct {
 	limit      int
 	stallAfter time.Duration
@@ -93,6 +96,8 @@ func (b *Budget) acquire(ctx context.Context, c *conn, n int) error {
 		return nil
 	}
 	b.mu.Unlock()
+	prev := c.state.Swap(connWaiting)
+	defer c.state.Store(prev)
 	deadline := time.Now().Add(b.waitMax)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -114,6 +119,10 @@ func (b *Budget) acquire(ctx context.Context, c *conn, n int) error {
 		for i, v := range victims {
 			reasons[i] = fmt.Errorf("no progress for %v inside a payload holding %d bytes of the in-flight budget; closed to free them",
 				now.Sub(time.Unix(0, v.last.Load())).Round(time.Millisecond), v.held)
+			if v.state.Load() == connWaiting {
+				reasons[i] = fmt.Errorf("waited %v for in-flight budget inside a payload holding the most of it (%d bytes) while others waited too; closed to free them",
+					now.Sub(time.Unix(0, v.last.Load())).Round(time.Millisecond), v.held)
+			}
 		}
 		if len(victims) > 0 {
 			b.wakeLocked() // a victim waiting for budget itself must notice and give its bytes back
@@ -122,6 +131,9 @@ func (b *Budget) acquire(ctx context.Context, c *conn, n int) error {
 		b.mu.Unlock()
 		for i, v := range victims {
 			v.closeEvicted(reasons[i])
+			if v == c {
+				return errEvicted
+			}
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
@@ -140,31 +152,36 @@ func (b *Budget) acquire(ctx context.Context, c *conn, n int) error {
 	}
 }
 
-// stalledLocked picks and marks evicted, oldest progress first, holders other than self that
-// sit inside a partial payload (reading it or waiting for budget for its next chunk) without
-// progress for stallAfter, until their bytes cover need. Marking them under the budget's lock
-// means two waiters never evict each other. Holders already evicted and not yet released
-// count towards need without being picked again.
+// stalledLocked picks and marks evicted holders whose bytes should make room for self's
+// need: first, oldest progress first, holders other than self stalled in a read inside a
+// partial payload, until their bytes cover need; if there are none, the holder (self
+// included) holding the most among those starved of budget for stallAfter. Marking them
+// under the budget's lock means two waiters never evict each other. Holders already evicted
+// and not yet released count towards need without being picked again.
 func (b *Budget) stalledLocked(self *conn, need int, now time.Time) []*conn {
-	var cands []*conn
+	var stalled []*conn
+	var starved *conn
 	for h := range b.holders {
-		if h == self || h.held == 0 {
+		if h.held == 0 {
 			continue
 		}
 		if h.evicted.Load() {
 			need -= h.held
 			continue
 		}
-		if h.stalled(now, b.stallAfter) {
-			cands = append(cands, h)
+		if h != self && h.stalled(now, b.stallAfter) {
+			stalled = append(stalled, h)
+		}
+		if h.starved(now, b.stallAfter) && (starved == nil || h.held > starved.held) {
+			starved = h
 		}
 	}
 	if need <= 0 {
 		return nil
 	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].last.Load() < cands[j].last.Load() })
+	sort.Slice(stalled, func(i, j int) bool { return stalled[i].last.Load() < stalled[j].last.Load() })
 	var victims []*conn
-	for _, h := range cands {
+	for _, h := range stalled {
 		if need <= 0 {
 			break
 		}
@@ -172,6 +189,9 @@ func (b *Budget) stalledLocked(self *conn, need int, now time.Time) []*conn {
 			victims = append(victims, h)
 			need -= h.held
 		}
+	}
+	if len(victims) == 0 && starved != nil && starved.evicted.CompareAndSwap(false, true) {
+		victims = append(victims, starved)
 	}
 	return victims
 }

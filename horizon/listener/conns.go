@@ -26,7 +26,8 @@ type conn struct {
 // Connection states.
 const (
 	connIdle      int32 = iota // between payloads, waiting for the next one
-	connInPayload              // inside a partly received frame or line, reading or waiting for budget
+	connInPayload              // inside a partly received frame or line, reading it
+	connWaiting                // inside a partly received payload, waiting for budget for more
 	connBusy                   // decoding a complete payload or handing it over to the sink
 )
 
@@ -50,9 +51,27 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// stalled reports whether c sits inside a partial payload with no bytes for at least after.
+// stalled reports whether c sits in a read inside a partial payload with no bytes for at
+// least after: its sender stopped.
 func (c *conn) stalled(now time.Time, after time.Duration) bool {
 	return c.state.Load() == connInPayload && now.UnixNano()-c.last.Load() >= int64(after)
+}
+
+// starved reports whether c has waited for budget, inside a partial payload, for at least after.
+func (c *conn) starved(now time.Time, after time.Duration) bool {
+	return c.state.Load() == connWaiting && now.UnixNano()-c.last.Load() >= int64(after)
+}
+
+// progressing reports whether c is busy with a complete payload or received bytes of a
+// partial one within after.
+func (c *conn) progressing(now time.Time, after time.Duration) bool {
+	switch c.state.Load() {
+	case connBusy:
+		return true
+	case connInPayload, connWaiting:
+		return now.UnixNano()-c.last.Load() < int64(after)
+	}
+	return false
 }
 
 // evict closes c to free its slot or its budget, counts it as evicted on its listener and
@@ -84,9 +103,7 @@ func (t *TCP) victimLocked(now time.Time) *conn {
 			continue
 		}
 		last := c.last.Load()
-		st := c.state.Load()
-		active := st == connBusy || (st == connInPayload && !c.stalled(now, t.Budget.stallAfter))
-		if !active && (idlest == nil || last < idlest.last.Load()) {
+		if !c.progressing(now, t.Budget.stallAfter) && (idlest == nil || last < idlest.last.Load()) {
 			idlest = c
 		}
 		if oldest == nil || last < oldest.last.Load() {
@@ -126,8 +143,7 @@ func (t *TCP) evictIdlest(why error) bool {
 	t.mu.Lock()
 	victim := t.victimLocked(now)
 	if victim != nil {
-		st := victim.state.Load()
-		if st == connBusy || (st == connInPayload && !victim.stalled(now, t.Budget.stallAfter)) {
+		if victim.progressing(now, t.Budget.stallAfter) {
 			victim = nil
 		} else {
 			delete(t.conns, victim)
