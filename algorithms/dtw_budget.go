@@ -122,12 +122,15 @@ func dtwRowsContext(ctx context.Context, a, b []float64, r int, bsf float64, cb 
 }
 
 // FastDTWContext is FastDTW using w's memory that gives up when ctx ends: it checks ctx
-// before each resolution and about every checkCells cells of each level's windowed DTW,
-// and returns (+Inf, ctx.Err()) once ctx is done. Otherwise the error is nil and the
-// result equals w.FastDTW(a, b, radius).
+// first, then before each resolution and about every checkCells cells of each level's
+// windowed DTW, and returns (+Inf, ctx.Err()) once ctx is done. Otherwise the error is nil
+// and the result equals w.FastDTW(a, b, radius).
 func (w *FastDTWWorkspace) FastDTWContext(ctx context.Context, a, b []float64, radius int) (float64, error) {
 	if len(a) == 0 || len(b) == 0 {
 		return math.Inf(1), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return math.Inf(1), err
 	}
 	radius = max(radius, 0)
 	w.levels = w.levels[:0]

@@ -78,7 +78,7 @@ func TestContextKernelsStop(t *testing.T) {
 	d, err = ws.FastDTWContext(cancelled, a, b, 50)
 	require.ErrorIs(t, err, context.Canceled)
 	require.True(t, math.IsInf(d, 1))
-	require.Less(t, time.Since(start), 10*time.Millisecond)
+	require.Less(t, time.Since(start), 50*time.Millisecond) // microseconds, unless the machine is loaded
 
 	// A full 20,000 × 20,000 DTW (4·10⁸ cells) stopped by a deadline mid-way.
 	ctx, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -86,14 +86,14 @@ func TestContextKernelsStop(t *testing.T) {
 	start = time.Now()
 	_, err = DTWEAContext(ctx, a, b, len(a), math.Inf(1), nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Less(t, time.Since(start), 70*time.Millisecond)
+	require.Less(t, time.Since(start), 120*time.Millisecond)
 
 	ctx, cancel3 := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel3()
 	start = time.Now()
 	_, err = ws.FastDTWContext(ctx, a, b, 1000)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Less(t, time.Since(start), 55*time.Millisecond)
+	require.Less(t, time.Since(start), 105*time.Millisecond)
 }
 
 func TestFastDTWContextEqualsFastDTW(t *testing.T) {
