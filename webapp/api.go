@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blevesearch/bleve/v2"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 
@@ -431,7 +430,7 @@ func (s *Server) collectionError(c echo.Context, err error) error {
 		return errJSON(http.StatusBadRequest, "%v", err)
 	}
 	s.log.Warn("webapp collection request failed", "path", c.Request().URL.Path, "err", err)
-	if s.draining.Load() || errors.Is(err, bleve.ErrorIndexClosed) {
+	if s.draining.Load() || errors.Is(err, ErrClosed) {
 		return errJSON(http.StatusServiceUnavailable, "%s", errShuttingDown)
 	}
 	return errJSON(http.StatusInternalServerError, "the collection request failed (details in the server log)")

@@ -15,9 +15,10 @@ type (
 	IndexStatus     = oculus.IndexStatus
 )
 
-// Errors a Searcher or CollectionStore returns, mapped to 400, 404 and 409.
+// Errors a Searcher or CollectionStore returns, mapped to 400, 404, 409 and 503.
 var (
 	ErrBadQuery = oculus.ErrBadQuery
 	ErrNotFound = oculus.ErrNotFound
 	ErrConflict = oculus.ErrConflict
+	ErrClosed   = oculus.ErrClosed // the index closed (shutdown)
 )

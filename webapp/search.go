@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blevesearch/bleve/v2"
 	"github.com/labstack/echo/v4"
 
 	"github.com/kale-project/kale/oculus"
@@ -103,7 +102,7 @@ func (s *Server) runSearch(reqCtx context.Context, q Query) (Result, error) {
 		return Result{}, errJSON(http.StatusBadRequest, "%v", err)
 	case errors.Is(err, ErrNotFound):
 		return Result{}, errJSON(http.StatusNotFound, "%v", err)
-	case s.draining.Load() || base.Err() != nil || errors.Is(err, bleve.ErrorIndexClosed):
+	case s.draining.Load() || base.Err() != nil || errors.Is(err, ErrClosed):
 		s.m.searchFailed.WithLabelValues("shutting_down").Inc()
 		return Result{}, errJSON(http.StatusServiceUnavailable, "%s", errShuttingDown)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blevesearch/bleve/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/utils/config"
@@ -70,7 +69,7 @@ func TestSearchErrorsAndDeadlines(t *testing.T) {
 			return Result{}, nil
 		}, http.StatusServiceUnavailable, "--search-timeout", ""},
 		{"index closed", func(context.Context, Query) (Result, error) {
-			return Result{}, fmt.Errorf("cannot search: %w", bleve.ErrorIndexClosed)
+			return Result{}, fmt.Errorf("cannot search: %w", ErrClosed)
 		}, http.StatusServiceUnavailable, "shutting down", ""},
 		{"unknown failure", func(context.Context, Query) (Result, error) {
 			return Result{}, errors.New("WRONGTYPE Operation against a key holding the wrong kind of value")
@@ -122,13 +121,15 @@ func TestSearchWhileDraining(t *testing.T) {
 	require.Contains(t, decode[Readiness](t, body).Reason, "shutting down")
 }
 
-func TestSearchWithClosedOculusWhileDraining(t *testing.T) {
+func TestSearchWithClosedOculus(t *testing.T) {
 	e := newEnv(t, envOptions{metrics: 3})
 	require.NoError(t, e.oc.Close())
-	e.server.draining.Store(true)
-	res, body := e.do(http.MethodPost, searchPath, `{"metric":"demo.web.latency_ms"}`)
-	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
-	require.Contains(t, decode[apiError](t, body).Error, "shutting down")
+	for _, draining := range []bool{false, true} {
+		e.server.draining.Store(draining)
+		res, body := e.do(http.MethodPost, searchPath, `{"metric":"demo.web.latency_ms"}`)
+		require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, body)
+		require.Contains(t, decode[apiError](t, body).Error, "shutting down")
+	}
 }
 
 func TestSearchBodyIsStrict(t *testing.T) {
