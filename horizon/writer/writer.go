@@ -256,8 +256,12 @@ func (w *Writer) shutdown() error {
 		}
 		break
 	}
+	w.mu.Lock()
+	late := w.queued // Put after the stop began (a listener still running): never flushed
+	w.mu.Unlock()
 	lost, dropped := w.pendingPts, w.dropped-dropped0
 	delivered := held - lost - dropped
+	lost += late
 	secs := fmt.Sprintf("%.3f", time.Since(start).Seconds())
 	if lost == 0 && len(w.unset) == 0 {
 		w.log.Info("writer stopped: every buffered datapoint was delivered to Redis",
