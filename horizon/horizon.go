@@ -65,14 +65,14 @@ func New(o Options) (*Service, error) {
 		MaxResolution: c.MaxResolution, SkipList: c.SkipList,
 		FullNamespace: c.FullNamespace, MiniNamespace: c.MiniNamespace, Mini: c.Mini,
 		MaxFuture: c.MaxFuture, MaxMetrics: c.MaxMetrics, MaxNewPerMinute: c.MaxNewMetricsPerMinute,
-		ShutdownTimeout: c.ShutdownTimeout,
+		ShutdownTimeout: c.ShutdownTimeout, ForgetAfter: c.FullDuration + c.RoombaGraceTime,
 	}, o.Store, stats, o.Log.With("component", "writer"))
 	if c.Roomba {
 		ns := []roomba.Namespace{{Prefix: c.FullNamespace, Duration: c.FullDuration}}
 		if c.Mini {
 			ns = append(ns, roomba.Namespace{Prefix: c.MiniNamespace, Duration: c.MiniDuration})
 		}
-		s.roomba = roomba.New(roomba.Config{Namespaces: ns, Grace: c.RoombaGraceTime, Interval: c.RoombaInterval},
+		s.roomba = roomba.New(roomba.Config{Namespaces: ns, Grace: c.RoombaGraceTime, Interval: c.RoombaInterval, MaxFuture: c.MaxFuture},
 			o.Store, stats, o.Log.With("component", "roomba"))
 	}
 	lim := ingest.Limits{MaxNameLen: c.MaxNameLength, MaxItems: c.MaxItems, MaxPayload: c.MaxFrame}

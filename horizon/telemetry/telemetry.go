@@ -78,7 +78,7 @@ func New(reg prometheus.Registerer) *Stats {
 			Name: "kale_roomba_passes_total", Help: "Roomba passes over a namespace.",
 		}, []string{"namespace"}),
 		RoombaKeys: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kale_roomba_keys_total", Help: "Keys visited by Roomba, by outcome (unchanged, trimmed, purged, purged_missing, conflict).",
+			Name: "kale_roomba_keys_total", Help: "Keys visited by Roomba, by outcome (unchanged, trimmed, purged, purged_missing, conflict, sadd_failed).",
 		}, []string{"outcome"}),
 		RoombaBad: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kale_roomba_corrupt_bytes_total", Help: "Bytes Roomba dropped because they did not decode as [ts, value] pairs.",

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -22,6 +24,7 @@ type Config struct {
 	Redis     string `kale:"redis" secret:"redis" help:"Redis URL: redis://host:port/db, rediss://…, unix:///path.sock, or 'embedded' (in-process, in-memory only; the default of 'kale all')"`
 	LogLevel  string `kale:"log-level" help:"log level: debug, info, warn or error"`
 	LogFormat string `kale:"log-format" help:"log format: text or json"`
+	DataDir   string `kale:"data-dir" help:"directory of Kale's files on disk (the shape index); relative file options such as --oculus-index are resolved under it; created if missing"`
 
 	FullNamespace string        `kale:"full-namespace" help:"key prefix of full-resolution series (Skyline FULL_NAMESPACE)"`
 	MiniNamespace string        `kale:"mini-namespace" help:"key prefix of the 1-hour copy read by Oculus (Skyline MINI_NAMESPACE)"`
@@ -92,7 +95,7 @@ type Config struct {
 	GraphURL          string   `kale:"graph-url" help:"link to a graph of a metric in alerts; %s is replaced by the metric name (Skyline GRAPH_URL)"`
 	GraphiteAddr      string   `kale:"graphite-addr" help:"host:port receiving Graphite plaintext self-metrics (skyline.analyzer.run_time, ...); empty disables (Skyline GRAPHITE_HOST:CARBON_PORT)"`
 
-	OculusIndex    string        `kale:"oculus-index" help:"directory of the bleve shape index (created if missing; survives restarts); empty keeps the index in memory"`
+	OculusIndex    string        `kale:"oculus-index" help:"directory of the bleve shape index (created if missing; survives restarts), under --data-dir unless absolute; empty keeps the index in memory"`
 	OculusSource   string        `kale:"oculus-source" help:"what each metric's shape is taken from: full (the last --oculus-window of metrics.<name>) or mini (mini.<name>, as Oculus did)"`
 	OculusWindow   time.Duration `kale:"oculus-window" help:"recent window of each series that is indexed and searched"`
 	OculusInterval time.Duration `kale:"oculus-interval" help:"how often the index is brought up to date with Redis (only changed metrics are re-indexed)"`
@@ -117,6 +120,7 @@ func DefaultConfig() *Config {
 		Redis:                  "redis://127.0.0.1:6379/0",
 		LogLevel:               "info",
 		LogFormat:              "text",
+		DataDir:                DefaultDataDir(),
 		FullNamespace:          "metrics.",
 		MiniNamespace:          "mini.",
 		FullDuration:           86400 * time.Second,
@@ -133,7 +137,7 @@ func DefaultConfig() *Config {
 		MaxItems:               100_000,
 		MaxConns:               4096,
 		TCPIdleTimeout:         2 * time.Minute,
-		MaxInflightBytes:       64 << 20,
+		MaxInflightBytes:       32 << 20,
 		MaxFuture:              10 * time.Minute,
 		MaxMetrics:             0,
 		MaxNewMetricsPerMinute: 100_000,
@@ -166,7 +170,7 @@ func DefaultConfig() *Config {
 		AlertSMTPTLS:        "starttls",
 		AlertPagerDutyURL:   "https://events.pagerduty.com/v2/enqueue",
 
-		OculusIndex:    "kale-oculus.bleve",
+		OculusIndex:    "oculus.bleve",
 		OculusSource:   "full",
 		OculusWindow:   time.Hour,
 		OculusInterval: 2 * time.Minute,
@@ -179,6 +183,27 @@ func DefaultConfig() *Config {
 		SearchBurst:    20,
 		WebappMaxConns: 512,
 	}
+}
+
+// DefaultDataDir is the per-user data directory: $XDG_DATA_HOME/kale, else
+// ~/.local/share/kale, else ./data when there is no home directory.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "kale")
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		return filepath.Join(home, ".local", "share", "kale")
+	}
+	return "data"
+}
+
+// DataPath resolves a file option under --data-dir: absolute paths and the empty string (in
+// memory) are kept as they are.
+func (c *Config) DataPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.DataDir, p)
 }
 
 // Validate reports the first invalid option, naming it.
@@ -199,6 +224,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log-format", "%q is not one of text, json", c.LogFormat)
+	}
+	if c.DataDir == "" {
+		bad("data-dir", "must not be empty")
 	}
 	if c.FullNamespace == "" {
 		bad("full-namespace", "must not be empty")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,9 @@ func runOculus(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := newLogger(r.Config, stderr)
 	for _, w := range r.Warnings {
 		log.Warn(w)
+	}
+	if err := useDataDir(r.Config, log); err != nil {
+		return err
 	}
 	store, err := redisstore.Open(r.Redis, redisstore.Options{FullNamespace: r.FullNamespace, MiniNamespace: r.MiniNamespace})
 	if err != nil {
@@ -102,4 +106,18 @@ func indexName(path string) string {
 		return "(in memory)"
 	}
 	return path
+}
+
+// useDataDir resolves the file options under --data-dir, creates the directory when something
+// is kept on disk, and says where at start-up.
+func useDataDir(c *config.Config, log *slog.Logger) error {
+	c.OculusIndex = c.DataPath(c.OculusIndex)
+	if c.OculusIndex == "" {
+		return nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return fmt.Errorf("cannot create --data-dir %q: %w", c.DataDir, err)
+	}
+	log.Info("data directory", "data_dir", c.DataDir, "oculus_index", c.OculusIndex)
+	return nil
 }

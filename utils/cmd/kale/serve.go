@@ -121,6 +121,9 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 			r.OculusIndex = ""
 			log.Info("the shape index is kept in memory, like the embedded Redis (set --oculus-index to keep it on disk)")
 		}
+		if err := useDataDir(r.Config, log); err != nil {
+			return err
+		}
 		// oculus keeps its index open until the webapp has drained (its searches need it): its
 		// context ends when the webapp's Run returns, or with gctx when there is no webapp.
 		octx, stopOculus := context.WithCancel(context.Background())
@@ -202,7 +205,7 @@ func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, sto
 			Detector: c.Detector, Kale: algorithms.DefaultKaleConfig(), KaleThreshold: c.KaleThreshold,
 			Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
 			SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
-			CanaryMetric: c.CanaryMetric, ID: c.AnalyzerID, Lease: c.AnalyzerLease,
+			CanaryMetric: c.CanaryMetric, ID: c.AnalyzerID, Lease: c.AnalyzerLease, MaxFuture: c.MaxFuture,
 		},
 		Store: store, Alerter: alerter, Graphite: graphite, Registry: reg, Log: alog,
 	})
