@@ -151,3 +151,33 @@ func TestSearchRefusedAfterBounds(t *testing.T) {
 	require.ErrorContains(t, err, " seeds compared + ")
 	require.ErrorContains(t, err, "series left after the lower bounds) × 65536 cells per comparison (length 256, band 256)")
 }
+
+// TestSearchAnswersWholeOrNotAtAll runs one heavy query under deadlines spread over its
+// duration: each run either fails with context.DeadlineExceeded or answers exactly the
+// result of an unhurried run, never a partial top-k.
+func TestSearchAnswersWholeOrNotAtAll(t *testing.T) {
+	e := newEnv(t)
+	rng := rand.New(rand.NewPCG(27, 28))
+	corpus := map[string][]float64{}
+	for i := range 400 {
+		corpus[fmt.Sprintf("p.m%03d", i)] = randomWalk(rng, 360)
+	}
+	e.put(corpus)
+	s := e.synced()
+	q := Query{Values: randomWalk(rng, 20_000), Window: ptr(1.0), K: 200}
+	start := time.Now()
+	want, err := s.Search(context.Background(), q)
+	require.NoError(t, err)
+	full := time.Since(start)
+	for i := range 24 {
+		deadline := full * time.Duration(i) / 20
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		got, err := s.Search(ctx, q)
+		cancel()
+		if err != nil {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			continue
+		}
+		require.Equal(t, want.Results, got.Results, "deadline %v of %v", deadline, full)
+	}
+}
