@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kale-project/kale/utils/secret"
 )
 
 // Config holds every option. Each field's `kale` tag is its flag name, its config-file key and
@@ -428,13 +430,13 @@ func ValidateRedisURL(s string) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("cannot parse %q: %w", RedactUserinfo(s), err)
+		return fmt.Errorf("cannot parse %q: %w", secret.Userinfo(s), err)
 	}
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 		return nil
 	}
-	return fmt.Errorf("%q: scheme must be redis://, rediss://, unix://, redis+cluster://h1:p1,h2:p2 or the word embedded", RedactUserinfo(s))
+	return fmt.Errorf("%q: scheme must be redis://, rediss://, unix://, redis+cluster://h1:p1,h2:p2 or the word embedded", secret.Userinfo(s))
 }
 
 // Listener names one ingest listener's option.

@@ -12,11 +12,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kale-project/kale/utils/secret"
 )
 
 // UniqueSuffix is appended to a namespace to name its set of keys.
@@ -61,6 +62,7 @@ func Open(rawURL string, o Options) (*Store, error) {
 		// Kale's own keys (Client) follow MOVED/ASK redirections as go-redis does by default;
 		// transient failures surface to the caller, which retries on its next cycle.
 		copts.MaxRetries = -1
+		copts.ContextTimeoutEnabled = true // a caller's deadline bounds socket reads too
 		s.cluster = redis.NewClusterClient(copts)
 		s.rdb = s.cluster
 		// The writer's client never re-runs a command on its own: a go-redis cluster pipeline
@@ -90,22 +92,14 @@ func Open(rawURL string, o Options) (*Store, error) {
 		s.desc = redactURL(rawURL)
 	}
 	ropts.PoolSize = max(ropts.PoolSize, 16)
-	ropts.MaxRetries = -1 // the writer retries itself and must know what failed
+	ropts.MaxRetries = -1              // the writer retries itself and must know what failed
+	ropts.ContextTimeoutEnabled = true // a caller's deadline bounds socket reads too (health probes, searches)
 	s.rdb = redis.NewClient(ropts)
 	return s, nil
 }
 
-// redactURL hides a password in a Redis URL for logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
+// redactURL hides the password of a Redis URL for logs and errors.
+func redactURL(s string) string { return secret.Userinfo(s) }
 
 // String describes the connection without secrets.
 func (s *Store) String() string { return s.desc }
