@@ -21,6 +21,7 @@ import (
 
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer/alert"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -32,7 +33,7 @@ func series(n int, step int64, value func(i int) float64) []byte {
 	e := redisstore.NewEncoder()
 	end := now.Unix()
 	for i := range n {
-		b = e.AppendPair(b, redisstore.Int(end-int64(n-1-i)*step), redisstore.Float(value(i)))
+		b = e.AppendPair(b, metric.Int(end-int64(n-1-i)*step), metric.Float(value(i)))
 	}
 	return b
 }
@@ -115,7 +116,7 @@ func TestCycle(t *testing.T) {
 	var stale []byte
 	e := redisstore.NewEncoder()
 	for i := range 100 {
-		stale = e.AppendPair(stale, redisstore.Int(now.Unix()-1200-int64(100-i)*60), redisstore.Float(float64(i)))
+		stale = e.AppendPair(stale, metric.Int(now.Unix()-1200-int64(100-i)*60), metric.Float(float64(i)))
 	}
 	data["metrics.stale"] = stale
 	require.NoError(t, store.Append(ctx, data, []string{"metrics.vanished"}).Err)
@@ -203,7 +204,7 @@ func TestUnsortedSeriesIsSorted(t *testing.T) {
 	raw := series(200, 60, noisy(9))
 	first := raw[:15]
 	rest := raw[15:]
-	last := redisstore.AppendPair(nil, redisstore.Int(now.Unix()+1), redisstore.Float(100))
+	last := redisstore.AppendPair(nil, metric.Int(now.Unix()+1), metric.Float(100))
 	unsorted := append(append(append([]byte{}, last...), rest...), first...)
 	require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.unsorted": unsorted}, nil).Err)
 	a, _ := newAnalyzer(t, store, nil)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kale-project/kale/algorithms"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -75,7 +76,7 @@ func BenchmarkCycleKale(b *testing.B) {
 		clock = clock.Add(time.Minute)
 		batch := make(map[string][]byte, len(keys))
 		for j, k := range keys {
-			batch[k] = e.AppendPair(nil, redisstore.Int(clock.Unix()), redisstore.Float(float64(100+j%13)))
+			batch[k] = e.AppendPair(nil, metric.Int(clock.Unix()), metric.Float(float64(100+j%13)))
 		}
 		if err := store.Append(ctx, batch, nil).Err; err != nil {
 			b.Fatal(err)
@@ -129,7 +130,7 @@ func loadBench(b *testing.B, n int) *redisstore.Store {
 			if m%50 == 0 && i == points-1 {
 				v += 400 // a few anomalies
 			}
-			raw = e.AppendPair(raw, redisstore.Int(end-int64(points-1-i)*60), redisstore.Float(math.Round(v*100)/100))
+			raw = e.AppendPair(raw, metric.Int(end-int64(points-1-i)*60), metric.Float(math.Round(v*100)/100))
 		}
 		batch[fmt.Sprintf("metrics.bench.host%04d.m%02d", m/100, m%100)] = raw
 		if len(batch) == 500 || m == n-1 {

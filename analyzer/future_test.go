@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/algorithms"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -24,9 +25,9 @@ func TestFarFuturePointDoesNotBlindDetection(t *testing.T) {
 		future []byte // prepended to the test metric's series (it arrived first)
 		state  bool   // a saved state of the test metric whose last timestamp is years ahead
 	}{
-		{name: "point years ahead in the series", future: e.AppendPair(nil, redisstore.Int(years), redisstore.Float(100))},
-		{name: "point at int64 max", future: e.AppendPair(nil, redisstore.Int(math.MaxInt64), redisstore.Float(100))},
-		{name: "point at 1e300", future: e.AppendPair(nil, redisstore.Float(1e300), redisstore.Float(100))},
+		{name: "point years ahead in the series", future: e.AppendPair(nil, metric.Int(years), metric.Float(100))},
+		{name: "point at int64 max", future: e.AppendPair(nil, metric.Int(math.MaxInt64), metric.Float(100))},
+		{name: "point at 1e300", future: e.AppendPair(nil, metric.Float(1e300), metric.Float(100))},
 		{name: "saved state stamped years ahead", state: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,7 +61,7 @@ func TestFarFuturePointDoesNotBlindDetection(t *testing.T) {
 			clock = now.Add(3 * time.Minute)
 			var next []byte
 			for i, v := range []float64{100, 1100, 100} {
-				next = e.AppendPair(next, redisstore.Int(now.Unix()+int64(60*(i+1))), redisstore.Float(v))
+				next = e.AppendPair(next, metric.Int(now.Unix()+int64(60*(i+1))), metric.Float(v))
 			}
 			require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.control": next, "metrics.test": next}, nil).Err)
 			st, err = a.Cycle(ctx)
@@ -89,9 +90,9 @@ func TestSkylineIgnoresFarFuturePoints(t *testing.T) {
 	var raw []byte
 	e := redisstore.NewEncoder()
 	for i := range 100 {
-		raw = e.AppendPair(raw, redisstore.Int(now.Unix()-1200-int64(100-i)*60), redisstore.Float(float64(i)))
+		raw = e.AppendPair(raw, metric.Int(now.Unix()-1200-int64(100-i)*60), metric.Float(float64(i)))
 	}
-	raw = e.AppendPair(raw, redisstore.Int(now.Unix()+1e9), redisstore.Float(1))
+	raw = e.AppendPair(raw, metric.Int(now.Unix()+1e9), metric.Float(1))
 	require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.stale": raw}, nil).Err)
 	a, _ := newAnalyzer(t, store, nil)
 	st, err := a.Cycle(ctx)

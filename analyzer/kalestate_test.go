@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/algorithms"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -60,8 +61,8 @@ func TestKaleDetector(t *testing.T) {
 	clock = now.Add(time.Minute)
 	e := redisstore.NewEncoder()
 	require.NoError(t, store.Append(ctx, map[string][]byte{
-		"metrics.spike":  e.AppendPair(nil, redisstore.Int(clock.Unix()), redisstore.Float(100)),
-		"metrics.steady": e.AppendPair(nil, redisstore.Int(clock.Unix()), redisstore.Float(100)),
+		"metrics.spike":  e.AppendPair(nil, metric.Int(clock.Unix()), metric.Float(100)),
+		"metrics.steady": e.AppendPair(nil, metric.Int(clock.Unix()), metric.Float(100)),
 	}, nil).Err)
 	st, err = a.Cycle(ctx)
 	require.NoError(t, err)
@@ -75,8 +76,8 @@ func TestKaleDetector(t *testing.T) {
 	// Once its point is older than the stale period it is no longer current.
 	clock = now.Add(10 * time.Minute)
 	require.NoError(t, store.Append(ctx, map[string][]byte{
-		"metrics.spike":  e.AppendPair(nil, redisstore.Int(clock.Unix()), redisstore.Float(100)),
-		"metrics.steady": e.AppendPair(nil, redisstore.Int(clock.Unix()), redisstore.Float(100)),
+		"metrics.spike":  e.AppendPair(nil, metric.Int(clock.Unix()), metric.Float(100)),
+		"metrics.steady": e.AppendPair(nil, metric.Int(clock.Unix()), metric.Float(100)),
 	}, nil).Err)
 	st, err = a.Cycle(ctx)
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kale-project/kale/horizon"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -106,12 +107,12 @@ func TestEveryProtocolStoresExactBytes(t *testing.T) {
 	send(t, "tcp", e.svc.Addr("plaintext-tcp"), fmt.Appendf(nil, "plaintext.tcp.m 1.5 %d\n", now))
 	send(t, "udp", e.svc.Addr("plaintext-udp"), fmt.Appendf(nil, "plaintext.udp.m 1.5 %d\n", now))
 
-	pair := hex.EncodeToString(redisstore.AppendPair(nil, redisstore.Int(now), redisstore.Float(1.5)))
+	pair := hex.EncodeToString(redisstore.AppendPair(nil, metric.Int(now), metric.Float(1.5)))
 	want := map[string]string{
 		"metrics.pickle.tcp.m": pair, "metrics.pickle.udp.m": pair, "metrics.msgpack.udp.m": pair,
 		"metrics.plaintext.tcp.m": pair, "metrics.plaintext.udp.m": pair,
 		"metrics.msgpack.udp.batch": hex.EncodeToString(redisstore.AppendPair(redisstore.AppendPair(nil,
-			redisstore.Int(now), redisstore.Int(7)), redisstore.Int(now+1), redisstore.Int(8))),
+			metric.Int(now), metric.Int(7)), metric.Int(now+1), metric.Int(8))),
 	}
 	ctx := context.Background()
 	require.Eventually(t, func() bool {

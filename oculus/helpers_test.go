@@ -14,6 +14,7 @@ import (
 
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -62,7 +63,7 @@ func (e *env) put(series map[string][]float64) {
 	for name, vals := range series {
 		var b []byte
 		for i, v := range vals {
-			b = enc.AppendPair(b, redisstore.Int(baseTS+int64(i)), redisstore.Float(v))
+			b = enc.AppendPair(b, metric.Int(baseTS+int64(i)), metric.Float(v))
 		}
 		data[e.store.FullKey(name)] = b
 		if len(data) >= 2000 {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -49,8 +50,8 @@ func TestSyncIsIncrementalAndSurvivesRestart(t *testing.T) {
 	// One series grows, one vanishes, one appears.
 	enc := redisstore.NewEncoder()
 	res1 := e.store.Append(ctx, map[string][]byte{
-		e.store.FullKey("app.m03"): enc.AppendPair(nil, redisstore.Int(baseTS+1000), redisstore.Float(5)),
-		e.store.FullKey("app.new"): enc.AppendPair(enc.AppendPair(nil, redisstore.Int(baseTS), redisstore.Float(1)), redisstore.Int(baseTS+1), redisstore.Float(2)),
+		e.store.FullKey("app.m03"): enc.AppendPair(nil, metric.Int(baseTS+1000), metric.Float(5)),
+		e.store.FullKey("app.new"): enc.AppendPair(enc.AppendPair(nil, metric.Int(baseTS), metric.Float(1)), metric.Int(baseTS+1), metric.Float(2)),
 	}, nil)
 	require.NoError(t, res1.Err)
 	rdb := e.store.Client()
@@ -129,7 +130,7 @@ func TestWindowAndSource(t *testing.T) {
 	var b []byte
 	// Out of order and with a duplicate timestamp: sorted, first kept, last 10 s only.
 	for _, p := range [][2]float64{{105, 5}, {100, 0}, {101, 1}, {115, 15}, {110, 10}, {110, 99}, {114, 14}} {
-		b = enc.AppendPair(b, redisstore.Int(int64(p[0])), redisstore.Float(p[1]))
+		b = enc.AppendPair(b, metric.Int(int64(p[0])), metric.Float(p[1]))
 	}
 	require.NoError(t, e.store.Append(ctx, map[string][]byte{"metrics.win": b}, nil).Err)
 	s := e.synced()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kale-project/kale/utils/importer"
+	"github.com/kale-project/kale/utils/tools/importer"
 )
 
 // ucrDir is the UCR archive subset with its published 1-NN error rates

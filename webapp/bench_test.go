@@ -20,6 +20,7 @@ import (
 	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/oculus"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -60,7 +61,7 @@ func seedBench(tb testing.TB, store *redisstore.Store, now time.Time, metrics, a
 			for p := range benchPoints {
 				ts := end - int64(benchPoints-1-p)*60
 				v := level + amp*math.Sin(phase+float64(p)/10) + rng.NormFloat64()
-				b = enc.AppendPair(b, redisstore.Int(ts), redisstore.Float(math.Round(v*1000)/1000))
+				b = enc.AppendPair(b, metric.Int(ts), metric.Float(math.Round(v*1000)/1000))
 			}
 			data[store.FullKey(benchName(i))] = b
 		}

@@ -18,9 +18,10 @@ import (
 	"github.com/kale-project/kale/horizon/listener"
 	"github.com/kale-project/kale/oculus"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
-	"github.com/kale-project/kale/utils/seed"
+	"github.com/kale-project/kale/utils/tools/seed"
 )
 
 // hostile is a metric name built to break out of every context it is shown in: HTML text,
@@ -108,7 +109,7 @@ func (e *env) seed(n int) {
 	for _, s := range series {
 		var b []byte
 		for _, p := range s.Points {
-			b = enc.AppendPair(b, redisstore.Int(p.Timestamp), p.Value)
+			b = enc.AppendPair(b, metric.Int(p.Timestamp), p.Value)
 		}
 		data[e.store.FullKey(s.Name)] = b
 		if s.Name == "demo.web.latency_ms" {

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // Reason says why a datapoint, item or payload did not reach Redis. It is the "reason" label
@@ -132,16 +132,16 @@ func Count(err error, add func(Reason, int)) int {
 }
 
 // NameCharset documents the bytes allowed in a metric name (redisstore's rule).
-const NameCharset = redisstore.NameCharset
+const NameCharset = metric.NameCharset
 
-// CheckName validates a metric name with redisstore.CheckName (1..max bytes from
+// CheckName validates a metric name with metric.CheckName (1..max bytes from
 // NameCharset). A nil error means the name is valid; otherwise the Reason says how to count it.
 func CheckName(name []byte, max int) (Reason, error) {
-	err := redisstore.CheckName(name, max)
+	err := metric.CheckName(name, max)
 	switch {
 	case err == nil:
 		return 0, nil
-	case errors.Is(err, redisstore.ErrNameTooLong):
+	case errors.Is(err, metric.ErrNameTooLong):
 		return NameTooLong, err
 	}
 	return BadName, err

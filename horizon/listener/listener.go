@@ -17,15 +17,15 @@ import (
 
 	"github.com/kale-project/kale/horizon/ingest"
 	"github.com/kale-project/kale/horizon/telemetry"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // Decoder is one wire format's pure decoder (horizon/pickle, msgpackudp, plaintext).
-type Decoder func(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error
+type Decoder func(b []byte, lim ingest.Limits, emit func(metric.Point)) error
 
 // Sink receives decoded datapoints; *writer.Writer implements it.
 type Sink interface {
-	Put(ctx context.Context, proto *telemetry.Proto, pts []redisstore.Point, wait bool) error
+	Put(ctx context.Context, proto *telemetry.Proto, pts []metric.Point, wait bool) error
 }
 
 // Config is what every listener needs.
@@ -78,10 +78,10 @@ func (r *rejectLog) warn(l *slog.Logger, msg string, n int, args ...any) {
 }
 
 // decodeBatch decodes one payload into pts, counting what it received and rejected.
-func (c *Config) decodeBatch(b []byte, pts []redisstore.Point, rl *rejectLog, remote fmt.Stringer) []redisstore.Point {
+func (c *Config) decodeBatch(b []byte, pts []metric.Point, rl *rejectLog, remote fmt.Stringer) []metric.Point {
 	c.Proto.Payloads.Inc()
 	before := len(pts)
-	err := c.Decode(b, c.Limits, func(p redisstore.Point) { pts = append(pts, p) })
+	err := c.Decode(b, c.Limits, func(p metric.Point) { pts = append(pts, p) })
 	c.Proto.Received.Add(float64(len(pts) - before))
 	if err != nil {
 		n := ingest.Count(err, c.Proto.Reject)

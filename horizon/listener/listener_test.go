@@ -20,7 +20,7 @@ import (
 	"github.com/kale-project/kale/horizon/plaintext"
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/horizon/writer"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,11 +28,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // sink collects what listeners hand over; full makes it refuse like a full writer.
 type sink struct {
 	mu   sync.Mutex
-	pts  []redisstore.Point
+	pts  []metric.Point
 	full bool
 }
 
-func (s *sink) Put(_ context.Context, _ *telemetry.Proto, pts []redisstore.Point, _ bool) error {
+func (s *sink) Put(_ context.Context, _ *telemetry.Proto, pts []metric.Point, _ bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.full {

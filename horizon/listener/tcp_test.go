@@ -18,7 +18,7 @@ import (
 
 	"github.com/kale-project/kale/horizon/ingest"
 	"github.com/kale-project/kale/horizon/telemetry"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // closedByServer reports whether the server closed c within d (a read ends in EOF or reset
@@ -210,7 +210,7 @@ type blockingSink struct {
 	gate chan struct{}
 }
 
-func (b *blockingSink) Put(ctx context.Context, p *telemetry.Proto, pts []redisstore.Point, wait bool) error {
+func (b *blockingSink) Put(ctx context.Context, p *telemetry.Proto, pts []metric.Point, wait bool) error {
 	select {
 	case <-b.gate:
 	case <-ctx.Done():

@@ -17,7 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // Decode decodes one datagram b and calls emit for every good datapoint in order.
@@ -26,8 +26,8 @@ import (
 // (Skyline's format, as sent by seed_data.py and Oculus' graphite worker) or an array of such
 // items (a batch). The two are told apart by the first element of the outer array: an array
 // means a batch. name is a msgpack str or bin and must pass ingest.CheckName; timestamp and
-// value are msgpack ints (kept as redisstore.Int, so the store writes the same bytes) or
-// float32/float64 (redisstore.Float). A uint64 above math.MaxInt64 cannot be an Int and is
+// value are msgpack ints (kept as metric.Int, so the store writes the same bytes) or
+// float32/float64 (metric.Float). A uint64 above math.MaxInt64 cannot be an Int and is
 // stored as a Float, as redisstore.DecodeNumbers does; nil, bool, str and anything else are
 // ingest.BadType. NaN and ±Inf are ingest.NotFinite.
 //
@@ -40,7 +40,7 @@ import (
 // and emits nothing. A well-formed item of the wrong shape or types, a bad name or a
 // non-finite number rejects only that item; the others are emitted and the rejections are
 // returned as an *ingest.Error.
-func Decode(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error {
+func Decode(b []byte, lim ingest.Limits, emit func(metric.Point)) error {
 	if len(b) > lim.MaxPayload {
 		return ingest.Fail(ingest.TooLarge, fmt.Errorf("cannot decode msgpack datagram: %d bytes exceed the limit of %d", len(b), lim.MaxPayload))
 	}
@@ -117,10 +117,10 @@ func (s *state) seek(pos int) { _, _ = s.r.Seek(int64(pos), io.SeekStart) }
 
 // item decodes the item at the current position and leaves the position after it, whatever
 // the outcome. The datagram was validated by skip, so every length is in bounds.
-func (s *state) item(i int, lim ingest.Limits) (redisstore.Point, ingest.Reason, error) {
+func (s *state) item(i int, lim ingest.Limits) (metric.Point, ingest.Reason, error) {
 	end, err := skip(s.b, s.pos())
 	if err != nil {
-		return redisstore.Point{}, ingest.Malformed, fmt.Errorf("cannot decode msgpack item %d: %w", i, err)
+		return metric.Point{}, ingest.Malformed, fmt.Errorf("cannot decode msgpack item %d: %w", i, err)
 	}
 	defer s.seek(end)
 	name, ts, value, reason, err := s.fields()
@@ -128,13 +128,13 @@ func (s *state) item(i int, lim ingest.Limits) (redisstore.Point, ingest.Reason,
 		reason, err = check(name, ts, value, lim)
 	}
 	if err != nil {
-		return redisstore.Point{}, reason, fmt.Errorf("cannot decode msgpack item %d: %w", i, err)
+		return metric.Point{}, reason, fmt.Errorf("cannot decode msgpack item %d: %w", i, err)
 	}
-	return redisstore.Point{Name: string(name), Timestamp: ts, Value: value}, 0, nil
+	return metric.Point{Name: string(name), Timestamp: ts, Value: value}, 0, nil
 }
 
 // check validates the name (before it becomes a string) and the numbers of a datapoint.
-func check(name []byte, ts, value redisstore.Number, lim ingest.Limits) (ingest.Reason, error) {
+func check(name []byte, ts, value metric.Number, lim ingest.Limits) (ingest.Reason, error) {
 	if reason, err := ingest.CheckName(name, lim.MaxNameLen); err != nil {
 		return reason, err
 	}
@@ -151,7 +151,7 @@ func check(name []byte, ts, value redisstore.Number, lim ingest.Limits) (ingest.
 var errShape = errors.New("want [name, [timestamp, value]]")
 
 // fields reads [name, [timestamp, value]]; name aliases s.b.
-func (s *state) fields() (name []byte, ts, value redisstore.Number, reason ingest.Reason, err error) {
+func (s *state) fields() (name []byte, ts, value metric.Number, reason ingest.Reason, err error) {
 	if err := s.pair("item"); err != nil {
 		return nil, ts, value, ingest.BadType, err
 	}
@@ -195,21 +195,21 @@ func (s *state) pair(what string) error {
 }
 
 // number reads an int or a float, keeping which one the sender wrote.
-func (s *state) number(what string) (redisstore.Number, error) {
+func (s *state) number(what string) (metric.Number, error) {
 	switch c := s.b[s.pos()]; {
 	case c == codeUint64:
 		u, err := s.d.DecodeUint64()
 		if u > math.MaxInt64 {
-			return redisstore.Float(float64(u)), err
+			return metric.Float(float64(u)), err
 		}
-		return redisstore.Int(int64(u)), err
+		return metric.Int(int64(u)), err
 	case c == codeFloat32 || c == codeFloat64:
 		f, err := s.d.DecodeFloat64()
-		return redisstore.Float(f), err
+		return metric.Float(f), err
 	case isInt(c):
 		i, err := s.d.DecodeInt64()
-		return redisstore.Int(i), err
+		return metric.Int(i), err
 	default:
-		return redisstore.Number{}, fmt.Errorf("%s is a msgpack %s, want int or float", what, kind(c))
+		return metric.Number{}, fmt.Errorf("%s is a msgpack %s, want int or float", what, kind(c))
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // BenchmarkDecode decodes a single Skyline datagram and a batch of 50 items, names and
@@ -25,7 +25,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			lim := ingest.DefaultLimits()
 			n := 0
-			emit := func(redisstore.Point) { n++ }
+			emit := func(metric.Point) { n++ }
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.payload)))
 			for b.Loop() {

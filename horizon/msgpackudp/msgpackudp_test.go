@@ -16,12 +16,12 @@ import (
 
 	"github.com/kale-project/kale/horizon/ingest"
 	"github.com/kale-project/kale/horizon/ingest/ingesttest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 var (
-	i64 = redisstore.Int
-	f64 = redisstore.Float
+	i64 = metric.Int
+	f64 = metric.Float
 )
 
 var pt = ingesttest.Pt
@@ -53,7 +53,7 @@ func cat(parts ...[]byte) []byte {
 // item is one Skyline datapoint [name, [ts, value]].
 func item(name any, ts, value any) []any { return []any{name, []any{ts, value}} }
 
-func decodeAll(b []byte, lim ingest.Limits) ([]redisstore.Point, error) {
+func decodeAll(b []byte, lim ingest.Limits) ([]metric.Point, error) {
 	return ingesttest.DecodeAll(Decode, b, lim)
 }
 
@@ -63,31 +63,31 @@ func TestDecodeGood(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		in   []byte
-		want []redisstore.Point
+		want []metric.Point
 	}{
 		// msgpack.packb(["a.b", [1700000000, 1.5]]) in Python, byte for byte.
 		{"python packb", unhex(t, "92 a3 612e62 92 ce 6553f100 cb 3ff8000000000000"),
-			[]redisstore.Point{pt("a.b", i64(1700000000), f64(1.5))}},
-		{"bin name", mp(t, item([]byte("a.b"), 1, 2)), []redisstore.Point{pt("a.b", i64(1), i64(2))}},
-		{"float32", mp(t, item("a", float32(1.5), float32(-0.25))), []redisstore.Point{pt("a", f64(1.5), f64(-0.25))}},
+			[]metric.Point{pt("a.b", i64(1700000000), f64(1.5))}},
+		{"bin name", mp(t, item([]byte("a.b"), 1, 2)), []metric.Point{pt("a.b", i64(1), i64(2))}},
+		{"float32", mp(t, item("a", float32(1.5), float32(-0.25))), []metric.Point{pt("a", f64(1.5), f64(-0.25))}},
 		{"int codes", cat(unhex(t, "95"),
 			mp(t, item("i8", int8(-100), int8(-1))),
 			unhex(t, "92 a3 693136 92 d1 ff9c cd ffff"),         // int16 -100, uint16 65535
 			unhex(t, "92 a3 693332 92 d2 ffffff9c ce ffffffff"), // int32 -100, uint32 4294967295
 			unhex(t, "92 a3 693634 92 d3 ffffffffffffff9c cf 7fffffffffffffff"),
 			unhex(t, "92 a3 753634 92 cf 0000018bcfe56800 cf ffffffffffffffff"), // uint64: ms timestamp, 2^64-1
-		), []redisstore.Point{
+		), []metric.Point{
 			pt("i8", i64(-100), i64(-1)),
 			pt("i16", i64(-100), i64(65535)),
 			pt("i32", i64(-100), i64(4294967295)),
 			pt("i64", i64(-100), i64(math.MaxInt64)),
 			pt("u64", i64(1700000000000), f64(18446744073709551615)),
 		}},
-		{"batch", mp(t, []any{item("a", 1, 1.5), item("b", 2, 2.5), item("c", 3, 3)}), []redisstore.Point{
+		{"batch", mp(t, []any{item("a", 1, 1.5), item("b", 2, 2.5), item("c", 3, 3)}), []metric.Point{
 			pt("a", i64(1), f64(1.5)), pt("b", i64(2), f64(2.5)), pt("c", i64(3), i64(3))}},
 		{"array16 batch", cat(unhex(t, "dc 0002"), mp(t, item("a", 1, 2)), mp(t, item("b", 3, 4))),
-			[]redisstore.Point{pt("a", i64(1), i64(2)), pt("b", i64(3), i64(4))}},
-		{"str8 name", cat(unhex(t, "92 d9 03 612e62 92 01 02")), []redisstore.Point{pt("a.b", i64(1), i64(2))}},
+			[]metric.Point{pt("a", i64(1), i64(2)), pt("b", i64(3), i64(4))}},
+		{"str8 name", cat(unhex(t, "92 d9 03 612e62 92 01 02")), []metric.Point{pt("a.b", i64(1), i64(2))}},
 		{"empty batch", unhex(t, "90"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,7 +100,7 @@ func TestDecodeGood(t *testing.T) {
 
 func TestDecodeBad(t *testing.T) {
 	good := mp(t, item("good", 1, 2))
-	goodPt := []redisstore.Point{pt("good", i64(1), i64(2))}
+	goodPt := []metric.Point{pt("good", i64(1), i64(2))}
 	// batch wraps items (already encoded) in an array after the good one, which comes first
 	// because an outer array whose first element is not an array is a single item.
 	batch := func(items ...[]byte) []byte {
@@ -111,7 +111,7 @@ func TestDecodeBad(t *testing.T) {
 		name     string
 		in       []byte
 		lim      *ingest.Limits // nil: ingest.DefaultLimits()
-		want     []redisstore.Point
+		want     []metric.Point
 		rejected map[ingest.Reason]int
 	}{
 		// Items of the wrong shape or types: only they are rejected.
@@ -170,12 +170,12 @@ func TestDecodeAllocs(t *testing.T) {
 	lim := ingest.DefaultLimits()
 	single := mp(t, item("carbon.agents.host-a.cache.size", 1700000000, 1.5))
 	n := testing.AllocsPerRun(100, func() {
-		require.NoError(t, Decode(single, lim, func(redisstore.Point) {}))
+		require.NoError(t, Decode(single, lim, func(metric.Point) {}))
 	})
 	require.LessOrEqual(t, n, 1.0, "only the name string may be allocated")
 
 	for _, bomb := range [][]byte{unhex(t, "92 db ffffffff 61"), unhex(t, "dd ffffffff 00")} {
-		require.Less(t, allocBytes(func() { _ = Decode(bomb, lim, func(redisstore.Point) {}) }), 1024.0,
+		require.Less(t, allocBytes(func() { _ = Decode(bomb, lim, func(metric.Point) {}) }), 1024.0,
 			"a lying length must cost no more than the error value")
 	}
 }
@@ -200,8 +200,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(unhex(f, "92 a3 612e62 92 ce 6553f100 cb 3ff8000000000000"))
 	f.Add(mp(f, []any{item("a", 1, 1.5), item([]byte("b"), -2, float32(2.5)), item("c", uint64(math.MaxUint64), nil)}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var got []redisstore.Point
-		err := Decode(b, fuzzLimits, func(p redisstore.Point) {
+		var got []metric.Point
+		err := Decode(b, fuzzLimits, func(p metric.Point) {
 			_, nerr := ingest.CheckName([]byte(p.Name), fuzzLimits.MaxNameLen)
 			require.NoError(t, nerr)
 			require.NoError(t, ingest.CheckFinite("timestamp", p.Timestamp.Float64()))

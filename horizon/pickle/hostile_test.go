@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // hostileSize is the size of the frames hostileFrames builds: the 4 MiB of issue #14.
@@ -86,7 +86,7 @@ func BenchmarkHostile(b *testing.B) {
 			b.SetBytes(int64(len(f.b)))
 			var total uint64
 			for b.Loop() {
-				total += allocBytes(func() { _ = Decode(f.b, lim, func(redisstore.Point) {}) })
+				total += allocBytes(func() { _ = Decode(f.b, lim, func(metric.Point) {}) })
 			}
 			b.ReportMetric(float64(total)/float64(b.N)/float64(len(f.b)), "alloc-x")
 		})
@@ -113,7 +113,7 @@ func TestHostileFrames(t *testing.T) {
 			// Checked as they come, not collected: only Decode's allocations are measured.
 			var buf []byte
 			points, bad := 0, 0
-			check := func(p redisstore.Point) {
+			check := func(p metric.Point) {
 				points++
 				buf = append(buf[:0], p.Name...)
 				if _, err := ingest.CheckName(buf, lim.MaxNameLen); err != nil ||

@@ -22,7 +22,7 @@ import (
 	ogorek "github.com/kisielk/og-rek"
 
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // Decode decodes one pickle payload b and calls emit for every good datapoint in order.
@@ -32,7 +32,7 @@ import (
 // carbon sends protocol 2, Python 3 carbon 2 to 5), whose value is a list or tuple of items
 // (name, (timestamp, value)); items and datapoints may be lists or tuples. name is a str,
 // unicode or bytes that must pass ingest.CheckName; timestamp and value are ints (kept as
-// redisstore.Int; Python longs only when they fit int64) or floats (redisstore.Float).
+// metric.Int; Python longs only when they fit int64) or floats (metric.Float).
 //
 // Limits (see machine.go): len(b) > lim.MaxPayload, more than lim.MaxItems items, a number
 // argument over 64 bytes, a string over 64 KiB, more objects, memo entries or call copies
@@ -48,7 +48,7 @@ import (
 // Items of the wrong shape or types (bool, None, str numbers, globals, calls, ints beyond
 // int64), bad or too long names and NaN/±Inf numbers reject only that item; the others are
 // emitted and the rejections are returned as an *ingest.Error.
-func Decode(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error {
+func Decode(b []byte, lim ingest.Limits, emit func(metric.Point)) error {
 	if len(b) > lim.MaxPayload {
 		return ingest.Fail(ingest.TooLarge, fmt.Errorf("cannot decode pickle: %d bytes exceed the limit of %d", len(b), lim.MaxPayload))
 	}
@@ -126,7 +126,7 @@ func Decode(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error {
 			reject(i, ingest.NotFinite, func() error { return err })
 			continue
 		}
-		emit(redisstore.Point{Name: name, Timestamp: ts, Value: value})
+		emit(metric.Point{Name: name, Timestamp: ts, Value: value})
 	}
 	return rej.Err()
 }
@@ -160,14 +160,14 @@ func (m *machine) name(i uint32, maxLen int) (string, ingest.Reason, error) {
 }
 
 // number converts a kInt32, kInt64 or kFloat slot, keeping which one the sender wrote.
-func (m *machine) number(v slot) redisstore.Number {
+func (m *machine) number(v slot) metric.Number {
 	switch v.kind {
 	case kInt32:
-		return redisstore.Int(int64(int32(v.ref)))
+		return metric.Int(int64(int32(v.ref)))
 	case kInt64:
-		return redisstore.Int(int64(m.nums[v.ref]))
+		return metric.Int(int64(m.nums[v.ref]))
 	}
-	return redisstore.Float(math.Float64frombits(m.nums[v.ref]))
+	return metric.Float(math.Float64frombits(m.nums[v.ref]))
 }
 
 // badItem says why v is not an item (name, (timestamp, value)).

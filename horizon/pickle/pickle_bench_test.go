@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // BenchmarkDecode decodes carbon-like frames of 500 datapoints, as Python 2 carbon
@@ -19,7 +19,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			lim := ingest.DefaultLimits()
 			n := 0
-			emit := func(redisstore.Point) { n++ }
+			emit := func(metric.Point) { n++ }
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
 			for b.Loop() {

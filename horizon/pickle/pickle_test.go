@@ -16,19 +16,19 @@ import (
 
 	"github.com/kale-project/kale/horizon/ingest"
 	"github.com/kale-project/kale/horizon/ingest/ingesttest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 var (
-	i64 = redisstore.Int
-	f64 = redisstore.Float
+	i64 = metric.Int
+	f64 = metric.Float
 )
 
 var pt = ingesttest.Pt
 
 var goodPt = pt("good", i64(1), i64(2)) // GOOD = ("good", (1, 2)) in gen.py
 
-func decodeAll(b []byte, lim ingest.Limits) ([]redisstore.Point, error) {
+func decodeAll(b []byte, lim ingest.Limits) ([]metric.Point, error) {
 	return ingesttest.DecodeAll(Decode, b, lim)
 }
 
@@ -63,30 +63,30 @@ func TestDecodeGood(t *testing.T) {
 	for _, tc := range []struct {
 		fixture string
 		files   int
-		want    []redisstore.Point
+		want    []metric.Point
 	}{
 		// [("a.b", (1700000000, 1.5))]
-		{"basic", allProtocols, []redisstore.Point{pt("a.b", i64(1700000000), f64(1.5))}},
+		{"basic", allProtocols, []metric.Point{pt("a.b", i64(1700000000), f64(1.5))}},
 		// [("carbon.agents.a.cpu", (1700000000.0, 0.5)), ("carbon.agents.a.mem", (1700000010.0, 1024.0))]
-		{"carbon", allProtocols, []redisstore.Point{
+		{"carbon", allProtocols, []metric.Point{
 			pt("carbon.agents.a.cpu", f64(1700000000), f64(0.5)),
 			pt("carbon.agents.a.mem", f64(1700000010), f64(1024)),
 		}},
 		// [("a", (1700000000000, -2)), (u"b", (-1, 2 ** 62)), ["c", [0, 1e-300]]]
 		// (Python 2 writes 1700000000000 as INT text even in protocol 2, Python 3 as LONG1.)
-		{"mixed", allProtocols, []redisstore.Point{
+		{"mixed", allProtocols, []metric.Point{
 			pt("a", i64(1700000000000), i64(-2)),
 			pt("b", i64(-1), i64(1<<62)),
 			pt("c", i64(0), f64(1e-300)),
 		}},
 		// (("a.b", (1, 2.5)),)
-		{"tuple", allProtocols, []redisstore.Point{pt("a.b", i64(1), f64(2.5))}},
+		{"tuple", allProtocols, []metric.Point{pt("a.b", i64(1), f64(2.5))}},
 		// [("a.b", (1, 1.0)), ("a.b", (2, 2.0))] with one name object: the second is a memo GET
-		{"repeat", allProtocols, []redisstore.Point{pt("a.b", i64(1), f64(1)), pt("a.b", i64(2), f64(2))}},
+		{"repeat", allProtocols, []metric.Point{pt("a.b", i64(1), f64(1)), pt("a.b", i64(2), f64(2))}},
 		// []
 		{"empty", allProtocols, nil},
 		// [(b"a.b", (1, 2))] (Python 3; protocols 0-2 pickle bytes as _codecs.encode(u"a.b", "latin1"))
-		{"bytesname", 6, []redisstore.Point{pt("a.b", i64(1), i64(2))}},
+		{"bytesname", 6, []metric.Point{pt("a.b", i64(1), i64(2))}},
 	} {
 		for file, b := range fixtures(t, tc.fixture, tc.files) {
 			t.Run(file, func(t *testing.T) {
@@ -133,23 +133,23 @@ func TestDecodeBadFixtures(t *testing.T) {
 	for _, tc := range []struct {
 		fixture  string
 		files    int
-		want     []redisstore.Point
+		want     []metric.Point
 		rejected map[ingest.Reason]int
 	}{
 		// [("a.b", (1, float("nan"))), ("c.d", (float("inf"), 1)), ("e.f", (1, float("-inf"))), GOOD]
-		{"nan", allProtocols, []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.NotFinite: 3}},
+		{"nan", allProtocols, []metric.Point{goodPt}, map[ingest.Reason]int{ingest.NotFinite: 3}},
 		// [("a", (1, True)), ("b", (1, None)), ("c", (1, "1.5")), ("d", (1,)), ("e", 1),
 		//  (1, (1, 2)), ("g", (1, 2 ** 70)), ("h", (1, 2), 3), GOOD]
-		{"badtypes", allProtocols, []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 8}},
+		{"badtypes", allProtocols, []metric.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 8}},
 		// [("a b", (1, 2)), ("", (1, 2)), ("x" * 256, (1, 2)), ("<script>", (1, 2)), GOOD]
-		{"badnames", allProtocols, []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.BadName: 3, ingest.NameTooLong: 1}},
+		{"badnames", allProtocols, []metric.Point{goodPt}, map[ingest.Reason]int{ingest.BadName: 3, ingest.NameTooLong: 1}},
 		// [(b"\xff\xfe", (1, 2)), (u"\u00e9t\u00e9", (1, 2)), GOOD]  (Python 2: "\xff\xfe")
-		{"nonutf8", allProtocols, []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.BadName: 2}},
+		{"nonutf8", allProtocols, []metric.Point{goodPt}, map[ingest.Reason]int{ingest.BadName: 2}},
 		// [(os.system, (1, 2)), ("a.b", (1, os.system)), GOOD]: GLOBAL posix.system as a value
-		{"global", allProtocols, []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 2}},
+		{"global", allProtocols, []metric.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 2}},
 		// [("a.b", (1, Evil())), (Evil(), (1, 2)), GOOD] where Evil().__reduce__() is
 		// (os.system, ("echo pwned",)): GLOBAL/STACK_GLOBAL + REDUCE, an og-rek Call
-		{"reduce", allProtocols, []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 2}},
+		{"reduce", allProtocols, []metric.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 2}},
 		// Evil(): the whole payload is a call of os.system
 		{"evil", allProtocols, nil, map[ingest.Reason]int{ingest.BadType: 1}},
 		// {"a.b": (1, 2)}: a dict instead of a list
@@ -221,17 +221,17 @@ func TestDecodeBad(t *testing.T) {
 		name     string
 		in       []byte
 		lim      ingest.Limits
-		want     []redisstore.Point
+		want     []metric.Point
 		rejected map[ingest.Reason]int
 	}{
 		{"classic os.system", classic, small, nil, map[ingest.Reason]int{ingest.BadType: 1}},
-		{"os.system in an item", p("](cos\nsystem\n(S'x'\ntR(K\x01K\x02tta", goodItem, "."), small, []redisstore.Point{goodPt},
+		{"os.system in an item", p("](cos\nsystem\n(S'x'\ntR(K\x01K\x02tta", goodItem, "."), small, []metric.Point{goodPt},
 			map[ingest.Reason]int{ingest.BadType: 1}},
-		{"persistent id", p("](Pfoo\n(K\x01K\x02tta", goodItem, "."), small, []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 1}},
+		{"persistent id", p("](Pfoo\n(K\x01K\x02tta", goodItem, "."), small, []metric.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 1}},
 		{"LONG text of 100 digits", p("](U\x01a(L", big, "L\nK\x02tta", goodItem, "."), small, nil, map[ingest.Reason]int{ingest.TooLarge: 1}},
-		{"LONG1 beyond int64", p("](U\x01a(\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01K\x02tta", goodItem, "."), small, []redisstore.Point{goodPt},
+		{"LONG1 beyond int64", p("](U\x01a(\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01K\x02tta", goodItem, "."), small, []metric.Point{goodPt},
 			map[ingest.Reason]int{ingest.BadType: 1}},
-		{"py2 long in int64", p("](U\x01a(L1700000000000L\nK\x02tta."), small, []redisstore.Point{pt("a", i64(1700000000000), i64(2))}, nil},
+		{"py2 long in int64", p("](U\x01a(L1700000000000L\nK\x02tta."), small, []metric.Point{pt("a", i64(1700000000000), i64(2))}, nil},
 
 		// Lengths that lie.
 		{"BINUNICODE of 2 GiB", p("\x80\x02]X", u32(0x7fffffff), "abc"), small, nil, map[ingest.Reason]int{ingest.Malformed: 1}},
@@ -272,8 +272,8 @@ func TestDecodeBad(t *testing.T) {
 		{"memo refs over MaxItems", memoRefs(101), small, nil, map[ingest.Reason]int{ingest.TooLarge: 1}},
 
 		// Deep nesting is harmless: one bad item, the good one survives.
-		{"nested lists", nested, ingest.DefaultLimits(), []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 1}},
-		{"nested marks", nestedMarks, ingest.DefaultLimits(), []redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 1}},
+		{"nested lists", nested, ingest.DefaultLimits(), []metric.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 1}},
+		{"nested marks", nestedMarks, ingest.DefaultLimits(), []metric.Point{goodPt}, map[ingest.Reason]int{ingest.BadType: 1}},
 
 		// Not a pickle of a list.
 		{"empty payload", nil, small, nil, map[ingest.Reason]int{ingest.Malformed: 1}},
@@ -297,7 +297,7 @@ func TestDecodeBad(t *testing.T) {
 		{"payload too large", p("]", goodItem, "."), ingest.Limits{MaxNameLen: 255, MaxItems: 10, MaxPayload: 8}, nil, map[ingest.Reason]int{ingest.TooLarge: 1}},
 		{"too many items", p("](", strings.Repeat("N", 101), "e."), small, nil, map[ingest.Reason]int{ingest.TooLarge: 1}},
 		{"name too long", p("](U\x09long.name(K\x01K\x02tta", goodItem, "."), ingest.Limits{MaxNameLen: 8, MaxItems: 10, MaxPayload: 1 << 10},
-			[]redisstore.Point{goodPt}, map[ingest.Reason]int{ingest.NameTooLong: 1}},
+			[]metric.Point{goodPt}, map[ingest.Reason]int{ingest.NameTooLong: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decodeAll(tc.in, tc.lim)
@@ -350,7 +350,7 @@ func TestBombsAreReal(t *testing.T) {
 			lim := ingest.DefaultLimits()
 			lim.MaxItems = 1000
 			var err error
-			guarded := allocBytes(func() { err = Decode(tc.in, lim, func(redisstore.Point) {}) })
+			guarded := allocBytes(func() { err = Decode(tc.in, lim, func(metric.Point) {}) })
 			require.Error(t, err)
 			// The pre-scan's own stack (24 bytes an object) stops at 16 objects an item.
 			require.Less(t, guarded, uint64(len(tc.in))+4<<20, "Decode: %v", err)
@@ -364,7 +364,7 @@ func TestDecodeAllocs(t *testing.T) {
 	b, err := os.ReadFile("testdata/py3-p4-carbon500.pickle")
 	require.NoError(t, err)
 	lim := ingest.DefaultLimits()
-	n := testing.AllocsPerRun(20, func() { require.NoError(t, Decode(b, lim, func(redisstore.Point) {})) })
+	n := testing.AllocsPerRun(20, func() { require.NoError(t, Decode(b, lim, func(metric.Point) {})) })
 	// The name string of each item, nothing else: the pooled machine keeps its arenas.
 	require.LessOrEqual(t, n, 500+4.0)
 }
@@ -389,8 +389,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(staleAppend(2, 2))
 	f.Add(reduceCopies(4, 2))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var got []redisstore.Point
-		err := Decode(b, fuzzLimits, func(p redisstore.Point) {
+		var got []metric.Point
+		err := Decode(b, fuzzLimits, func(p metric.Point) {
 			_, nerr := ingest.CheckName([]byte(p.Name), fuzzLimits.MaxNameLen)
 			require.NoError(t, nerr)
 			require.NoError(t, ingest.CheckFinite("timestamp", p.Timestamp.Float64()))
@@ -408,8 +408,8 @@ func FuzzDecode(f *testing.F) {
 		}
 
 		// Decode agrees with og-rek wherever both accept the payload.
-		var want []redisstore.Point
-		refErr := refDecode(b, fuzzLimits, func(p redisstore.Point) { want = append(want, p) })
+		var want []metric.Point
+		refErr := refDecode(b, fuzzLimits, func(p metric.Point) { want = append(want, p) })
 		requireAgree(t, b, got, err, want, refErr)
 	})
 }
@@ -417,7 +417,7 @@ func FuzzDecode(f *testing.F) {
 // requireAgree checks Decode's result against refDecode's. Decode may reject as a whole
 // (Malformed, TooLarge) what og-rek accepts; otherwise the points and the rejection counts
 // must be the same.
-func requireAgree(t *testing.T, b []byte, got []redisstore.Point, err error, want []redisstore.Point, refErr error) {
+func requireAgree(t *testing.T, b []byte, got []metric.Point, err error, want []metric.Point, refErr error) {
 	t.Helper()
 	var e, re *ingest.Error
 	if errors.As(err, &e) && e.Counts[ingest.Malformed]+e.Counts[ingest.TooLarge] > 0 {
@@ -449,7 +449,7 @@ func TestAgreesWithOgRek(t *testing.T) {
 	}
 }
 
-func samePoints(a, b []redisstore.Point) bool {
+func samePoints(a, b []metric.Point) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -461,6 +461,6 @@ func samePoints(a, b []redisstore.Point) bool {
 	return true
 }
 
-func sameNumber(a, b redisstore.Number) bool {
+func sameNumber(a, b metric.Number) bool {
 	return a.IsInt == b.IsInt && a.I == b.I && (a.F == b.F || math.IsNaN(a.F) && math.IsNaN(b.F))
 }

@@ -9,13 +9,13 @@ import (
 	ogorek "github.com/kisielk/og-rek"
 
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // refDecode is the decoder this package had before the machine: og-rek on the whole payload,
 // then a walk over the decoded value. FuzzDecode checks that Decode agrees with it on every
 // payload both accept; it has none of Decode's guards, so only call it on small inputs.
-func refDecode(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error {
+func refDecode(b []byte, lim ingest.Limits, emit func(metric.Point)) error {
 	obj, err := ogorek.NewDecoderWithConfig(bytes.NewReader(b), &ogorek.DecoderConfig{}).Decode()
 	if err != nil {
 		return ingest.Fail(ingest.Malformed, fmt.Errorf("cannot decode pickle: %w", err))
@@ -47,10 +47,10 @@ func refDecode(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error {
 }
 
 // point converts one decoded item (name, (timestamp, value)).
-func refPoint(it any, lim ingest.Limits) (redisstore.Point, ingest.Reason, error) {
+func refPoint(it any, lim ingest.Limits) (metric.Point, ingest.Reason, error) {
 	pair, ok := refSequence(it)
 	if !ok || len(pair) != 2 {
-		return redisstore.Point{}, ingest.BadType, fmt.Errorf("item is %s, want (name, (timestamp, value))", refDescribe(it))
+		return metric.Point{}, ingest.BadType, fmt.Errorf("item is %s, want (name, (timestamp, value))", refDescribe(it))
 	}
 	var name string
 	switch v := pair[0].(type) {
@@ -61,32 +61,32 @@ func refPoint(it any, lim ingest.Limits) (redisstore.Point, ingest.Reason, error
 	case ogorek.ByteString:
 		name = string(v)
 	default:
-		return redisstore.Point{}, ingest.BadType, fmt.Errorf("name is %s, want str or bytes", refDescribe(pair[0]))
+		return metric.Point{}, ingest.BadType, fmt.Errorf("name is %s, want str or bytes", refDescribe(pair[0]))
 	}
 	dp, ok := refSequence(pair[1])
 	if !ok || len(dp) != 2 {
-		return redisstore.Point{}, ingest.BadType, fmt.Errorf("datapoint is %s, want (timestamp, value)", refDescribe(pair[1]))
+		return metric.Point{}, ingest.BadType, fmt.Errorf("datapoint is %s, want (timestamp, value)", refDescribe(pair[1]))
 	}
 	ts, err := refNumber(dp[0], "timestamp")
 	if err != nil {
-		return redisstore.Point{}, ingest.BadType, err
+		return metric.Point{}, ingest.BadType, err
 	}
 	value, err := refNumber(dp[1], "value")
 	if err != nil {
-		return redisstore.Point{}, ingest.BadType, err
+		return metric.Point{}, ingest.BadType, err
 	}
 	// og-rek has already made the name a string; CheckName reads its bytes in place
 	// instead of copying them into a []byte (it does not retain or modify them).
 	if reason, err := ingest.CheckName(unsafe.Slice(unsafe.StringData(name), len(name)), lim.MaxNameLen); err != nil {
-		return redisstore.Point{}, reason, err
+		return metric.Point{}, reason, err
 	}
 	if err := ingest.CheckFinite("timestamp", ts.Float64()); err != nil {
-		return redisstore.Point{}, ingest.NotFinite, err
+		return metric.Point{}, ingest.NotFinite, err
 	}
 	if err := ingest.CheckFinite("value", value.Float64()); err != nil {
-		return redisstore.Point{}, ingest.NotFinite, err
+		return metric.Point{}, ingest.NotFinite, err
 	}
-	return redisstore.Point{Name: name, Timestamp: ts, Value: value}, 0, nil
+	return metric.Point{Name: name, Timestamp: ts, Value: value}, 0, nil
 }
 
 func refSequence(v any) ([]any, bool) {
@@ -100,19 +100,19 @@ func refSequence(v any) ([]any, bool) {
 }
 
 // number converts a Python int, long or float, keeping which one the sender wrote.
-func refNumber(v any, what string) (redisstore.Number, error) {
+func refNumber(v any, what string) (metric.Number, error) {
 	switch v := v.(type) {
 	case int64:
-		return redisstore.Int(v), nil
+		return metric.Int(v), nil
 	case float64:
-		return redisstore.Float(v), nil
+		return metric.Float(v), nil
 	case *big.Int:
 		if v.IsInt64() {
-			return redisstore.Int(v.Int64()), nil
+			return metric.Int(v.Int64()), nil
 		}
-		return redisstore.Number{}, fmt.Errorf("%s is an int of %d bits, beyond int64", what, v.BitLen())
+		return metric.Number{}, fmt.Errorf("%s is an int of %d bits, beyond int64", what, v.BitLen())
 	}
-	return redisstore.Number{}, fmt.Errorf("%s is %s, want int or float", what, refDescribe(v))
+	return metric.Number{}, fmt.Errorf("%s is %s, want int or float", what, refDescribe(v))
 }
 
 // describe names a decoded value for an error message. It never formats the value itself:

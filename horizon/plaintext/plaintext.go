@@ -15,7 +15,7 @@ import (
 	"strconv"
 
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // LineSlack is how many bytes a line may have beyond Limits.MaxNameLen for the value, the
@@ -33,8 +33,8 @@ var ErrBlank = errors.New("blank line")
 // Fields are separated by runs of spaces or tabs; leading and trailing whitespace, a "\r"
 // before the "\n", blank lines and a last line without "\n" are tolerated. The name must pass
 // ingest.CheckName. A number that is a plain decimal integer (optional sign) fitting int64 is
-// kept as an int (redisstore.Int); any other decimal number becomes a float64
-// (redisstore.Float). NaN, ±Inf (including "nan", "inf" and out-of-range exponents), hex
+// kept as an int (metric.Int); any other decimal number becomes a float64
+// (metric.Float). NaN, ±Inf (including "nan", "inf" and out-of-range exponents), hex
 // floats and underscores are rejected. Any finite timestamp is accepted, negative ones
 // included (the writer drops old points); carbon's "-1 means now" is not implemented.
 //
@@ -42,7 +42,7 @@ var ErrBlank = errors.New("blank line")
 // longer than lim.MaxNameLen+LineSlack is rejected as ingest.TooLarge without being parsed.
 // A bad line is counted in the returned *ingest.Error and decoding continues with the next
 // line. The only allocation per good line is the name string.
-func Decode(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error {
+func Decode(b []byte, lim ingest.Limits, emit func(metric.Point)) error {
 	if len(b) > lim.MaxPayload {
 		return ingest.Fail(ingest.TooLarge, fmt.Errorf("cannot decode plaintext: payload of %d bytes exceeds the limit of %d", len(b), lim.MaxPayload))
 	}
@@ -67,10 +67,10 @@ func Decode(b []byte, lim ingest.Limits, emit func(redisstore.Point)) error {
 // DecodeLine decodes one line without its "\n" (a trailing "\r" is tolerated); see Decode for
 // the format and limits. A bad line returns an *ingest.Error carrying one count of its
 // reason; a blank line returns ErrBlank.
-func DecodeLine(line []byte, lim ingest.Limits) (redisstore.Point, error) {
+func DecodeLine(line []byte, lim ingest.Limits) (metric.Point, error) {
 	p, reason, err := decodeLine(line, lim)
 	if err != nil && err != ErrBlank {
-		return redisstore.Point{}, ingest.Fail(reason, err)
+		return metric.Point{}, ingest.Fail(reason, err)
 	}
 	return p, err
 }
@@ -80,9 +80,9 @@ var space = [256]bool{' ': true, '\t': true, '\r': true, '\v': true, '\f': true}
 
 func isSpace(c byte) bool { return space[c] }
 
-func decodeLine(line []byte, lim ingest.Limits) (redisstore.Point, ingest.Reason, error) {
+func decodeLine(line []byte, lim ingest.Limits) (metric.Point, ingest.Reason, error) {
 	if len(line) > lim.MaxNameLen+LineSlack {
-		return redisstore.Point{}, ingest.TooLarge, fmt.Errorf("cannot decode plaintext line: %d bytes exceed the limit of %d", len(line), lim.MaxNameLen+LineSlack)
+		return metric.Point{}, ingest.TooLarge, fmt.Errorf("cannot decode plaintext line: %d bytes exceed the limit of %d", len(line), lim.MaxNameLen+LineSlack)
 	}
 	var fields [3][]byte
 	n := 0
@@ -96,7 +96,7 @@ func decodeLine(line []byte, lim ingest.Limits) (redisstore.Point, ingest.Reason
 			j++
 		}
 		if n == len(fields) {
-			return redisstore.Point{}, ingest.Malformed, fmt.Errorf("cannot decode plaintext line %q: want 3 fields (name value timestamp), got more", line)
+			return metric.Point{}, ingest.Malformed, fmt.Errorf("cannot decode plaintext line %q: want 3 fields (name value timestamp), got more", line)
 		}
 		fields[n] = line[i:j]
 		n++
@@ -104,28 +104,28 @@ func decodeLine(line []byte, lim ingest.Limits) (redisstore.Point, ingest.Reason
 	}
 	switch n {
 	case 0:
-		return redisstore.Point{}, 0, ErrBlank
+		return metric.Point{}, 0, ErrBlank
 	case 1, 2:
-		return redisstore.Point{}, ingest.Malformed, fmt.Errorf("cannot decode plaintext line %q: want 3 fields (name value timestamp), got %d", line, n)
+		return metric.Point{}, ingest.Malformed, fmt.Errorf("cannot decode plaintext line %q: want 3 fields (name value timestamp), got %d", line, n)
 	}
 	if reason, err := ingest.CheckName(fields[0], lim.MaxNameLen); err != nil {
-		return redisstore.Point{}, reason, fmt.Errorf("cannot decode plaintext line: %w", err)
+		return metric.Point{}, reason, fmt.Errorf("cannot decode plaintext line: %w", err)
 	}
 	value, reason, err := parseNumber(fields[1], "value")
 	if err != nil {
-		return redisstore.Point{}, reason, err
+		return metric.Point{}, reason, err
 	}
 	ts, reason, err := parseNumber(fields[2], "timestamp")
 	if err != nil {
-		return redisstore.Point{}, reason, err
+		return metric.Point{}, reason, err
 	}
-	return redisstore.Point{Name: string(fields[0]), Timestamp: ts, Value: value}, 0, nil
+	return metric.Point{Name: string(fields[0]), Timestamp: ts, Value: value}, 0, nil
 }
 
 // parseNumber parses a decimal int (kept as an int when it fits int64) or float.
-func parseNumber(tok []byte, what string) (redisstore.Number, ingest.Reason, error) {
+func parseNumber(tok []byte, what string) (metric.Number, ingest.Reason, error) {
 	if i, ok := parseInt(tok); ok {
-		return redisstore.Int(i), 0, nil
+		return metric.Int(i), 0, nil
 	}
 	// Go's ParseFloat also accepts "nan", "inf", "infinity", hex floats and underscores;
 	// only the decimal charset is let through, the rest is classified below.
@@ -139,12 +139,12 @@ func parseNumber(tok []byte, what string) (redisstore.Number, ingest.Reason, err
 	f, err := strconv.ParseFloat(string(tok), 64)
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		// "nan", "inf", "-Infinity" or an exponent out of range ("1e400").
-		return redisstore.Number{}, ingest.NotFinite, fmt.Errorf("cannot decode plaintext %s %q: %w", what, tok, ingest.CheckFinite(what, f))
+		return metric.Number{}, ingest.NotFinite, fmt.Errorf("cannot decode plaintext %s %q: %w", what, tok, ingest.CheckFinite(what, f))
 	}
 	if err != nil || !decimal {
-		return redisstore.Number{}, ingest.Malformed, fmt.Errorf("cannot decode plaintext %s %q: not a decimal number", what, tok)
+		return metric.Number{}, ingest.Malformed, fmt.Errorf("cannot decode plaintext %s %q: not a decimal number", what, tok)
 	}
-	return redisstore.Float(f), 0, nil
+	return metric.Float(f), 0, nil
 }
 
 // parseInt parses [+-]?[0-9]+ into an int64; ok is false for anything else, overflow

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // BenchmarkDecode decodes 500 lines shaped like a carbon agent's self-metrics.
@@ -18,7 +18,7 @@ func BenchmarkDecode(b *testing.B) {
 	payload := []byte(sb.String())
 	lim := ingest.DefaultLimits()
 	n := 0
-	emit := func(redisstore.Point) { n++ }
+	emit := func(metric.Point) { n++ }
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {

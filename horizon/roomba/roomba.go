@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -302,7 +303,7 @@ func (r *Roomba) logSAddFailed(set string, keys []string, err error) {
 		"set", set, "members", len(keys), "first", keys[0], "err", err)
 }
 
-type typedPair struct{ ts, v redisstore.Number }
+type typedPair struct{ ts, v metric.Number }
 
 // Vacuum returns the rewritten series: good pairs sorted by (timestamp, value) as Python sorts
 // tuples, the first pair of each timestamp kept (so of duplicates the smallest value
@@ -311,7 +312,7 @@ type typedPair struct{ ts, v redisstore.Number }
 // bytes and of pairs beyond the ceiling dropped. An empty result means nothing is left.
 func Vacuum(raw []byte, cutoff, ceiling float64, enc *redisstore.Encoder) (out []byte, corrupt, future int) {
 	pairs := make([]typedPair, 0, len(raw)/12)
-	st := redisstore.DecodeNumbers(raw, func(ts, v redisstore.Number) {
+	st := redisstore.DecodeNumbers(raw, func(ts, v metric.Number) {
 		pairs = append(pairs, typedPair{ts, v})
 	})
 	slices.SortStableFunc(pairs, func(a, b typedPair) int {

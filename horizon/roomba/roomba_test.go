@@ -16,20 +16,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
 
 func enc(pairs ...[2]any) []byte {
 	var b []byte
-	num := func(x any) redisstore.Number {
+	num := func(x any) metric.Number {
 		switch v := x.(type) {
 		case int:
-			return redisstore.Int(int64(v))
+			return metric.Int(int64(v))
 		case int64:
-			return redisstore.Int(v)
+			return metric.Int(v)
 		case float64:
-			return redisstore.Float(v)
+			return metric.Float(v)
 		}
 		panic(x)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -22,7 +23,7 @@ func TestPoisonKeyDoesNotHoldUpOthers(t *testing.T) {
 	require.NoError(t, f.store.Client().SAdd(ctx, "metrics.collide", "x").Err())
 	now := time.Now().Unix()
 	in := append(pts("collide", now, 3), pts("good.a", now, 5)...)
-	in = append(in, redisstore.Point{Name: "unique_metrics", Timestamp: redisstore.Int(now), Value: redisstore.Int(1)})
+	in = append(in, metric.Point{Name: "unique_metrics", Timestamp: metric.Int(now), Value: metric.Int(1)})
 	in = append(in, pts("good.b", now, 5)...)
 	require.NoError(t, f.w.Put(ctx, f.proto, in, false))
 	// Stored within 2.5 s (the external check), where a retried poison key held everything.
@@ -96,9 +97,9 @@ func TestNameLimits(t *testing.T) {
 			tooMany := 0
 			for i, s := range tc.steps {
 				clock = t0.Add(s.at)
-				var in []redisstore.Point
+				var in []metric.Point
 				for _, n := range s.names {
-					in = append(in, redisstore.Point{Name: n, Timestamp: redisstore.Int(clock.Unix()), Value: redisstore.Int(1)})
+					in = append(in, metric.Point{Name: n, Timestamp: metric.Int(clock.Unix()), Value: metric.Int(1)})
 				}
 				require.NoError(t, f.w.Put(context.Background(), f.proto, in, false))
 				f.w.drain()
@@ -125,7 +126,7 @@ func TestKnownNamesSeededFromRedis(t *testing.T) {
 	now := time.Now().Unix()
 	old := map[string][]byte{}
 	for _, n := range []string{"old.0", "old.1"} {
-		old["metrics."+n] = redisstore.AppendPair(nil, redisstore.Int(now-10), redisstore.Int(1))
+		old["metrics."+n] = redisstore.AppendPair(nil, metric.Int(now-10), metric.Int(1))
 	}
 	require.NoError(t, f.store.Append(ctx, old, nil).Err)
 	seeded, done := f.w.seed(ctx)

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/stretchr/testify/require"
-
-	"github.com/kale-project/kale/utils/redisstore"
 )
 
 func heapBytes() uint64 {
@@ -29,12 +28,12 @@ func TestMemoryPerNewName(t *testing.T) {
 	const n = 20_000
 	now := time.Now().Unix()
 	base := heapBytes()
-	batches := make([][]redisstore.Point, n/500)
+	batches := make([][]metric.Point, n/500)
 	for i := range batches {
-		batches[i] = make([]redisstore.Point, 500)
+		batches[i] = make([]metric.Point, 500)
 		for j := range batches[i] {
-			batches[i][j] = redisstore.Point{Name: fmt.Sprintf("flood.host%04d.metric%05d", i, j),
-				Timestamp: redisstore.Int(now), Value: redisstore.Float(1)}
+			batches[i][j] = metric.Point{Name: fmt.Sprintf("flood.host%04d.metric%05d", i, j),
+				Timestamp: metric.Int(now), Value: metric.Float(1)}
 		}
 	}
 	for _, b := range batches {

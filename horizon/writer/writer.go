@@ -27,6 +27,7 @@ import (
 
 	"github.com/kale-project/kale/horizon/ingest"
 	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -69,7 +70,7 @@ const DefaultMaxFuture = 10 * time.Minute
 
 type batch struct {
 	proto *telemetry.Proto
-	pts   []redisstore.Point
+	pts   []metric.Point
 }
 
 // metricBuf holds one metric's encoded pairs not yet written; the full and mini copies are
@@ -141,7 +142,7 @@ var ErrFull = errors.New("horizon writer queue is full")
 // blocks while the writer is full (until ctx ends: then the points are refused with
 // ctx.Err()); without wait it refuses them at once with ErrFull. A batch larger than the
 // whole queue is accepted once the queue is empty, so a big frame cannot wedge a connection.
-func (w *Writer) Put(ctx context.Context, proto *telemetry.Proto, pts []redisstore.Point, wait bool) error {
+func (w *Writer) Put(ctx context.Context, proto *telemetry.Proto, pts []metric.Point, wait bool) error {
 	n := len(pts)
 	if n == 0 {
 		return nil

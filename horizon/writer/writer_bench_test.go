@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -41,10 +42,10 @@ func BenchmarkWriter(b *testing.B) {
 	b.ResetTimer()
 	sent := 0
 	for i := 0; sent < b.N; i++ {
-		pts := make([]redisstore.Point, batch)
+		pts := make([]metric.Point, batch)
 		for j := range pts {
 			k := i*batch + j
-			pts[j] = redisstore.Point{Name: names[k%len(names)], Timestamp: redisstore.Int(now + int64(k/len(names))), Value: redisstore.Float(float64(k))}
+			pts[j] = metric.Point{Name: names[k%len(names)], Timestamp: metric.Int(now + int64(k/len(names))), Value: metric.Float(float64(k))}
 		}
 		if err := w.Put(ctx, proto, pts, true); err != nil {
 			b.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -72,10 +73,10 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	return f
 }
 
-func pts(name string, ts0 int64, n int) []redisstore.Point {
-	out := make([]redisstore.Point, n)
+func pts(name string, ts0 int64, n int) []metric.Point {
+	out := make([]metric.Point, n)
 	for i := range out {
-		out[i] = redisstore.Point{Name: name, Timestamp: redisstore.Int(ts0 + int64(i)), Value: redisstore.Float(float64(i) + 0.5)}
+		out[i] = metric.Point{Name: name, Timestamp: metric.Int(ts0 + int64(i)), Value: metric.Float(float64(i) + 0.5)}
 	}
 	return out
 }
@@ -91,14 +92,14 @@ func TestTimeBasedFlushAndLayout(t *testing.T) {
 	f := newFixture(t, nil)
 	defer f.stop()
 	now := time.Now().Unix()
-	require.NoError(t, f.w.Put(context.Background(), f.proto, []redisstore.Point{
-		{Name: "a.b", Timestamp: redisstore.Int(now), Value: redisstore.Float(1.5)},
+	require.NoError(t, f.w.Put(context.Background(), f.proto, []metric.Point{
+		{Name: "a.b", Timestamp: metric.Int(now), Value: metric.Float(1.5)},
 	}, false))
 	// One point, no further traffic: it must reach Redis within the flush interval.
 	require.Eventually(t, func() bool { return f.count(t, "metrics.a.b") == 1 }, time.Second, 10*time.Millisecond)
 	raw, err := f.store.Client().Get(context.Background(), "metrics.a.b").Bytes()
 	require.NoError(t, err)
-	require.Equal(t, hex.EncodeToString(redisstore.AppendPair(nil, redisstore.Int(now), redisstore.Float(1.5))), hex.EncodeToString(raw))
+	require.Equal(t, hex.EncodeToString(redisstore.AppendPair(nil, metric.Int(now), metric.Float(1.5))), hex.EncodeToString(raw))
 	members, err := f.store.Members(context.Background(), "metrics.")
 	require.NoError(t, err)
 	require.Equal(t, []string{"metrics.a.b"}, members)
@@ -108,17 +109,17 @@ func TestTimeBasedFlushAndLayout(t *testing.T) {
 func TestFilters(t *testing.T) {
 	f := newFixture(t, nil)
 	now := time.Now().Unix()
-	in := []redisstore.Point{
-		{Name: "ok", Timestamp: redisstore.Int(now), Value: redisstore.Int(1)},
-		{Name: "ok", Timestamp: redisstore.Int(now + 590), Value: redisstore.Int(2)},         // within --max-future
-		{Name: "ok", Timestamp: redisstore.Int(now - 999), Value: redisstore.Int(3)},         // within MAX_RESOLUTION
-		{Name: "old", Timestamp: redisstore.Int(now - 1100), Value: redisstore.Int(4)},       // too old
-		{Name: "future", Timestamp: redisstore.Int(now + 86400), Value: redisstore.Int(5)},   // too new
-		{Name: "future", Timestamp: redisstore.Float(1e300), Value: redisstore.Int(6)},       // too new
-		{Name: "future", Timestamp: redisstore.Int(math.MaxInt64), Value: redisstore.Int(7)}, // too new
-		{Name: "future", Timestamp: redisstore.Float(math.NaN()), Value: redisstore.Int(8)},  // too new
-		{Name: "x.skipme.y", Timestamp: redisstore.Int(now), Value: redisstore.Int(9)},
-		{Name: "unique_metrics", Timestamp: redisstore.Int(now), Value: redisstore.Int(10)}, // a set of ours
+	in := []metric.Point{
+		{Name: "ok", Timestamp: metric.Int(now), Value: metric.Int(1)},
+		{Name: "ok", Timestamp: metric.Int(now + 590), Value: metric.Int(2)},         // within --max-future
+		{Name: "ok", Timestamp: metric.Int(now - 999), Value: metric.Int(3)},         // within MAX_RESOLUTION
+		{Name: "old", Timestamp: metric.Int(now - 1100), Value: metric.Int(4)},       // too old
+		{Name: "future", Timestamp: metric.Int(now + 86400), Value: metric.Int(5)},   // too new
+		{Name: "future", Timestamp: metric.Float(1e300), Value: metric.Int(6)},       // too new
+		{Name: "future", Timestamp: metric.Int(math.MaxInt64), Value: metric.Int(7)}, // too new
+		{Name: "future", Timestamp: metric.Float(math.NaN()), Value: metric.Int(8)},  // too new
+		{Name: "x.skipme.y", Timestamp: metric.Int(now), Value: metric.Int(9)},
+		{Name: "unique_metrics", Timestamp: metric.Int(now), Value: metric.Int(10)}, // a set of ours
 	}
 	require.NoError(t, f.w.Put(context.Background(), f.proto, in, true))
 	f.stop()

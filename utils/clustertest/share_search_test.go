@@ -16,6 +16,7 @@ import (
 	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/oculus"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -45,7 +46,7 @@ func put(t *testing.T, store *redisstore.Store, series map[string][]float64) {
 	for name, vals := range series {
 		var b []byte
 		for i, v := range vals {
-			b = enc.AppendPair(b, redisstore.Int(end-int64(len(vals)-1-i)*60), redisstore.Float(v))
+			b = enc.AppendPair(b, metric.Int(end-int64(len(vals)-1-i)*60), metric.Float(v))
 		}
 		data[store.FullKey(name)] = b
 		if len(data) == 2000 {

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -66,7 +67,7 @@ func TestClusterSlotsAndMultiKey(t *testing.T) {
 	var keys []string
 	for i := range 2000 {
 		k := fmt.Sprintf("metrics.host%d.cpu", i)
-		data[k] = redisstore.AppendPair(nil, redisstore.Int(int64(1700000000+i)), redisstore.Int(int64(i)))
+		data[k] = redisstore.AppendPair(nil, metric.Int(int64(1700000000+i)), metric.Int(int64(i)))
 		keys = append(keys, k)
 	}
 	require.NoError(t, s.Append(ctx, data, nil).Err)
@@ -92,8 +93,8 @@ func TestClusterPurgeRaceKeepsSetMembership(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = writer.Close() })
 	ctx := context.Background()
-	old := redisstore.AppendPair(nil, redisstore.Int(1), redisstore.Int(1))
-	fresh := redisstore.AppendPair(nil, redisstore.Int(2), redisstore.Int(2))
+	old := redisstore.AppendPair(nil, metric.Int(1), metric.Int(1))
+	fresh := redisstore.AppendPair(nil, metric.Int(2), metric.Int(2))
 	require.NoError(t, s.Append(ctx, map[string][]byte{"metrics.racy": old, "metrics.calm": old}, nil).Err)
 
 	// Just before the store's SREM runs, a concurrent horizon writes metrics.racy again

@@ -4,52 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/kale-project/kale/algorithms"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
-
-// Number is one field of a datapoint as the sender typed it. Skyline stores timestamps and
-// values exactly as received, and Python's msgpack writes ints in their most compact form and
-// floats as float64, so the int/float distinction is kept to stay byte-compatible.
-type Number struct {
-	I     int64
-	F     float64
-	IsInt bool
-}
-
-// Int returns an integer Number.
-func Int(i int64) Number { return Number{I: i, F: float64(i), IsInt: true} }
-
-// Float returns a floating-point Number.
-func Float(f float64) Number { return Number{F: f} }
-
-// Float64 returns the number as a float64 (ints beyond 2^53 lose precision).
-func (n Number) Float64() float64 {
-	if n.IsInt {
-		return float64(n.I)
-	}
-	return n.F
-}
-
-// String formats the number the way Python would print it: ints without a decimal point.
-func (n Number) String() string {
-	if n.IsInt {
-		return fmt.Sprint(n.I)
-	}
-	return fmt.Sprint(n.F)
-}
-
-// Point is one datapoint of one metric. Name is the metric name without namespace prefix.
-type Point struct {
-	Name      string
-	Timestamp Number
-	Value     Number
-}
 
 // Pair is a decoded [timestamp, value] element of a stored series. It is the detectors'
 // point type, so a decoded series goes to the analyzer without a copy.
@@ -77,7 +39,7 @@ func NewEncoder() *Encoder {
 }
 
 // AppendPair appends the encoding of [ts, value] to dst and returns the extended slice.
-func (e *Encoder) AppendPair(dst []byte, ts, value Number) []byte {
+func (e *Encoder) AppendPair(dst []byte, ts, value metric.Number) []byte {
 	e.out.b = dst
 	// Appending to a slice cannot fail.
 	_ = e.enc.EncodeArrayLen(2)
@@ -87,7 +49,7 @@ func (e *Encoder) AppendPair(dst []byte, ts, value Number) []byte {
 	return dst
 }
 
-func (e *Encoder) encodeNumber(n Number) {
+func (e *Encoder) encodeNumber(n metric.Number) {
 	if n.IsInt {
 		_ = e.enc.EncodeInt(n.I)
 		return
@@ -96,7 +58,7 @@ func (e *Encoder) encodeNumber(n Number) {
 }
 
 // AppendPair is a convenience wrapper for one-off encodings; hot paths keep an Encoder.
-func AppendPair(dst []byte, ts, value Number) []byte {
+func AppendPair(dst []byte, ts, value metric.Number) []byte {
 	return NewEncoder().AppendPair(dst, ts, value)
 }
 
@@ -158,7 +120,7 @@ func Series(b []byte) ([]Pair, DecodeStats) {
 // This is the analyzer's hottest path (every point of every metric, every cycle), so the
 // fixed two-number shape is parsed by hand: about 20x faster than walking it with the msgpack
 // library's Decoder, which stays the reference the differential fuzz test compares against.
-func DecodeNumbers(b []byte, emit func(ts, value Number)) DecodeStats {
+func DecodeNumbers(b []byte, emit func(ts, value metric.Number)) DecodeStats {
 	var st DecodeStats
 	for pos := 0; pos < len(b); {
 		ts, v, next, bad := nextPair(b, pos)
@@ -175,7 +137,7 @@ func DecodeNumbers(b []byte, emit func(ts, value Number)) DecodeStats {
 
 // nextPair decodes the first good pair at or after pos. It returns the pair, the position
 // after it (-1 when no good pair is left) and the number of bad bytes skipped to reach it.
-func nextPair(b []byte, pos int) (ts, v Number, next, bad int) {
+func nextPair(b []byte, pos int) (ts, v metric.Number, next, bad int) {
 	for pos < len(b) {
 		if b[pos] == 0x92 {
 			ts, n1, ok := parseNumber(b[pos+1:])
@@ -189,56 +151,56 @@ func nextPair(b []byte, pos int) (ts, v Number, next, bad int) {
 		// Resynchronise: skip to the next fixarray-of-2 marker after pos.
 		skip := bytes.IndexByte(b[pos+1:], 0x92)
 		if skip < 0 {
-			return Number{}, Number{}, -1, bad + len(b) - pos
+			return metric.Number{}, metric.Number{}, -1, bad + len(b) - pos
 		}
 		bad += skip + 1
 		pos += skip + 1
 	}
-	return Number{}, Number{}, -1, bad
+	return metric.Number{}, metric.Number{}, -1, bad
 }
 
 // parseNumber reads one msgpack integer or float from the start of b.
-func parseNumber(b []byte) (Number, int, bool) {
+func parseNumber(b []byte) (metric.Number, int, bool) {
 	if len(b) == 0 {
-		return Number{}, 0, false
+		return metric.Number{}, 0, false
 	}
 	c := b[0]
 	switch {
 	case c <= 0x7f: // positive fixint
-		return Int(int64(c)), 1, true
+		return metric.Int(int64(c)), 1, true
 	case c >= 0xe0: // negative fixint
-		return Int(int64(int8(c))), 1, true
+		return metric.Int(int64(int8(c))), 1, true
 	}
 	size := map8[c]
 	if size == 0 || len(b) < 1+int(size) {
-		return Number{}, 0, false
+		return metric.Number{}, 0, false
 	}
 	p := b[1 : 1+size]
 	switch c {
 	case msgpcode.Double:
-		return Float(math.Float64frombits(binary.BigEndian.Uint64(p))), 9, true
+		return metric.Float(math.Float64frombits(binary.BigEndian.Uint64(p))), 9, true
 	case msgpcode.Float:
-		return Float(float64(math.Float32frombits(binary.BigEndian.Uint32(p)))), 5, true
+		return metric.Float(float64(math.Float32frombits(binary.BigEndian.Uint32(p)))), 5, true
 	case msgpcode.Uint8:
-		return Int(int64(p[0])), 2, true
+		return metric.Int(int64(p[0])), 2, true
 	case msgpcode.Uint16:
-		return Int(int64(binary.BigEndian.Uint16(p))), 3, true
+		return metric.Int(int64(binary.BigEndian.Uint16(p))), 3, true
 	case msgpcode.Uint32:
-		return Int(int64(binary.BigEndian.Uint32(p))), 5, true
+		return metric.Int(int64(binary.BigEndian.Uint32(p))), 5, true
 	case msgpcode.Uint64:
 		u := binary.BigEndian.Uint64(p)
 		if u > math.MaxInt64 {
-			return Float(float64(u)), 9, true
+			return metric.Float(float64(u)), 9, true
 		}
-		return Int(int64(u)), 9, true
+		return metric.Int(int64(u)), 9, true
 	case msgpcode.Int8:
-		return Int(int64(int8(p[0]))), 2, true
+		return metric.Int(int64(int8(p[0]))), 2, true
 	case msgpcode.Int16:
-		return Int(int64(int16(binary.BigEndian.Uint16(p)))), 3, true
+		return metric.Int(int64(int16(binary.BigEndian.Uint16(p)))), 3, true
 	case msgpcode.Int32:
-		return Int(int64(int32(binary.BigEndian.Uint32(p)))), 5, true
+		return metric.Int(int64(int32(binary.BigEndian.Uint32(p)))), 5, true
 	default: // msgpcode.Int64
-		return Int(int64(binary.BigEndian.Uint64(p))), 9, true
+		return metric.Int(int64(binary.BigEndian.Uint64(p))), 9, true
 	}
 }
 

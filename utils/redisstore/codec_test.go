@@ -2,10 +2,9 @@ package redisstore
 
 import (
 	"encoding/hex"
-	"strings"
 	"testing"
-	"unicode/utf8"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/stretchr/testify/require"
 )
 
@@ -13,19 +12,19 @@ import (
 // python3-msgpack), i.e. what Skyline's horizon worker APPENDs.
 func TestAppendPairMatchesPython(t *testing.T) {
 	for _, tc := range []struct {
-		ts, v Number
+		ts, v metric.Number
 		hex   string
 	}{
-		{Int(1700000000), Float(1.5), "92ce6553f100cb3ff8000000000000"},      // (1700000000, 1.5)
-		{Int(1700000000), Int(5), "92ce6553f10005"},                          // (1700000000, 5)
-		{Int(0), Int(-1), "9200ff"},                                          // (0, -1)
-		{Int(1), Int(-33), "9201d0df"},                                       // (1, -33)
-		{Int(1700000000), Int(300), "92ce6553f100cd012c"},                    // (1700000000, 300)
-		{Int(1700000000), Int(70000), "92ce6553f100ce00011170"},              // (1700000000, 70000)
-		{Int(1700000000), Int(-200), "92ce6553f100d1ff38"},                   // (1700000000, -200)
-		{Int(1700000000), Int(-40000), "92ce6553f100d2ffff63c0"},             // (1700000000, -40000)
-		{Int(1700000000), Int(1 << 40), "92ce6553f100cf0000010000000000"},    // (1700000000, 2**40)
-		{Float(1.5), Float(1e308), "92cb3ff8000000000000cb7fe1ccf385ebc8a0"}, // (1.5, 1e308)
+		{metric.Int(1700000000), metric.Float(1.5), "92ce6553f100cb3ff8000000000000"},      // (1700000000, 1.5)
+		{metric.Int(1700000000), metric.Int(5), "92ce6553f10005"},                          // (1700000000, 5)
+		{metric.Int(0), metric.Int(-1), "9200ff"},                                          // (0, -1)
+		{metric.Int(1), metric.Int(-33), "9201d0df"},                                       // (1, -33)
+		{metric.Int(1700000000), metric.Int(300), "92ce6553f100cd012c"},                    // (1700000000, 300)
+		{metric.Int(1700000000), metric.Int(70000), "92ce6553f100ce00011170"},              // (1700000000, 70000)
+		{metric.Int(1700000000), metric.Int(-200), "92ce6553f100d1ff38"},                   // (1700000000, -200)
+		{metric.Int(1700000000), metric.Int(-40000), "92ce6553f100d2ffff63c0"},             // (1700000000, -40000)
+		{metric.Int(1700000000), metric.Int(1 << 40), "92ce6553f100cf0000010000000000"},    // (1700000000, 2**40)
+		{metric.Float(1.5), metric.Float(1e308), "92cb3ff8000000000000cb7fe1ccf385ebc8a0"}, // (1.5, 1e308)
 	} {
 		got := AppendPair(nil, tc.ts, tc.v)
 		require.Equal(t, tc.hex, hex.EncodeToString(got), "pair (%v, %v)", tc.ts, tc.v)
@@ -36,7 +35,7 @@ func TestDecodeSeriesKeepsGoodPoints(t *testing.T) {
 	e := NewEncoder()
 	var good []byte
 	for i := range 5 {
-		good = e.AppendPair(good, Int(int64(1000+i)), Float(float64(i)+0.5))
+		good = e.AppendPair(good, metric.Int(int64(1000+i)), metric.Float(float64(i)+0.5))
 	}
 	for _, tc := range []struct {
 		name     string
@@ -83,7 +82,7 @@ func TestDecodeSkylineWritten(t *testing.T) {
 	// Types survive a typed decode, so a rewrite reproduces the bytes exactly.
 	var again []byte
 	e := NewEncoder()
-	DecodeNumbers(raw, func(ts, v Number) { again = e.AppendPair(again, ts, v) })
+	DecodeNumbers(raw, func(ts, v metric.Number) { again = e.AppendPair(again, ts, v) })
 	require.Equal(t, raw, again)
 }
 
@@ -101,7 +100,7 @@ func FuzzDecodeSeries(f *testing.F) {
 	f.Add(hexBytes("dd7fffffff"))
 	f.Add([]byte{0x92, 0x92, 0x92})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		st := DecodeNumbers(b, func(ts, v Number) {})
+		st := DecodeNumbers(b, func(ts, v metric.Number) {})
 		if st.BadBytes > len(b) || st.BadBytes < 0 {
 			t.Fatalf("bad byte count %d for %d bytes", st.BadBytes, len(b))
 		}
@@ -115,7 +114,7 @@ func BenchmarkDecodeSeries(b *testing.B) {
 	e := NewEncoder()
 	var raw []byte
 	for i := range 8640 { // 24 h at 10 s
-		raw = e.AppendPair(raw, Int(int64(1_700_000_000+10*i)), Float(float64(i%97)*1.25))
+		raw = e.AppendPair(raw, metric.Int(int64(1_700_000_000+10*i)), metric.Float(float64(i%97)*1.25))
 	}
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
@@ -133,21 +132,6 @@ func BenchmarkAppendPair(b *testing.B) {
 	buf := make([]byte, 0, 64)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = e.AppendPair(buf[:0], Int(1_700_000_000), Float(12.5))
+		buf = e.AppendPair(buf[:0], metric.Int(1_700_000_000), metric.Float(12.5))
 	}
-}
-
-func TestCheckName(t *testing.T) {
-	require.NoError(t, CheckName("a.b-c_d:e;f=g+h%i@j~k#l/m,n", 255))
-	require.NoError(t, CheckName([]byte("x.y"), 255))
-	require.ErrorIs(t, CheckName("", 255), ErrEmptyName)
-	require.ErrorIs(t, CheckName("abcd", 3), ErrNameTooLong)
-	for _, bad := range []string{"a b", "a\"b", "<script>", "caf\xc3\xa9", "\xff", "tab\t"} {
-		require.ErrorIs(t, CheckName(bad, 255), ErrNameCharset, "%q", bad)
-		require.ErrorIs(t, CheckName([]byte(bad), 255), ErrNameCharset, "%q", bad)
-	}
-	long := strings.Repeat("é", 100)
-	err := CheckName(long, 1000)
-	require.ErrorIs(t, err, ErrNameCharset)
-	require.True(t, utf8.ValidString(err.Error()), "the message stays valid UTF-8")
 }

@@ -5,13 +5,14 @@ import (
 	"math"
 	"testing"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // referenceDecode is DecodeNumbers written with the msgpack library's Decoder: slower, and
 // the oracle the hand-written fast path must agree with.
-func referenceDecode(b []byte, emit func(ts, v Number)) DecodeStats {
+func referenceDecode(b []byte, emit func(ts, v metric.Number)) DecodeStats {
 	var st DecodeStats
 	r := bytes.NewReader(b)
 	d := msgpack.NewDecoder(r)
@@ -37,46 +38,46 @@ func referenceDecode(b []byte, emit func(ts, v Number)) DecodeStats {
 	return st
 }
 
-func refPair(d *msgpack.Decoder) (Number, Number, error) {
+func refPair(d *msgpack.Decoder) (metric.Number, metric.Number, error) {
 	n, err := d.DecodeArrayLen()
 	if err != nil {
-		return Number{}, Number{}, err
+		return metric.Number{}, metric.Number{}, err
 	}
 	if n != 2 {
-		return Number{}, Number{}, ErrNotPair
+		return metric.Number{}, metric.Number{}, ErrNotPair
 	}
 	ts, err := refNumber(d)
 	if err != nil {
-		return Number{}, Number{}, err
+		return metric.Number{}, metric.Number{}, err
 	}
 	v, err := refNumber(d)
 	return ts, v, err
 }
 
-func refNumber(d *msgpack.Decoder) (Number, error) {
+func refNumber(d *msgpack.Decoder) (metric.Number, error) {
 	c, err := d.PeekCode()
 	if err != nil {
-		return Number{}, err
+		return metric.Number{}, err
 	}
 	switch {
 	case c == msgpcode.Uint64:
 		u, err := d.DecodeUint64()
 		if u > math.MaxInt64 {
-			return Float(float64(u)), err
+			return metric.Float(float64(u)), err
 		}
-		return Int(int64(u)), err
+		return metric.Int(int64(u)), err
 	case c == msgpcode.Float, c == msgpcode.Double:
 		f, err := d.DecodeFloat64()
-		return Float(f), err
+		return metric.Float(f), err
 	case msgpcode.IsFixedNum(c), c == msgpcode.Uint8, c == msgpcode.Uint16, c == msgpcode.Uint32,
 		c == msgpcode.Int8, c == msgpcode.Int16, c == msgpcode.Int32, c == msgpcode.Int64:
 		i, err := d.DecodeInt64()
-		return Int(i), err
+		return metric.Int(i), err
 	}
-	return Number{}, ErrNotPair
+	return metric.Number{}, ErrNotPair
 }
 
-type typed struct{ ts, v Number }
+type typed struct{ ts, v metric.Number }
 
 // FuzzFastDecoderMatchesLibrary is a differential test: the hand-written decoder and the
 // msgpack library agree on every input, pair by pair and byte count by byte count.
@@ -87,8 +88,8 @@ func FuzzFastDecoderMatchesLibrary(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var fast, ref []typed
-		fs := DecodeNumbers(b, func(ts, v Number) { fast = append(fast, typed{ts, v}) })
-		rs := referenceDecode(b, func(ts, v Number) { ref = append(ref, typed{ts, v}) })
+		fs := DecodeNumbers(b, func(ts, v metric.Number) { fast = append(fast, typed{ts, v}) })
+		rs := referenceDecode(b, func(ts, v metric.Number) { ref = append(ref, typed{ts, v}) })
 		if fs != rs {
 			t.Fatalf("stats differ: fast %+v, library %+v", fs, rs)
 		}
@@ -106,11 +107,11 @@ func BenchmarkReferenceDecode(b *testing.B) {
 	e := NewEncoder()
 	var raw []byte
 	for i := range 8640 {
-		raw = e.AppendPair(raw, Int(int64(1_700_000_000+10*i)), Float(float64(i%97)*1.25))
+		raw = e.AppendPair(raw, metric.Int(int64(1_700_000_000+10*i)), metric.Float(float64(i%97)*1.25))
 	}
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		referenceDecode(raw, func(ts, v Number) {})
+		referenceDecode(raw, func(ts, v metric.Number) {})
 	}
 }
 
@@ -118,7 +119,7 @@ func BenchmarkAppendPairs(b *testing.B) {
 	e := NewEncoder()
 	var raw []byte
 	for i := range 8640 {
-		raw = e.AppendPair(raw, Int(int64(1_700_000_000+10*i)), Float(float64(i%97)*1.25))
+		raw = e.AppendPair(raw, metric.Int(int64(1_700_000_000+10*i)), metric.Float(float64(i%97)*1.25))
 	}
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -43,8 +44,8 @@ func TestAppendLayout(t *testing.T) {
 	backends(t, func(t *testing.T, s *redisstore.Store) {
 		ctx := context.Background()
 		require.NoError(t, s.Ping(ctx))
-		a := redisstore.AppendPair(nil, redisstore.Int(1700000000), redisstore.Float(1.5))
-		b := redisstore.AppendPair(nil, redisstore.Int(1700000010), redisstore.Int(5))
+		a := redisstore.AppendPair(nil, metric.Int(1700000000), metric.Float(1.5))
+		b := redisstore.AppendPair(nil, metric.Int(1700000010), metric.Int(5))
 		res := s.Append(ctx, map[string][]byte{"metrics.a.b": a, "mini.a.b": a}, nil)
 		require.NoError(t, res.Err)
 		res = s.Append(ctx, map[string][]byte{"metrics.a.b": b}, []string{"metrics.only.in.set"})
@@ -80,7 +81,7 @@ func TestReplaceIfUnchanged(t *testing.T) {
 	backends(t, func(t *testing.T, s *redisstore.Store) {
 		ctx := context.Background()
 		c := s.Client()
-		p := func(ts int64) []byte { return redisstore.AppendPair(nil, redisstore.Int(ts), redisstore.Int(ts)) }
+		p := func(ts int64) []byte { return redisstore.AppendPair(nil, metric.Int(ts), metric.Int(ts)) }
 		old := append(p(2), p(1)...)
 		for _, k := range []string{"metrics.keep", "metrics.appended", "metrics.changed", "metrics.gone", "metrics.gone.but.appended"} {
 			require.NoError(t, s.Append(ctx, map[string][]byte{k: old}, nil).Err)
@@ -129,7 +130,7 @@ func TestAppendDropsWrongTypeKeys(t *testing.T) {
 	backends(t, func(t *testing.T, s *redisstore.Store) {
 		ctx := context.Background()
 		require.NoError(t, s.Client().SAdd(ctx, "metrics.collide", "x").Err())
-		a := redisstore.AppendPair(nil, redisstore.Int(1700000000), redisstore.Float(1.5))
+		a := redisstore.AppendPair(nil, metric.Int(1700000000), metric.Float(1.5))
 		res := s.Append(ctx, map[string][]byte{"metrics.collide": a, "metrics.good": a, "mini.collide": a}, nil)
 		require.False(t, res.Retry(), "%+v", res)
 		require.Empty(t, res.FailedAppend)

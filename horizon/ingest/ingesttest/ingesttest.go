@@ -5,18 +5,18 @@ package ingesttest
 
 import (
 	"github.com/kale-project/kale/horizon/ingest"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // Pt builds an expected point.
-func Pt(name string, ts, value redisstore.Number) redisstore.Point {
-	return redisstore.Point{Name: name, Timestamp: ts, Value: value}
+func Pt(name string, ts, value metric.Number) metric.Point {
+	return metric.Point{Name: name, Timestamp: ts, Value: value}
 }
 
 // DecodeAll runs a decoder and returns every point it emitted with its error.
-func DecodeAll(decode func([]byte, ingest.Limits, func(redisstore.Point)) error, b []byte, lim ingest.Limits) ([]redisstore.Point, error) {
-	var got []redisstore.Point
-	err := decode(b, lim, func(p redisstore.Point) { got = append(got, p) })
+func DecodeAll(decode func([]byte, ingest.Limits, func(metric.Point)) error, b []byte, lim ingest.Limits) ([]metric.Point, error) {
+	var got []metric.Point
+	err := decode(b, lim, func(p metric.Point) { got = append(got, p) })
 	return got, err
 }
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/utils/config"
-	"github.com/kale-project/kale/utils/golden"
-	"github.com/kale-project/kale/utils/nab"
+	"github.com/kale-project/kale/utils/eval/golden"
+	"github.com/kale-project/kale/utils/eval/nab"
 )
 
 const detectHelp = `Usage:

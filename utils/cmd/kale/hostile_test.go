@@ -22,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -76,7 +77,7 @@ func seedSeries(t *testing.T, srv *redistest.Server, n int) {
 		for i := range 1440 {
 			ts := now - int64(1439-i)*60
 			v := 100 + 20*math.Sin(float64(i)/float64(60+m%50)) + float64(m%7)
-			b = redisstore.AppendPair(b, redisstore.Int(ts), redisstore.Float(v))
+			b = redisstore.AppendPair(b, metric.Int(ts), metric.Float(v))
 		}
 		key := fmt.Sprintf("metrics.seed.m%04d", m)
 		pipe.Append(ctx, key, string(b))

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/kale-project/kale/utils/importer"
+	"github.com/kale-project/kale/utils/tools/importer"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/oculus"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -28,7 +29,7 @@ func TestOculusCommand(t *testing.T) {
 	for _, name := range []string{"a.one", "a.two", "b.three"} {
 		var b []byte
 		for i := range 30 {
-			b = enc.AppendPair(b, redisstore.Int(now-int64(30-i)), redisstore.Float(float64(i*len(name)%7)))
+			b = enc.AppendPair(b, metric.Int(now-int64(30-i)), metric.Float(float64(i*len(name)%7)))
 		}
 		data[store.FullKey(name)] = b
 	}

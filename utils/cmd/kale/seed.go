@@ -10,9 +10,9 @@ import (
 
 	"github.com/kale-project/kale/horizon"
 	"github.com/kale-project/kale/utils/config"
-	"github.com/kale-project/kale/utils/loadgen"
+	"github.com/kale-project/kale/utils/tools/loadgen"
 	"github.com/kale-project/kale/utils/redisstore"
-	"github.com/kale-project/kale/utils/seed"
+	"github.com/kale-project/kale/utils/tools/seed"
 )
 
 // runSeed sends the demo data set to running listeners and verifies it in Redis.

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -17,9 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kale-project/kale/algorithms"
-	"github.com/kale-project/kale/analyzer"
-	"github.com/kale-project/kale/analyzer/alert"
 	"github.com/kale-project/kale/horizon"
 	"github.com/kale-project/kale/horizon/listener"
 	"github.com/kale-project/kale/utils/config"
@@ -104,7 +100,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	var hz *horizon.Service
 	var afterSeed func(context.Context) // brings the search index up to date once the demo data is in
 	if name == "all" || name == "horizon" {
-		hz, err = horizon.New(horizon.Options{Config: r.Config, Explicit: r.Explicit, Store: store, Registry: reg, Log: log.With("component", "horizon")})
+		hz, err = newHorizon(r.Config, r.Explicit, store, reg, log)
 		if err != nil {
 			return err
 		}
@@ -177,43 +173,6 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	err = g.Wait()
 	log.Info("kale stopped")
 	return err
-}
-
-// startAnalyzer builds the analyzer, its alert dispatcher and Graphite sender, and starts
-// them in g.
-func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg *prometheus.Registry, log *slog.Logger) error {
-	alog := log.With("component", "analyzer")
-	var alerter analyzer.Alerter
-	if rules, _ := config.ParseAlertRules(c.Alerts); c.EnableAlerts && len(rules) > 0 {
-		chs, err := alert.Channels(c, alog)
-		if err != nil {
-			return err
-		}
-		d, err := alert.New(rules, chs, store.Client(), alog, reg, alert.Options{})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return d.Run(ctx) })
-		alerter = d
-	}
-	var graphite analyzer.SelfMetrics
-	if c.GraphiteAddr != "" {
-		graphite = &alert.Graphite{Addr: c.GraphiteAddr}
-	}
-	a, err := analyzer.New(analyzer.Options{
-		Config: analyzer.Config{
-			Detector: c.Detector, Kale: algorithms.DefaultKaleConfig(), KaleThreshold: c.KaleThreshold,
-			Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
-			SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
-			CanaryMetric: c.CanaryMetric, ID: c.AnalyzerID, Lease: c.AnalyzerLease, MaxFuture: c.MaxFuture,
-		},
-		Store: store, Alerter: alerter, Graphite: graphite, Registry: reg, Log: alog,
-	})
-	if err != nil {
-		return err
-	}
-	g.Go(func() error { return a.Run(ctx) })
-	return nil
 }
 
 // opsHandler serves Prometheus metrics, a health document (liveness: always 200) and the

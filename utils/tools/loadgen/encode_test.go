@@ -20,6 +20,7 @@ import (
 	"github.com/kale-project/kale/horizon/msgpackudp"
 	"github.com/kale-project/kale/horizon/pickle"
 	"github.com/kale-project/kale/horizon/plaintext"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -209,12 +210,12 @@ func TestNewCodecRejectsUnknownProtocol(t *testing.T) {
 }
 
 // requireDecodes runs one of horizon's decoders over b and compares what it emits.
-func requireDecodes(t *testing.T, decode func([]byte, ingest.Limits, func(redisstore.Point)) error, b []byte, names []string, pts []pt) {
+func requireDecodes(t *testing.T, decode func([]byte, ingest.Limits, func(metric.Point)) error, b []byte, names []string, pts []pt) {
 	t.Helper()
-	var got []redisstore.Point
-	require.NoError(t, decode(b, ingest.DefaultLimits(), func(p redisstore.Point) { got = append(got, p) }))
+	var got []metric.Point
+	require.NoError(t, decode(b, ingest.DefaultLimits(), func(p metric.Point) { got = append(got, p) }))
 	require.Len(t, got, len(pts))
 	for i, p := range pts {
-		require.Equal(t, redisstore.Point{Name: names[p.m], Timestamp: redisstore.Int(p.ts), Value: redisstore.Float(Value(p.v))}, got[i], "point %d", i)
+		require.Equal(t, metric.Point{Name: names[p.m], Timestamp: metric.Int(p.ts), Value: metric.Float(Value(p.v))}, got[i], "point %d", i)
 	}
 }

@@ -9,10 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kale-project/kale/utils/metric"
 	ogorek "github.com/kisielk/og-rek"
 	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/kale-project/kale/utils/redisstore"
 )
 
 // Batch sizes: a carbon pickle frame holds up to 500 datapoints; a datagram up to about 1 kB
@@ -149,7 +148,7 @@ func chunks(items []item, n int) [][]item {
 }
 
 // number is the Go value og-rek and msgpack encode for n: an int64 or a float64.
-func number(n redisstore.Number) any {
+func number(n metric.Number) any {
 	if n.IsInt {
 		return n.I
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/kale-project/kale/horizon/msgpackudp"
 	"github.com/kale-project/kale/horizon/pickle"
 	"github.com/kale-project/kale/horizon/plaintext"
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestEncodingsRoundTrip(t *testing.T) {
 	items := interleave(Generate(Options{Now: testNow, History: time.Hour}))
 	require.Equal(t, 36*(45+90), len(items))
-	decoders := map[string]func([]byte, ingest.Limits, func(redisstore.Point)) error{
+	decoders := map[string]func([]byte, ingest.Limits, func(metric.Point)) error{
 		"pickle": pickle.Decode, "msgpack": msgpackudp.Decode, "plaintext": plaintext.Decode,
 	}
 	for _, tc := range []struct {
@@ -36,8 +37,8 @@ func TestEncodingsRoundTrip(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, chunk := range append(chunks(items, 500), items[:1]) {
-				var got []redisstore.Point
-				err := decoders[tc.decoder](tc.encode(chunk), ingest.DefaultLimits(), func(p redisstore.Point) { got = append(got, p) })
+				var got []metric.Point
+				err := decoders[tc.decoder](tc.encode(chunk), ingest.DefaultLimits(), func(p metric.Point) { got = append(got, p) })
 				require.NoError(t, err)
 				require.Len(t, got, len(chunk))
 				for i, it := range chunk {
@@ -52,7 +53,7 @@ func TestEncodingsRoundTrip(t *testing.T) {
 
 // The pickles are what Python 3 (unicode) and Python 2 (byte string) carbon senders write.
 func TestEncodePickleStyles(t *testing.T) {
-	it := []item{{"demo.a", Point{1700000000, redisstore.Float(1.5)}}, {"demo.b", Point{1700000000, redisstore.Int(7)}}}
+	it := []item{{"demo.a", Point{1700000000, metric.Float(1.5)}}, {"demo.b", Point{1700000000, metric.Int(7)}}}
 	py3, err := encodePickle(it, true)
 	require.NoError(t, err)
 	require.Contains(t, string(py3), "X\x06\x00\x00\x00demo.a") // BINUNICODE
@@ -68,18 +69,18 @@ func TestEncodePickleStyles(t *testing.T) {
 }
 
 func TestEncodeMsgpackSingleAndBatch(t *testing.T) {
-	one := []item{{"demo.a", Point{1700000000, redisstore.Float(1.5)}}}
+	one := []item{{"demo.a", Point{1700000000, metric.Float(1.5)}}}
 	require.Equal(t, "\x92\xa6demo.a\x92\xce\x65\x53\xf1\x00\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00", string(encodeMsgpack(one)))
-	two := append(one, item{"demo.b", Point{1700000000, redisstore.Int(7)}})
+	two := append(one, item{"demo.b", Point{1700000000, metric.Int(7)}})
 	require.Equal(t, byte(0x92), encodeMsgpack(two)[0])
 	require.Equal(t, byte(0x92), encodeMsgpack(two)[1], "an array of items")
 }
 
 func TestEncodePlaintext(t *testing.T) {
 	require.Equal(t, "demo.a 1.5 1700000000\ndemo.b 7 1700000010\ndemo.c 0.001 1700000020\n", string(encodePlaintext([]item{
-		{"demo.a", Point{1700000000, redisstore.Float(1.5)}},
-		{"demo.b", Point{1700000010, redisstore.Int(7)}},
-		{"demo.c", Point{1700000020, redisstore.Float(0.001)}},
+		{"demo.a", Point{1700000000, metric.Float(1.5)}},
+		{"demo.b", Point{1700000010, metric.Int(7)}},
+		{"demo.c", Point{1700000020, metric.Float(0.001)}},
 	})))
 }
 

@@ -13,7 +13,7 @@
 //     `{"metric":"a.b","values":[v,…]}`; the values of the second form are spaced by
 //     Options.Step, the last one at Options.Now. A line without "metric" uses Options.Metric.
 //
-// Metric names follow Horizon's rule (redisstore.CheckName); values and timestamps must be finite.
+// Metric names follow Horizon's rule (metric.CheckName); values and timestamps must be finite.
 // Errors name the file and line. Numbers keep their int/float type in the stored msgpack, as
 // Python's msgpack would write them.
 package importer
@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -127,7 +128,7 @@ func Run(ctx context.Context, files []string, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("cannot import: format %q is not csv or jsonl", o.Format)
 	}
 	if o.Metric != "" {
-		if err := redisstore.CheckName(o.Metric, o.MaxNameLength); err != nil {
+		if err := metric.CheckName(o.Metric, o.MaxNameLength); err != nil {
 			return Summary{}, fmt.Errorf("cannot import: --metric: %w", err)
 		}
 	}
@@ -191,8 +192,8 @@ func (w *writer) file(ctx context.Context, path string) error {
 		defer f.Close()
 		r = f
 	}
-	emit := func(metric string, ts, v redisstore.Number) error {
-		w.add(metric, ts, v)
+	emit := func(mname string, ts, v metric.Number) error {
+		w.add(mname, ts, v)
 		if w.npending >= w.o.BatchPoints {
 			return w.flush(ctx)
 		}
@@ -200,34 +201,34 @@ func (w *writer) file(ctx context.Context, path string) error {
 	}
 	switch format {
 	case CSV:
-		metric := w.o.Metric
-		if metric == "" {
+		mname := w.o.Metric
+		if mname == "" {
 			if path == "-" {
 				return errors.New("cannot import CSV from standard input without --metric")
 			}
 			base := filepath.Base(path)
-			metric = strings.TrimSuffix(base, filepath.Ext(base))
-			if err := redisstore.CheckName(metric, w.o.MaxNameLength); err != nil {
+			mname = strings.TrimSuffix(base, filepath.Ext(base))
+			if err := metric.CheckName(mname, w.o.MaxNameLength); err != nil {
 				return fmt.Errorf("cannot name the metric of %s after the file (pass --metric): %w", path, err)
 			}
 		}
-		return ParseCSV(r, name, func(ts, v redisstore.Number) error { return emit(metric, ts, v) })
+		return ParseCSV(r, name, func(ts, v metric.Number) error { return emit(mname, ts, v) })
 	default:
 		return ParseJSONL(r, name, JSONLOptions{Metric: w.o.Metric, Step: w.o.Step, Now: w.o.Now(), MaxNameLength: w.o.MaxNameLength}, emit)
 	}
 }
 
-func (w *writer) add(metric string, ts, v redisstore.Number) {
-	key := w.o.Store.FullKey(metric)
+func (w *writer) add(mname string, ts, v metric.Number) {
+	key := w.o.Store.FullKey(mname)
 	b := w.pending[key]
 	n := len(b)
 	b = w.enc.AppendPair(b, ts, v)
 	w.pending[key] = b
 	if w.o.Mini && ts.Float64() > w.miniFrom {
-		mk := w.o.Store.MiniKey(metric)
+		mk := w.o.Store.MiniKey(mname)
 		w.pending[mk] = append(w.pending[mk], b[n:]...)
 	}
-	w.metrics[metric] = true
+	w.metrics[mname] = true
 	w.npending++
 	w.points++
 }
@@ -248,7 +249,7 @@ func (w *writer) flush(ctx context.Context) error {
 
 // ParseCSV reads `timestamp,value` rows (a first row that is not a timestamp is a header)
 // and calls emit for each. name labels errors ("file.csv:12: …").
-func ParseCSV(r io.Reader, name string, emit func(ts, v redisstore.Number) error) error {
+func ParseCSV(r io.Reader, name string, emit func(ts, v metric.Number) error) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -300,7 +301,7 @@ var timeLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-0
 
 // ParseTimestamp parses unix seconds (integer or decimal) or a date `YYYY-MM-DD HH:MM:SS`
 // (UTC; `T` separator, fractional seconds and an RFC 3339 zone are accepted).
-func ParseTimestamp(s string) (redisstore.Number, error) {
+func ParseTimestamp(s string) (metric.Number, error) {
 	s = strings.TrimSpace(s)
 	if n, err := parseNumber(s); err == nil {
 		if n.Float64() < 0 {
@@ -316,15 +317,15 @@ func ParseTimestamp(s string) (redisstore.Number, error) {
 			continue
 		}
 		if t.Nanosecond() == 0 {
-			return redisstore.Int(t.Unix()), nil
+			return metric.Int(t.Unix()), nil
 		}
-		return redisstore.Float(float64(t.UnixNano()) / 1e9), nil
+		return metric.Float(float64(t.UnixNano()) / 1e9), nil
 	}
-	return redisstore.Number{}, fmt.Errorf("timestamp %q is neither unix seconds nor YYYY-MM-DD HH:MM:SS", s)
+	return metric.Number{}, fmt.Errorf("timestamp %q is neither unix seconds nor YYYY-MM-DD HH:MM:SS", s)
 }
 
 // ParseValue parses a finite number, keeping integers as integers.
-func ParseValue(s string) (redisstore.Number, error) {
+func ParseValue(s string) (metric.Number, error) {
 	n, err := parseNumber(strings.TrimSpace(s))
 	if err != nil {
 		return n, fmt.Errorf("value %w", err)
@@ -332,21 +333,21 @@ func ParseValue(s string) (redisstore.Number, error) {
 	return n, nil
 }
 
-func parseNumber(s string) (redisstore.Number, error) {
+func parseNumber(s string) (metric.Number, error) {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return redisstore.Int(i), nil
+		return metric.Int(i), nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if errors.Is(err, strconv.ErrRange) && math.IsInf(f, 0) {
-		return redisstore.Number{}, fmt.Errorf("%q is out of range", s)
+		return metric.Number{}, fmt.Errorf("%q is out of range", s)
 	}
 	if err != nil && !errors.Is(err, strconv.ErrRange) { // a denormal underflow rounds to 0 and is fine
-		return redisstore.Number{}, fmt.Errorf("%q is not a number", s)
+		return metric.Number{}, fmt.Errorf("%q is not a number", s)
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return redisstore.Number{}, fmt.Errorf("%q is not finite", s)
+		return metric.Number{}, fmt.Errorf("%q is not finite", s)
 	}
-	return redisstore.Float(f), nil
+	return metric.Float(f), nil
 }
 
 // JSONLOptions configure ParseJSONL.
@@ -358,7 +359,7 @@ type JSONLOptions struct {
 }
 
 // ParseJSONL reads JSON lines and calls emit for every point. Blank lines are skipped.
-func ParseJSONL(r io.Reader, name string, o JSONLOptions, emit func(metric string, ts, v redisstore.Number) error) error {
+func ParseJSONL(r io.Reader, name string, o JSONLOptions, emit func(mname string, ts, v metric.Number) error) error {
 	if o.Step <= 0 {
 		o.Step = DefaultStep
 	}
@@ -376,8 +377,8 @@ func ParseJSONL(r io.Reader, name string, o JSONLOptions, emit func(metric strin
 		}
 		eof := err == io.EOF
 		if t := bytes.TrimSpace(b); len(t) > 0 {
-			if perr := parseJSONLine(t, o, stepSecs, integralStep, now, func(metric string, ts, v redisstore.Number) error {
-				return emit(metric, ts, v)
+			if perr := parseJSONLine(t, o, stepSecs, integralStep, now, func(mname string, ts, v metric.Number) error {
+				return emit(mname, ts, v)
 			}); perr != nil {
 				var ee emitError
 				if errors.As(perr, &ee) {
@@ -397,7 +398,7 @@ type emitError struct{ err error }
 
 func (e emitError) Error() string { return e.err.Error() }
 
-func parseJSONLine(b []byte, o JSONLOptions, stepSecs float64, integralStep bool, now int64, emit func(metric string, ts, v redisstore.Number) error) error {
+func parseJSONLine(b []byte, o JSONLOptions, stepSecs float64, integralStep bool, now int64, emit func(mname string, ts, v metric.Number) error) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	dec.DisallowUnknownFields()
@@ -412,14 +413,14 @@ func parseJSONLine(b []byte, o JSONLOptions, stepSecs float64, integralStep bool
 	if dec.More() {
 		return errors.New("more than one JSON value on the line")
 	}
-	metric := o.Metric
+	mname := o.Metric
 	if rec.Metric != nil {
-		metric = *rec.Metric
+		mname = *rec.Metric
 	}
-	if metric == "" {
+	if mname == "" {
 		return errors.New(`no "metric" (and no --metric)`)
 	}
-	if err := redisstore.CheckName(metric, o.MaxNameLength); err != nil {
+	if err := metric.CheckName(mname, o.MaxNameLength); err != nil {
 		return err
 	}
 	switch {
@@ -438,7 +439,7 @@ func parseJSONLine(b []byte, o JSONLOptions, stepSecs float64, integralStep bool
 			if err != nil {
 				return fmt.Errorf("points[%d]: %w", i, err)
 			}
-			if err := emit(metric, ts, v); err != nil {
+			if err := emit(mname, ts, v); err != nil {
 				return emitError{err}
 			}
 		}
@@ -450,13 +451,13 @@ func parseJSONLine(b []byte, o JSONLOptions, stepSecs float64, integralStep bool
 				return fmt.Errorf("values[%d]: %w", i, err)
 			}
 			back := len(vals) - 1 - i
-			var ts redisstore.Number
+			var ts metric.Number
 			if integralStep {
-				ts = redisstore.Int(now - int64(back)*int64(stepSecs))
+				ts = metric.Int(now - int64(back)*int64(stepSecs))
 			} else {
-				ts = redisstore.Float(float64(now) - float64(back)*stepSecs)
+				ts = metric.Float(float64(now) - float64(back)*stepSecs)
 			}
-			if err := emit(metric, ts, v); err != nil {
+			if err := emit(mname, ts, v); err != nil {
 				return emitError{err}
 			}
 		}

@@ -21,8 +21,8 @@ import (
 	"github.com/kale-project/kale/algorithms"
 )
 
-// corpusPath is the public half of the NAB corpus (see ../../../shared/tools/NABSCORE.md).
-const corpusPath = "../../../shared/nab/data"
+// corpusPath is the public half of the NAB corpus (see ../../../../shared/tools/NABSCORE.md).
+const corpusPath = "../../../../shared/nab/data"
 
 func corpus(t testing.TB) string {
 	t.Helper()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -66,10 +67,10 @@ func (v *verifier) pairs(ctx context.Context, lastTS []int64) (int64, error) {
 			return 0, err
 		}
 		for i, raw := range raws {
-			emit := func(_, _ redisstore.Number) {}
+			emit := func(_, _ metric.Number) {}
 			if lastTS != nil {
 				last := &lastTS[start+i]
-				emit = func(ts, _ redisstore.Number) { *last = max(*last, int64(ts.Float64())) }
+				emit = func(ts, _ metric.Number) { *last = max(*last, int64(ts.Float64())) }
 			}
 			n += int64(redisstore.DecodeNumbers(raw, emit).Pairs)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -20,13 +21,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type point struct {
 	metric string
-	ts, v  redisstore.Number
+	ts, v  metric.Number
 }
 
 func parseCSV(t *testing.T, in string) ([]point, error) {
 	t.Helper()
 	var out []point
-	err := ParseCSV(strings.NewReader(in), "f.csv", func(ts, v redisstore.Number) error {
+	err := ParseCSV(strings.NewReader(in), "f.csv", func(ts, v metric.Number) error {
 		out = append(out, point{"", ts, v})
 		return nil
 	})
@@ -34,7 +35,7 @@ func parseCSV(t *testing.T, in string) ([]point, error) {
 }
 
 func TestParseCSV(t *testing.T) {
-	i, f := redisstore.Int, redisstore.Float
+	i, f := metric.Int, metric.Float
 	for _, tc := range []struct {
 		name, in string
 		want     []point
@@ -66,12 +67,12 @@ func TestParseCSV(t *testing.T) {
 }
 
 func TestParseJSONL(t *testing.T) {
-	i, f := redisstore.Int, redisstore.Float
+	i, f := metric.Int, metric.Float
 	now := time.Unix(1_000_000, 0)
 	parse := func(in string, o JSONLOptions) ([]point, error) {
 		o.Now = now
 		var out []point
-		err := ParseJSONL(strings.NewReader(in), "f.jsonl", o, func(m string, ts, v redisstore.Number) error {
+		err := ParseJSONL(strings.NewReader(in), "f.jsonl", o, func(m string, ts, v metric.Number) error {
 			out = append(out, point{m, ts, v})
 			return nil
 		})

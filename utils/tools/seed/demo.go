@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/metric"
 )
 
 // Kinds of demo metrics.
@@ -38,7 +38,7 @@ type Series struct {
 // gauges a float rounded to 3 decimals, so every wire format carries it exactly.
 type Point struct {
 	Timestamp int64
-	Value     redisstore.Number
+	Value     metric.Number
 }
 
 // spec describes how one demo metric's values are made. Relative amplitudes are fractions of
@@ -147,16 +147,16 @@ const (
 )
 
 // value is the metric's value at t for a run ending at end.
-func (sp spec) value(seed uint64, t, end int64) redisstore.Number {
+func (sp spec) value(seed uint64, t, end int64) metric.Number {
 	ft := float64(t)
 	phase := 2 * math.Pi * (ft - sp.peak*3600) / day
 	switch sp.kind {
 	case Flat:
-		return redisstore.Int(int64(sp.base))
+		return metric.Int(int64(sp.base))
 	case Counter:
 		// The integral of base·(1 + daily·cos(phase)): increasing because daily < 1.
 		total := sp.base * ((ft - counterEpoch) + sp.daily*day/(2*math.Pi)*math.Sin(phase))
-		return redisstore.Int(int64(total))
+		return metric.Int(int64(total))
 	}
 	// The trend runs in cycles of trendCycle (a leak until a restart, a disk filling until a
 	// cleanup), centred on the base level, so values never depend on when the run happens.
@@ -180,9 +180,9 @@ func (sp spec) value(seed uint64, t, end int64) redisstore.Number {
 		v = min(v, sp.max)
 	}
 	if sp.integer {
-		return redisstore.Int(int64(math.Round(v)))
+		return metric.Int(int64(math.Round(v)))
 	}
-	return redisstore.Float(math.Round(v*1000) / 1000)
+	return metric.Float(math.Round(v*1000) / 1000)
 }
 
 // gauss is a standard normal deviate determined by (seed, metric, t).

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -258,7 +259,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			case before[i][pair{float64(p.Timestamp), p.Value.Float64()}] > 0:
 				present++
 			default:
-				b = enc.AppendPair(b, redisstore.Int(p.Timestamp), p.Value)
+				b = enc.AppendPair(b, metric.Int(p.Timestamp), p.Value)
 				rep.History++
 			}
 		}
