@@ -7,8 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/kale-project/kale/utils/tools/importer"
 	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/tools/importer"
 )
 
 const importHelp = `Usage:

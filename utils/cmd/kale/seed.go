@@ -10,8 +10,8 @@ import (
 
 	"github.com/kale-project/kale/horizon"
 	"github.com/kale-project/kale/utils/config"
-	"github.com/kale-project/kale/utils/tools/loadgen"
 	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/tools/loadgen"
 	"github.com/kale-project/kale/utils/tools/seed"
 )
 
