@@ -23,7 +23,7 @@ import (
 // Config holds every option. Each field's `kale` tag is its flag name, its config-file key and
 // (upper-cased, "-" → "_", prefixed KALE_) its environment variable; `help` documents it.
 type Config struct {
-	Redis     string `kale:"redis" secret:"redis" help:"Redis URL: redis://host:port/db, rediss://…, unix:///path.sock, or 'embedded' (in-process, in-memory only; the default of 'kale all')"`
+	Redis     string `kale:"redis" secret:"redis" help:"Redis URL: redis://host:port/db, rediss://…, unix:///path.sock, redis+cluster://h1:p1,h2:p2 (rediss+cluster:// with TLS) for a Redis Cluster, or 'embedded' (in-process, in-memory only; the default of 'kale all')"`
 	LogLevel  string `kale:"log-level" help:"log level: debug, info, warn or error"`
 	LogFormat string `kale:"log-format" help:"log format: text or json"`
 	DataDir   string `kale:"data-dir" help:"directory of Kale's files on disk (the shape index); relative file options such as --oculus-index are resolved under it; created if missing"`
