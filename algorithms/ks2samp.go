@@ -19,9 +19,10 @@ import (
 //     Viehmann's recursion for 1-p). A p outside [0, 1] makes SciPy fall back to 'asymp'
 //     (keeping the rounded D); so does this code.
 //   - asymp (ks2samp_asymp.go): p = kstwo.sf(D, round(n1·n2/(n1+n2))), the one-sample
-//     two-sided Kolmogorov distribution of Simard & L'Ecuyer (2011) as scipy.stats._ksstats._kolmogn selects
-//     it: Ruben–Gambino closed forms, 2·smirnov, Durbin's matrix (Marsaglia–Tsang–Wang),
-//     Pomeranz's recursion or the Pelz–Good approximation.
+//     two-sided Kolmogorov distribution of Simard & L'Ecuyer (2011) as
+//     scipy.stats._ksstats._kolmogn selects it: Ruben–Gambino closed forms, 2·smirnov,
+//     Durbin's matrix (Marsaglia–Tsang–Wang), Pomeranz's recursion or the Pelz–Good
+//     approximation.
 //   - p is clipped to [0, 1].
 //
 // The exact branch reproduces SciPy's floating-point operations in the same order, so its
