@@ -10,6 +10,7 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -85,9 +86,30 @@ func (c *Config) decodeBatch(b []byte, pts []metric.Point, rl *rejectLog, remote
 	c.Proto.Received.Add(float64(len(pts) - before))
 	if err != nil {
 		n := ingest.Count(err, c.Proto.Reject)
+		if onlyNotFinite(err) {
+			// NaN values are what collectd sends for a counter's first sample: Graphite drops
+			// them silently, so they are counted (not_finite) and logged at debug only.
+			c.Log.Debug("rejected NaN or infinite values (counted in kale_horizon_rejected_total)",
+				"protocol", c.Proto.Name, "remote", remote.String(), "rejected", n, "err", err)
+			return pts
+		}
 		rl.log(c.Log, c.Proto.Name, remote, err, n)
 	}
 	return pts
+}
+
+// onlyNotFinite reports whether every rejection err carries is a NaN or infinite number.
+func onlyNotFinite(err error) bool {
+	var e *ingest.Error
+	if !errors.As(err, &e) || e.Counts[ingest.NotFinite] == 0 {
+		return false
+	}
+	for r, n := range e.Counts {
+		if n > 0 && ingest.Reason(r) != ingest.NotFinite {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Config) defaults() {

@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -217,4 +218,30 @@ func TestBindFailureIsReported(t *testing.T) {
 	require.ErrorContains(t, err, "cannot listen on "+busy.Addr().String()+" for pickle-tcp")
 	require.False(t, l.State().Up)
 	require.NotEmpty(t, l.State().Error)
+}
+
+// collectd's first sample of a counter is NaN: counted as not_finite and logged at debug only,
+// while other rejections still log a warning.
+func TestNaNLoggedAtDebug(t *testing.T) {
+	for _, tc := range []struct {
+		name, input string
+		warn        bool
+	}{
+		{"nan only", "cpu.idle nan 1700000000\n", false},
+		{"junk", "not a line\n", true},
+		{"nan and junk", "cpu.idle nan 1700000000\nnot a line\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			stats := telemetry.New(nil)
+			cfg := baseConfig("127.0.0.1:0", telemetry.PlaintextTCP, &sink{}, stats)
+			cfg.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			var rl rejectLog
+			cfg.decodeBatch([]byte(tc.input), nil, &rl, addr("127.0.0.1:1"))
+			require.Equal(t, tc.warn, strings.Contains(logs.String(), "level=WARN"), logs.String())
+			if strings.Contains(tc.input, "nan") {
+				require.Equal(t, 1.0, rejected(stats, telemetry.PlaintextTCP, ingest.NotFinite))
+			}
+		})
+	}
 }
