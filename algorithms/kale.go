@@ -50,7 +50,7 @@ type Kale struct {
 	n     int
 	peaks kalePeaks
 	ctx   []kaleContext
-	rng   kaleBlockRange // the recent range the context grids are sized on
+	rng   BlockRange // the recent range the context grids are sized on
 	seas  kaleSeasonal
 	ew    kaleEW
 	flat  kaleFlat
@@ -201,7 +201,7 @@ func NewKale(cfg KaleConfig) *Kale {
 		ew:    kaleEW{alpha: 0.01},
 	}
 	k.flat.minRun = cfg.FlatMinRun
-	k.rng = newKaleBlockRange(cfg.rangeBlock(), kaleRangeBlocks)
+	k.rng = NewBlockRange(cfg.rangeBlock(), kaleRangeBlocks)
 	if !cfg.DisableContext {
 		for _, l := range cfg.ContextLevels {
 			for _, off := range []float64{0, 0.5} {
@@ -217,11 +217,11 @@ func NewKale(cfg KaleConfig) *Kale {
 func (k *Kale) Update(ts, value float64) KaleScore {
 	k.n++
 	raw := 0.0
-	lo, hi, have := k.rng.get()
+	lo, hi, have := k.rng.Get()
 	for i := range k.ctx {
 		raw += k.ctx[i].update(value, lo, hi, have)
 	}
-	k.rng.push(value)
+	k.rng.Push(value)
 	if len(k.ctx) > 0 {
 		raw /= float64(len(k.ctx))
 		if a := k.cfg.ContextBaseAlpha; a > 0 {

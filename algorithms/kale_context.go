@@ -7,7 +7,7 @@ import "math"
 // quantised into a symbol, and the row scores how many of its contexts are new.
 //
 // Quantisation. With lo and hi the smallest and largest values of the recent window (Kale's
-// kaleBlockRange: the last ContextRangeWindow rows or so, the current row excluded), the
+// BlockRange: the last ContextRangeWindow rows or so, the current row excluded), the
 // grid step is a power of two, and the symbol of x is floor(x/step + offset). After each row
 // (with lo and hi now including it) the wanted step is
 //

@@ -5,18 +5,23 @@ import (
 	"slices"
 )
 
-// Ring buffers and order statistics shared by the kale detectors.
+// Ring buffers and order statistics shared by the kale detectors. Ring and BlockRange are
+// exported for the research detectors of algorithms/research, which keep their windows in
+// them too.
 
-// kaleRing is a fixed-capacity ring of the most recent values; at(0) is the oldest kept.
-type kaleRing struct {
+// Ring is a fixed-capacity ring of the most recent values; At(0) is the oldest kept. It
+// never allocates after NewRing.
+type Ring struct {
 	buf  []float64
 	head int // index of the next write
 	n    int
 }
 
-func newKaleRing(capacity int) kaleRing { return kaleRing{buf: make([]float64, capacity)} }
+// NewRing returns an empty ring that keeps the last capacity values (capacity >= 1).
+func NewRing(capacity int) Ring { return Ring{buf: make([]float64, capacity)} }
 
-func (r *kaleRing) push(x float64) {
+// Push appends x, dropping the oldest value when the ring is full.
+func (r *Ring) Push(x float64) {
 	r.buf[r.head] = x
 	r.head++
 	if r.head == len(r.buf) {
@@ -27,8 +32,14 @@ func (r *kaleRing) push(x float64) {
 	}
 }
 
-// at returns the i-th oldest value kept (0 <= i < n).
-func (r *kaleRing) at(i int) float64 {
+// Len is the number of values kept.
+func (r *Ring) Len() int { return r.n }
+
+// Cap is the capacity the ring was made with.
+func (r *Ring) Cap() int { return len(r.buf) }
+
+// At returns the i-th oldest value kept (0 <= i < Len).
+func (r *Ring) At(i int) float64 {
 	j := r.head - r.n + i
 	if j < 0 {
 		j += len(r.buf)
@@ -36,15 +47,15 @@ func (r *kaleRing) at(i int) float64 {
 	return r.buf[j]
 }
 
-// back returns the value pushed k pushes ago (back(0) is the newest).
-func (r *kaleRing) back(k int) float64 { return r.at(r.n - 1 - k) }
+// Back returns the value pushed k pushes ago (Back(0) is the newest).
+func (r *Ring) Back(k int) float64 { return r.At(r.n - 1 - k) }
 
-// reset empties the ring.
-func (r *kaleRing) reset() { r.head, r.n = 0, 0 }
+// Reset empties the ring.
+func (r *Ring) Reset() { r.head, r.n = 0, 0 }
 
-// linear rotates the ring in place so that its oldest value is buf[0] and returns its
-// values, oldest first.
-func (r *kaleRing) linear() []float64 {
+// Linear rotates the ring in place so that its oldest value is buf[0] and returns its
+// values, oldest first (a view of the ring's memory, valid until the next Push or Reset).
+func (r *Ring) Linear() []float64 {
 	if start := (r.head - r.n + len(r.buf)) % len(r.buf); start != 0 {
 		slices.Reverse(r.buf[:start])
 		slices.Reverse(r.buf[start:])
@@ -54,14 +65,14 @@ func (r *kaleRing) linear() []float64 {
 	return r.buf[:r.n]
 }
 
-// copyLast copies the last m values (oldest first) into dst[:m] and returns it.
-func (r *kaleRing) copyLast(dst []float64, m int) []float64 {
+// CopyLast copies the last m values (oldest first) into dst[:m] and returns it.
+func (r *Ring) CopyLast(dst []float64, m int) []float64 {
 	if m > r.n {
 		m = r.n
 	}
 	dst = dst[:m]
 	for i := range m {
-		dst[i] = r.at(r.n - m + i)
+		dst[i] = r.At(r.n - m + i)
 	}
 	return dst
 }
@@ -100,7 +111,7 @@ func (m *kaleRecentMax) push(x float64) {
 	m.peaks = p
 }
 
-// kaleValRing is a kaleRing of values stored compactly when it is exact: while every kept
+// kaleValRing is a Ring of values stored compactly when it is exact: while every kept
 // value x equals float64(v)/10^exp for an int32 v (bit for bit; true of decimals with few
 // digits, e.g. values parsed from text), it keeps the int32s (4 bytes a value); otherwise
 // it falls back to float64 for good. at returns exactly the value pushed either way. The
@@ -204,13 +215,13 @@ func (r *kaleValRing) at(i int) float64 {
 // back returns the value pushed k pushes ago (back(0) is the newest).
 func (r *kaleValRing) back(k int) float64 { return r.at(r.n - 1 - k) }
 
-// kaleBlockRange is the range (smallest and largest value) of a sliding window of rows, kept
+// BlockRange is the range (smallest and largest value) of a sliding window of rows, kept
 // in blocks: the rows are cut into blocks of block rows, the last blocks complete blocks keep
 // their minimum and maximum, and the block being filled keeps its own. The range covers the
 // last blocks·block rows at least and (blocks+1)·block − 1 at most, in O(blocks) memory
 // whatever the data (an exact sliding minimum can need a whole window of values). Kale's
-// context grids and RelativeEntropy's bins are sized on it.
-type kaleBlockRange struct {
+// context grids and research.RelativeEntropy's bins are sized on it.
+type BlockRange struct {
 	block      int
 	mins, maxs []float64 // complete blocks, a ring
 	head, full int       // next block slot; complete blocks kept
@@ -219,11 +230,14 @@ type kaleBlockRange struct {
 	fmin, fmax float64 // the range of the complete blocks (see summarise)
 }
 
-func newKaleBlockRange(block, blocks int) kaleBlockRange {
-	return kaleBlockRange{block: block, mins: make([]float64, blocks), maxs: make([]float64, blocks)}
+// NewBlockRange returns an empty range over blocks complete blocks of block rows each (both
+// >= 1).
+func NewBlockRange(block, blocks int) BlockRange {
+	return BlockRange{block: block, mins: make([]float64, blocks), maxs: make([]float64, blocks)}
 }
 
-func (r *kaleBlockRange) push(x float64) {
+// Push adds the row x (not NaN).
+func (r *BlockRange) Push(x float64) {
 	if r.cur == 0 {
 		r.cmin, r.cmax = x, x
 	} else {
@@ -239,16 +253,16 @@ func (r *kaleBlockRange) push(x float64) {
 	}
 }
 
-// summarise recomputes the range of the complete blocks, once per completed block, so get
+// summarise recomputes the range of the complete blocks, once per completed block, so Get
 // costs O(1) per row.
-func (r *kaleBlockRange) summarise() {
+func (r *BlockRange) summarise() {
 	if r.full > 0 {
 		r.fmin, r.fmax = slices.Min(r.mins[:r.full]), slices.Max(r.maxs[:r.full])
 	}
 }
 
-// get returns the window's range; ok is false before the first push.
-func (r *kaleBlockRange) get() (lo, hi float64, ok bool) {
+// Get returns the window's range; ok is false before the first Push.
+func (r *BlockRange) Get() (lo, hi float64, ok bool) {
 	switch {
 	case r.full == 0:
 		return r.cmin, r.cmax, r.cur > 0
@@ -256,118 +270,4 @@ func (r *kaleBlockRange) get() (lo, hi float64, ok bool) {
 		return r.fmin, r.fmax, true
 	}
 	return min(r.fmin, r.cmin), max(r.fmax, r.cmax), true
-}
-
-// sortedWindow is a fixed-capacity FIFO of values with a sorted copy of them, so the median
-// is read in O(1) and the median absolute deviation in O(n); a push costs O(n) (one shift
-// of the sorted copy). It never allocates after newSortedWindow. Values must not be NaN.
-// LevelShift's windows and Discord's calibration window are kept in it; its two
-// sorted-slice steps (sortedInsert, sortedReplace) also keep Discord's sorted values and
-// Seasonality's calibration window.
-type sortedWindow struct {
-	ring   []float64 // the values in arrival order, the oldest at head once full
-	head   int
-	sorted []float64 // the same values, ascending; len is the number kept
-}
-
-func newSortedWindow(capacity int) sortedWindow {
-	return sortedWindow{ring: make([]float64, capacity), sorted: make([]float64, 0, capacity)}
-}
-
-func (w *sortedWindow) len() int { return len(w.sorted) }
-
-// at returns the i-th value in arrival order, 0 the oldest (head is 0 until the window is
-// full).
-func (w *sortedWindow) at(i int) float64 { return w.ring[(w.head+i)%len(w.ring)] }
-
-func (w *sortedWindow) reset() {
-	w.head = 0
-	w.sorted = w.sorted[:0]
-}
-
-// push appends x; when the window is full it drops the oldest value and returns it.
-func (w *sortedWindow) push(x float64) (old float64, evicted bool) {
-	n := len(w.sorted)
-	if n < len(w.ring) {
-		w.ring[n] = x
-		w.sorted = sortedInsert(w.sorted, x)
-		return 0, false
-	}
-	old = w.ring[w.head]
-	w.ring[w.head] = x
-	w.head++
-	if w.head == len(w.ring) {
-		w.head = 0
-	}
-	sortedReplace(w.sorted, old, x)
-	return old, true
-}
-
-// median returns the median of the values (numpy convention), 0 when empty.
-func (w *sortedWindow) median() float64 {
-	s := w.sorted
-	n := len(s)
-	switch {
-	case n == 0:
-		return 0
-	case n%2 == 1:
-		return s[n/2]
-	}
-	return s[n/2-1]/2 + s[n/2]/2
-}
-
-// mad returns the median of |v − m| over the values (numpy convention), 0 when empty. The
-// deviations are merged in ascending order from m outwards, up to the middle one.
-func (w *sortedWindow) mad(m float64) float64 {
-	s := w.sorted
-	n := len(s)
-	if n == 0 {
-		return 0
-	}
-	hi := n / 2 // the rank of the upper middle deviation
-	lo := hi
-	if n%2 == 0 {
-		lo--
-	}
-	r, _ := slices.BinarySearch(s, m) // s[:r] < m <= s[r:]
-	l := r - 1
-	var a float64
-	for k := 0; ; k++ {
-		var dev float64
-		if r >= n || (l >= 0 && m-s[l] <= s[r]-m) {
-			dev = m - s[l]
-			l--
-		} else {
-			dev = s[r] - m
-			r++
-		}
-		if k == lo {
-			a = dev
-		}
-		if k == hi {
-			return a/2 + dev/2
-		}
-	}
-}
-
-// sortedInsert inserts x into the ascending slice s (which must have spare capacity to stay
-// allocation-free) and returns it.
-func sortedInsert(s []float64, x float64) []float64 {
-	i, _ := slices.BinarySearch(s, x)
-	return slices.Insert(s, i, x)
-}
-
-// sortedReplace replaces one element equal to old by x in the ascending slice s, keeping it
-// ascending; it moves only the elements between the two positions. old must be in s and
-// neither value may be NaN.
-func sortedReplace(s []float64, old, x float64) {
-	i, _ := slices.BinarySearch(s, old)
-	j, _ := slices.BinarySearch(s, x)
-	if j > i { // x goes after old's slot: shift s[i+1:j] left
-		copy(s[i:j-1], s[i+1:j])
-		s[j-1] = x
-	} else { // shift s[j:i] right
-		copy(s[j+1:i+1], s[j:i])
-		s[j] = x
-	}
 }

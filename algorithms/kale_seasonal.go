@@ -33,7 +33,7 @@ import "math"
 // then: a series sampled more often than every ~144 s never allocates them.
 type kaleSeasonal struct {
 	hist     kaleValRing
-	resid    kaleRing  // allocated when period is fixed
+	resid    Ring      // allocated when period is fixed
 	scratch  []float64 // allocated at the first seasonal score
 	window   int       // the residual window (capacity of resid)
 	minACF   float64
@@ -92,7 +92,7 @@ func (s *kaleSeasonal) update(ts, x float64) (score, expected, band float64) {
 	if s.period == 0 && s.dt > 0 && s.hist.n > 50 {
 		if p := int(math.Round(86400 / s.dt)); p >= 4 && 2*p <= s.hist.size {
 			s.period = p
-			s.resid = newKaleRing(s.window)
+			s.resid = NewRing(s.window)
 		}
 	}
 	expected = x
@@ -110,7 +110,7 @@ func (s *kaleSeasonal) update(ts, x float64) (score, expected, band float64) {
 				if s.scratch == nil {
 					s.scratch = make([]float64, s.window)
 				}
-				m := s.resid.copyLast(s.scratch, s.resid.n)
+				m := s.resid.CopyLast(s.scratch, s.resid.n)
 				for i, v := range m {
 					m[i] = math.Abs(v)
 				}
@@ -118,7 +118,7 @@ func (s *kaleSeasonal) update(ts, x float64) (score, expected, band float64) {
 				band = s.scale * max(selectKth(m, k), 1e-9)
 				score = min(1, math.Abs(r)/band)
 			}
-			s.resid.push(r)
+			s.resid.Push(r)
 		}
 	}
 	s.hist.push(x)

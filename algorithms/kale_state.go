@@ -12,7 +12,7 @@ import (
 // State encoding: "KALE", a version byte, the shape of the configuration (checked on
 // decoding), then each part; integers are varints and floats are IEEE-754 little-endian.
 // Version 5 adds the context range window's block size and ContextShrinkBits to the shape,
-// writes the window range (kaleBlockRange.appendTo) after the EW moments, and drops each
+// writes the window range (BlockRange.appendTo) after the EW moments, and drops each
 // context's row count and all-time range; an older state's window range is started from
 // the seasonal history's values. Version 4 appends the flat detector (last value, run,
 // record, long-run count) and the pending peak (a flag, then its score, timestamp, value,
@@ -162,7 +162,7 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 		}
 	}
 	s := &nk.seas
-	resid := newKaleRing(s.window)
+	resid := NewRing(s.window)
 	if version == 2 {
 		d.valRingV2(&s.hist)
 		d.ring(&resid)
@@ -196,7 +196,7 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	}
 	if version < 5 && d.err == nil { // no window range was kept: start it from the history
 		for i := range s.hist.n {
-			nk.rng.push(s.hist.at(i))
+			nk.rng.Push(s.hist.at(i))
 		}
 	}
 	if d.err == nil && !nk.finite() {
@@ -248,7 +248,7 @@ func (r *kaleValRing) appendTo(b []byte) []byte {
 
 // appendTo writes the rows in the block being filled, its range if any, the number of
 // complete blocks and their ranges, oldest first.
-func (r *kaleBlockRange) appendTo(b []byte) []byte {
+func (r *BlockRange) appendTo(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(r.cur))
 	if r.cur > 0 {
 		b = kaleAppendFloats(b, r.cmin, r.cmax)
@@ -261,8 +261,8 @@ func (r *kaleBlockRange) appendTo(b []byte) []byte {
 	return b
 }
 
-// blockRange reads what kaleBlockRange.appendTo wrote into the empty r.
-func (d *kaleDecoder) blockRange(r *kaleBlockRange) {
+// blockRange reads what BlockRange.appendTo wrote into the empty r.
+func (d *kaleDecoder) blockRange(r *BlockRange) {
 	r.cur = d.uint()
 	if r.cur >= r.block {
 		d.fail("range block")
@@ -284,10 +284,10 @@ func (d *kaleDecoder) blockRange(r *kaleBlockRange) {
 }
 
 // appendTo writes the ring's kept values, oldest first.
-func (r *kaleRing) appendTo(b []byte) []byte {
+func (r *Ring) appendTo(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(r.n))
 	for i := 0; i < r.n; i++ {
-		b = kaleAppendFloats(b, r.at(i))
+		b = kaleAppendFloats(b, r.At(i))
 	}
 	return b
 }
@@ -387,14 +387,14 @@ func (d *kaleDecoder) float() float64 {
 	return v
 }
 
-func (d *kaleDecoder) ring(r *kaleRing) {
+func (d *kaleDecoder) ring(r *Ring) {
 	n := d.uint()
 	if n > len(r.buf) {
 		d.fail("ring length")
 		return
 	}
 	for range n {
-		r.push(d.float())
+		r.Push(d.float())
 	}
 }
 

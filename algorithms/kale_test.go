@@ -221,10 +221,10 @@ func TestKaleLevelShift(t *testing.T) {
 // discord) made of values already seen is new.
 func TestKaleContextNovelty(t *testing.T) {
 	c := newKaleContext(4, 8, 14, 2, 0)
-	r := newKaleBlockRange(100, 48)
+	r := NewBlockRange(100, 48)
 	update := func(x float64) float64 {
-		lo, hi, ok := r.get()
-		r.push(x)
+		lo, hi, ok := r.Get()
+		r.Push(x)
 		return c.update(x, lo, hi, ok)
 	}
 	pattern := []float64{0, 1, 2, 3, 4, 5, 6, 7}
@@ -274,15 +274,15 @@ func TestKaleContextGrid(t *testing.T) {
 // (blocks+1)·block − 1 rows.
 func TestKaleBlockRange(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 21))
-	r := newKaleBlockRange(10, 4)
-	_, _, ok := r.get()
+	r := NewBlockRange(10, 4)
+	_, _, ok := r.Get()
 	require.False(t, ok)
 	var xs []float64
 	for i := range 500 {
 		x := rng.NormFloat64() * float64(1+i%37)
 		xs = append(xs, x)
-		r.push(x)
-		lo, hi, ok := r.get()
+		r.Push(x)
+		lo, hi, ok := r.Get()
 		require.True(t, ok)
 		kept := r.full*10 + r.cur
 		require.GreaterOrEqual(t, kept, min(len(xs), 40))
@@ -450,28 +450,28 @@ func TestKaleCompactRings(t *testing.T) {
 		func(i int) float64 { return rng.NormFloat64() * 1e3 },
 		func(i int) float64 { return []float64{0, math.Copysign(0, -1), 1e-300, 2.5, 3e9}[rng.IntN(5)] },
 	} {
-		want, got := newKaleRing(50), newKaleValRing(50)
+		want, got := NewRing(50), newKaleValRing(50)
 		for i := range 2000 {
 			x := gen(i)
-			want.push(x)
+			want.Push(x)
 			got.push(x)
 			require.Equal(t, want.n, got.n)
 			for j := 0; j < want.n; j++ {
-				require.Equal(t, math.Float64bits(want.at(j)), math.Float64bits(got.at(j)), "i=%d j=%d", i, j)
+				require.Equal(t, math.Float64bits(want.At(j)), math.Float64bits(got.at(j)), "i=%d j=%d", i, j)
 			}
 		}
 	}
 	for _, w := range []int{1, 2, 7, 120} {
-		m, last := kaleRecentMax{w: w}, newKaleRing(w)
+		m, last := kaleRecentMax{w: w}, NewRing(w)
 		for range 3000 {
 			x := float64(rng.IntN(20)) / 4
 			beaten := false
 			for j := 0; j < last.n; j++ {
-				beaten = beaten || last.at(j) >= x
+				beaten = beaten || last.At(j) >= x
 			}
 			require.Equal(t, beaten, m.beaten(x))
 			m.push(x)
-			last.push(x)
+			last.Push(x)
 			require.LessOrEqual(t, len(m.peaks), w)
 		}
 	}
@@ -515,14 +515,14 @@ func FuzzKaleUnmarshal(f *testing.F) {
 // TestKaleRingLinear: linear rotates the ring to oldest-first in place, and pushing goes on
 // from there.
 func TestKaleRingLinear(t *testing.T) {
-	r := newKaleRing(5)
+	r := NewRing(5)
 	for i := range 13 {
-		r.push(float64(i))
+		r.Push(float64(i))
 		want := []float64{}
 		for j := max(0, i-4); j <= i; j++ {
 			want = append(want, float64(j))
 		}
-		require.Equal(t, want, append([]float64{}, r.linear()...), "after %d pushes", i+1)
-		require.Equal(t, float64(i), r.back(0))
+		require.Equal(t, want, append([]float64{}, r.Linear()...), "after %d pushes", i+1)
+		require.Equal(t, float64(i), r.Back(0))
 	}
 }

@@ -27,33 +27,6 @@ func TestKaleNAB(t *testing.T) {
 	}
 }
 
-// streamNABFloor holds the standard-profile public-half scores of the standalone streaming
-// detectors (algorithms/README.md: 35.02, 12.05, 17.85, 7.00; no peak suppression, each as
-// it is) minus half a point.
-var streamNABFloor = map[string]struct {
-	new   func(Options) (Factory, error)
-	floor float64
-}{
-	"levelshift":  {newLevelShift, 34.5},
-	"relentropy":  {newRelativeEntropy, 11.5},
-	"discord":     {newDiscord, 17.3},
-	"seasonality": {newSeasonality, 6.5},
-}
-
-// TestStreamDetectorsNAB scores each standalone streaming detector on the public half of
-// NAB (about 3 s in all) against streamNABFloor.
-func TestStreamDetectorsNAB(t *testing.T) {
-	for name, d := range streamNABFloor {
-		t.Run(name, func(t *testing.T) {
-			f, err := d.new(Options{})
-			require.NoError(t, err)
-			got := scoreNAB(t, f)
-			t.Logf("%s: standard %.2f, low FP %.2f, low FN %.2f", name, got["standard"], got["reward_low_FP_rate"], got["reward_low_FN_rate"])
-			require.GreaterOrEqual(t, got["standard"], d.floor)
-		})
-	}
-}
-
 // scoreNAB runs f over the public half of NAB and returns the profile scores of
 // shared/tools/nabscore.py (default sweep). It skips outside CI when the data or python3 is
 // missing.

@@ -1,4 +1,4 @@
-package algorithms
+package research
 
 import (
 	"fmt"
@@ -233,7 +233,7 @@ func TestSeasonalityConfigValidate(t *testing.T) {
 		tc.mutate(&cfg)
 		err := cfg.Validate()
 		require.ErrorContains(t, err, "invalid "+tc.field, "%+v", cfg)
-		require.PanicsWithValue(t, "algorithms.NewSeasonality: "+err.Error(), func() { NewSeasonality(cfg) })
+		require.PanicsWithValue(t, "research.NewSeasonality: "+err.Error(), func() { NewSeasonality(cfg) })
 	}
 }
 
@@ -393,10 +393,10 @@ func TestSeasonalityCalibrationWindow(t *testing.T) {
 			xs := szDailySine(5*szDay, 1)
 			for i, x := range xs {
 				d.Update(szMonday+szStep*float64(i), x)
-				end := d.resid.n - delay
+				end := d.resid.Len() - delay
 				var want []float64
 				for j := max(0, end-cfg.ResidWindow); j < end; j++ {
-					want = append(want, d.resid.at(j))
+					want = append(want, d.resid.At(j))
 				}
 				slices.Sort(want)
 				require.Equal(t, len(want), len(d.calib), "row %d", i)

@@ -1,10 +1,12 @@
-package algorithms
+package research
 
 import (
 	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/kale-project/kale/algorithms"
 )
 
 // RelativeEntropy is a streaming distribution-change detector after Wang et al.'s
@@ -74,7 +76,7 @@ type RelativeEntropy struct {
 	win    []float64         // ring of the last W values
 	head   int               // next write in win
 	n      int               // rows learned
-	rng    kaleBlockRange
+	rng    algorithms.BlockRange
 	lo, hi float64   // the range the stored hypotheses are binned over
 	fine   []float64 // the window's sub-bin counts (B·reSub)
 	cnt    []float64 // the window's bin counts (B)
@@ -144,7 +146,7 @@ func (c RelativeEntropyConfig) Validate() error {
 // invalid (see Validate).
 func NewRelativeEntropy(cfg RelativeEntropyConfig) *RelativeEntropy {
 	if err := cfg.Validate(); err != nil {
-		panic("algorithms.NewRelativeEntropy: " + err.Error())
+		panic("research.NewRelativeEntropy: " + err.Error())
 	}
 	w, b, m := cfg.Window, cfg.Bins, cfg.MaxHypotheses
 	d := &RelativeEntropy{
@@ -192,8 +194,8 @@ func (d *RelativeEntropy) Update(ts, x float64) float64 {
 		d.head = 0
 	}
 	d.n++
-	d.rng.push(x)
-	lo, hi, _ := d.rng.get() // x was just pushed
+	d.rng.Push(x)
+	lo, hi, _ := d.rng.Get() // x was just pushed
 	if lo != d.lo || hi != d.hi {
 		d.rebin(lo, hi)
 	}
@@ -389,11 +391,11 @@ func reRebin(out, q []float64, lo0, hi0, lo, hi float64) {
 const reRangeBlocks = 8
 
 // newReRange returns the range of the last window rows (every row so far when window is 0),
-// kept as kaleBlockRange blocks of ⌈window/reRangeBlocks⌉ rows: it covers the last window
+// kept as algorithms.BlockRange blocks of ⌈window/reRangeBlocks⌉ rows: it covers the last window
 // rows and at most one block more, in O(reRangeBlocks) memory.
-func newReRange(window int) kaleBlockRange {
+func newReRange(window int) algorithms.BlockRange {
 	if window == 0 {
-		return newKaleBlockRange(math.MaxInt, 1) // one block that never completes
+		return algorithms.NewBlockRange(math.MaxInt, 1) // one block that never completes
 	}
-	return newKaleBlockRange((window+reRangeBlocks-1)/reRangeBlocks, reRangeBlocks)
+	return algorithms.NewBlockRange((window+reRangeBlocks-1)/reRangeBlocks, reRangeBlocks)
 }

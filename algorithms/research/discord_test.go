@@ -1,4 +1,4 @@
-package algorithms
+package research
 
 import (
 	"math"
@@ -215,7 +215,7 @@ func TestDiscordConfigValidate(t *testing.T) {
 		tc.edit(&c)
 		err := c.Validate()
 		require.ErrorContains(t, err, "invalid "+tc.field+" ")
-		require.PanicsWithValue(t, "algorithms.NewDiscord: "+err.Error(), func() { NewDiscord(c) })
+		require.PanicsWithValue(t, "research.NewDiscord: "+err.Error(), func() { NewDiscord(c) })
 	}
 }
 

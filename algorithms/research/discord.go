@@ -1,4 +1,4 @@
-package algorithms
+package research
 
 import (
 	"fmt"
@@ -131,7 +131,7 @@ func (c DiscordConfig) Validate() error {
 // cfg is invalid (see Validate).
 func NewDiscord(cfg DiscordConfig) *Discord {
 	if err := cfg.Validate(); err != nil {
-		panic("algorithms.NewDiscord: " + err.Error())
+		panic("research.NewDiscord: " + err.Error())
 	}
 	c := cfg.Window + cfg.History
 	return &Discord{

@@ -1,4 +1,4 @@
-package algorithms
+package research
 
 import (
 	"math"
@@ -111,7 +111,7 @@ func TestRelativeEntropyConfigValidate(t *testing.T) {
 		tc.edit(&c)
 		err := c.Validate()
 		require.ErrorContains(t, err, tc.field)
-		require.PanicsWithValue(t, "algorithms.NewRelativeEntropy: "+err.Error(),
+		require.PanicsWithValue(t, "research.NewRelativeEntropy: "+err.Error(),
 			func() { NewRelativeEntropy(c) })
 	}
 	for _, c := range []RelativeEntropyConfig{

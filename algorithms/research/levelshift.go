@@ -1,4 +1,4 @@
-package algorithms
+package research
 
 import (
 	"fmt"
@@ -125,7 +125,7 @@ func (c LevelShiftConfig) Validate() error {
 // Validate).
 func NewLevelShift(cfg LevelShiftConfig) *LevelShift {
 	if err := cfg.Validate(); err != nil {
-		panic("algorithms.NewLevelShift: " + err.Error())
+		panic("research.NewLevelShift: " + err.Error())
 	}
 	return &LevelShift{
 		cfg:    cfg,

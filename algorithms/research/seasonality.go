@@ -1,9 +1,11 @@
-package algorithms
+package research
 
 import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/kale-project/kale/algorithms"
 )
 
 // szHarmonicMargin settles near-ties between candidate periods in DetectPeriod: a multiple
@@ -32,12 +34,12 @@ const szMaxBaselinePeriods = 8
 //	acf(p) = Σ d_i·d_{i−p} / sqrt(Σ d_i² · Σ d_{i−p}²)
 //
 // in [−1, 1] by Cauchy–Schwarz. Without missing values this is close to the sample
-// autocorrelation of kaleACF (whose denominator is (n−p)/n · Σ_i d_i²); normalising over the
-// pairs actually used keeps a block of missing values at one phase from biasing it. A
-// candidate with fewer than szMinPairs pairs, or a constant series, has no
-// autocorrelation. Among the candidates with acf ≥ minACF, the shortest one whose acf is
-// within szHarmonicMargin (0.1) of the highest wins: a multiple of a true period correlates
-// about as well as the period itself. The values are scaled by a power of two before
+// autocorrelation of kale's seasonal part (algorithms.kaleACF, whose denominator is
+// (n−p)/n · Σ_i d_i²); normalising over the pairs actually used keeps a block of missing
+// values at one phase from biasing it. A candidate with fewer than szMinPairs pairs, or a
+// constant series, has no autocorrelation. Among the candidates with acf ≥ minACF, the
+// shortest one whose acf is within szHarmonicMargin (0.1) of the highest wins: a multiple
+// of a true period correlates about as well as the period itself. The values are scaled by a power of two before
 // summing, so huge values (±1e300) do not overflow. O(len(xs)·(2 + len(candidates))), no
 // allocation.
 func DetectPeriod(xs []float64, dt float64, candidates []float64, minACF float64) (period int, acf float64) {
@@ -149,9 +151,9 @@ func szLagACF(xs []float64, p int, inv, mean float64) float64 {
 // in a bucketed history of the series (DetectPeriod) and scores each row by its residual
 // against the same phase of earlier periods. Like Kale it keeps a bounded state, sees one
 // row at a time (Update) and scores each row from the rows so far only (causal). Unlike
-// Kale's seasonal component (kale_seasonal.go, a daily period only, a ring of raw rows) it
-// can hold a weekly period in bounded memory, and it phases rows by their timestamps, so gaps
-// and irregular sampling do not shift the baseline.
+// Kale's seasonal component (algorithms/kale_seasonal.go, a daily period only, a ring of
+// raw rows) it can hold a weekly period in bounded memory, and it phases rows by their
+// timestamps, so gaps and irregular sampling do not shift the baseline.
 //
 // Buckets. With W = BucketSeconds, row (t, x_t) falls in bucket k(t) = floor(t/W) (aligned
 // to multiples of W since the Unix epoch, so with W dividing a day, buckets start at UTC
@@ -203,16 +205,16 @@ func szLagACF(xs []float64, p int, inv, mean float64) float64 {
 // overflows nor drifts on a constant series, so huge values (±1e300) give finite scores.
 type Seasonality struct {
 	cfg      SeasonalityConfig
-	hist     kaleRing  // completed bucket means, oldest first; NaN = empty bucket
-	resid    kaleRing  // a_t of the rows since the period was last set
-	calib    []float64 // the calibration window's residuals, ascending
-	started  bool      // a row has been learned
-	bucket   int64     // k of the current (incomplete) bucket
-	mean     float64   // mean of the current bucket's rows
-	count    int       // rows in the current bucket
-	sinceChk int       // buckets completed since the last period check
-	period   int       // P in buckets, 0 if none
-	acf      float64   // autocorrelation of P at the last check
+	hist     algorithms.Ring // completed bucket means, oldest first; NaN = empty bucket
+	resid    algorithms.Ring // a_t of the rows since the period was last set
+	calib    []float64       // the calibration window's residuals, ascending
+	started  bool            // a row has been learned
+	bucket   int64           // k of the current (incomplete) bucket
+	mean     float64         // mean of the current bucket's rows
+	count    int             // rows in the current bucket
+	sinceChk int             // buckets completed since the last period check
+	period   int             // P in buckets, 0 if none
+	acf      float64         // autocorrelation of P at the last check
 	lastTS   float64
 	dt       float64 // EW mean of the positive timestamp differences, 0 until known
 }
@@ -302,13 +304,13 @@ func (c SeasonalityConfig) Validate() error {
 // Validate).
 func NewSeasonality(cfg SeasonalityConfig) *Seasonality {
 	if err := cfg.Validate(); err != nil {
-		panic("algorithms.NewSeasonality: " + err.Error())
+		panic("research.NewSeasonality: " + err.Error())
 	}
 	cfg.Candidates = append([]float64(nil), cfg.Candidates...)
 	return &Seasonality{
 		cfg:   cfg,
-		hist:  newKaleRing(cfg.HistoryBuckets),
-		resid: newKaleRing(cfg.ResidWindow + cfg.ResidDelay),
+		hist:  algorithms.NewRing(cfg.HistoryBuckets),
+		resid: algorithms.NewRing(cfg.ResidWindow + cfg.ResidDelay),
 		calib: make([]float64, 0, cfg.ResidWindow),
 	}
 }
@@ -362,30 +364,30 @@ func (d *Seasonality) Period() (rows int, acf float64) {
 // buckets empty; then it re-detects the period when due.
 func (d *Seasonality) advance(b int64) {
 	elapsed := b - d.bucket
-	d.hist.push(d.mean)
+	d.hist.Push(d.mean)
 	d.mean, d.count, d.bucket = 0, 0, b
 	gap := elapsed - 1
-	if gap >= int64(len(d.hist.buf)) {
+	if gap >= int64(d.hist.Cap()) {
 		// Everything kept is older than the history: start over.
-		d.hist.reset()
+		d.hist.Reset()
 		d.setPeriod(0, 0)
 		d.sinceChk = 0
 		return
 	}
 	for range gap {
-		d.hist.push(math.NaN())
+		d.hist.Push(math.NaN())
 	}
 	d.sinceChk += int(elapsed)
 	if d.sinceChk >= d.cfg.CheckBuckets {
 		d.sinceChk = 0
-		d.setPeriod(DetectPeriod(d.hist.linear(), d.cfg.BucketSeconds, d.cfg.Candidates, d.cfg.MinACF))
+		d.setPeriod(DetectPeriod(d.hist.Linear(), d.cfg.BucketSeconds, d.cfg.Candidates, d.cfg.MinACF))
 	}
 }
 
 // setPeriod sets the period in buckets; a change restarts the calibration.
 func (d *Seasonality) setPeriod(p int, acf float64) {
 	if p != d.period {
-		d.resid.reset()
+		d.resid.Reset()
 		d.calib = d.calib[:0]
 	}
 	d.period, d.acf = p, acf
@@ -395,21 +397,21 @@ func (d *Seasonality) setPeriod(p int, acf float64) {
 // window, and the one ResidWindow rows older than that leaves it. The ring holds
 // ResidWindow+ResidDelay residuals, so the leaving one is its oldest.
 func (d *Seasonality) learn(a float64) {
-	n, delay := d.resid.n, d.cfg.ResidDelay
+	n, delay := d.resid.Len(), d.cfg.ResidDelay
 	in := a
 	if delay > 0 {
 		if n-delay < 0 {
-			d.resid.push(a)
+			d.resid.Push(a)
 			return
 		}
-		in = d.resid.at(n - delay)
+		in = d.resid.At(n - delay)
 	}
 	if out := n - delay - d.cfg.ResidWindow; out >= 0 {
-		sortedReplace(d.calib, d.resid.at(out), in)
+		sortedReplace(d.calib, d.resid.At(out), in)
 	} else {
 		d.calib = sortedInsert(d.calib, in)
 	}
-	d.resid.push(a)
+	d.resid.Push(a)
 }
 
 // baseline returns e_t for a row in the current bucket, ok false when there is none.
@@ -421,10 +423,10 @@ func (d *Seasonality) baseline() (e float64, ok bool) {
 	n := 0
 	for j := 1; j <= d.cfg.BaselinePeriods; j++ {
 		back := j*d.period - 1 // bucket k − jP, counted back from the newest kept (k − 1)
-		if back >= d.hist.n {
+		if back >= d.hist.Len() {
 			break
 		}
-		if v := d.hist.back(back); !math.IsNaN(v) {
+		if v := d.hist.Back(back); !math.IsNaN(v) {
 			vals[n] = v
 			n++
 		}

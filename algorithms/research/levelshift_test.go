@@ -1,4 +1,4 @@
-package algorithms
+package research
 
 import (
 	"fmt"
@@ -209,7 +209,7 @@ func TestLevelShiftConfigValidate(t *testing.T) {
 		tc.edit(&c)
 		err := c.Validate()
 		require.ErrorContains(t, err, "invalid "+tc.field+" ")
-		require.PanicsWithValue(t, "algorithms.NewLevelShift: "+err.Error(), func() { NewLevelShift(c) })
+		require.PanicsWithValue(t, "research.NewLevelShift: "+err.Error(), func() { NewLevelShift(c) })
 	}
 }
 
