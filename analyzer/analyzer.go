@@ -20,11 +20,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer/alert"
+	"github.com/kale-project/kale/analyzer/recordstore"
+	"github.com/kale-project/kale/analyzer/statestore"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -73,10 +74,16 @@ type Config struct {
 // DefaultMaxFuture is Config.MaxFuture when it is 0.
 const DefaultMaxFuture = 10 * time.Minute
 
-// Options wire an Analyzer.
+// Options wire an Analyzer. Store holds the series; Records, Leases, States and Triggers
+// hold the analyzer's own keys and default to the Redis stores on Store's client
+// (recordstore and statestore).
 type Options struct {
 	Config   Config
 	Store    *redisstore.Store
+	Records  Records
+	Leases   Leases
+	States   States
+	Triggers TriggerHistory
 	Alerter  Alerter     // optional
 	Graphite SelfMetrics // optional
 	Registry prometheus.Registerer
@@ -87,7 +94,9 @@ type Options struct {
 type Analyzer struct {
 	cfg      Config
 	store    *redisstore.Store
-	rdb      redis.UniversalClient
+	records  Records
+	leases   Leases
+	triggers TriggerHistory
 	ens      *algorithms.Ensemble
 	names    []string
 	alerter  Alerter
@@ -95,8 +104,9 @@ type Analyzer struct {
 	log      *slog.Logger
 	m        *metrics
 
-	states *kaleStates // per-metric kale detector state (DetectorKale)
-	joined time.Time   // when this analyzer was created (shown in its lease)
+	states    *kaleStates // per-metric kale detector state (DetectorKale)
+	kaleStore States      // where states are saved between runs
+	joined    time.Time   // when this analyzer was created (shown in its lease)
 
 	onShare func(keys []string) // tests: the keys this analyzer was assigned in a cycle
 
@@ -137,8 +147,27 @@ func New(o Options) (*Analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Records == nil || o.Leases == nil {
+		rs := recordstore.New(o.Store.Client())
+		if o.Records == nil {
+			o.Records = rs
+		}
+		if o.Leases == nil {
+			o.Leases = rs
+		}
+	}
+	if o.States == nil || o.Triggers == nil {
+		ss := statestore.New(o.Store)
+		if o.States == nil {
+			o.States = ss
+		}
+		if o.Triggers == nil {
+			o.Triggers = ss
+		}
+	}
 	a := &Analyzer{
-		cfg: o.Config, store: o.Store, rdb: o.Store.Client(), ens: ens,
+		cfg: o.Config, store: o.Store, records: o.Records, leases: o.Leases, triggers: o.Triggers,
+		kaleStore: o.States, ens: ens,
 		names: ens.Settings().Algorithms, alerter: o.Alerter, graphite: o.Graphite, log: o.Log,
 		joined: time.Now().UTC(),
 	}

@@ -20,7 +20,7 @@ func TestFeedbackMatches(t *testing.T) {
 		{Record{Value: 100, Triggered: []string{"grubbs"}}, false},
 		{Record{Value: 100, Triggered: []string{"grubbs", "ks_test", "least_squares"}}, false},
 	} {
-		require.Equal(t, tc.want, f.matches(tc.r), "%+v", tc.r)
+		require.Equal(t, tc.want, matches(f, tc.r), "%+v", tc.r)
 	}
 }
 

@@ -4,18 +4,26 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"math"
 	"sync"
 	"time"
 
 	"github.com/kale-project/kale/algorithms"
+	"github.com/kale-project/kale/analyzer/statestore"
 )
 
 // KeyStatePrefix prefixes the saved kale detector state of each metric: 8 bytes of the last
 // fed timestamp (float64, big endian) followed by algorithms.Kale's MarshalBinary.
-const KeyStatePrefix = "kale.state."
+const KeyStatePrefix = statestore.KeyStatePrefix
+
+// States keeps the kale detector states between runs; *statestore.Store implements it.
+type States interface {
+	// LoadStates returns the saved state of each of names that has one.
+	LoadStates(ctx context.Context, names []string) (map[string][]byte, error)
+	// SaveStates writes states by metric name, each expiring after ttl.
+	SaveStates(ctx context.Context, states map[string][]byte, ttl time.Duration) error
+}
 
 // kaleState is one metric's streaming detector, the newest timestamp it has seen and its
 // latest anomaly, which stays current while its point is recent.
@@ -108,21 +116,11 @@ func (a *Analyzer) loadStates(ctx context.Context, names []string) map[string][]
 	if len(missing) == 0 {
 		return nil
 	}
-	keys := make([]string, len(missing))
-	for i, n := range missing {
-		keys[i] = KeyStatePrefix + n
-	}
-	raws, err := a.store.Raw(ctx, keys)
+	saved, err := a.kaleStore.LoadStates(ctx, missing)
 	if err != nil {
 		return nil // rebuilt from the series instead
 	}
-	out := make(map[string][]byte, len(missing))
-	for i, r := range raws {
-		if r != nil {
-			out[missing[i]] = r
-		}
-	}
-	return out
+	return saved
 }
 
 // SaveStates writes every metric's detector state to Redis (on shutdown), so a restart
@@ -139,19 +137,19 @@ func (a *Analyzer) SaveStates(ctx context.Context) (int, error) {
 	for i := range a.states.shards {
 		sh := &a.states.shards[i]
 		sh.Lock()
-		pipe := a.rdb.Pipeline()
+		blobs := make(map[string][]byte, len(sh.m))
 		for name, st := range sh.m {
 			b, err := st.marshal()
 			if err != nil {
 				continue
 			}
-			pipe.Set(ctx, KeyStatePrefix+name, b, ttl)
-			saved++
+			blobs[name] = b
 		}
 		sh.Unlock()
-		if _, err := pipe.Exec(ctx); err != nil {
-			return saved, fmt.Errorf("cannot save the kale detector states: %w", err)
+		if err := a.kaleStore.SaveStates(ctx, blobs, ttl); err != nil {
+			return saved, err
 		}
+		saved += len(blobs)
 	}
 	return saved, nil
 }

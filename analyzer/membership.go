@@ -4,44 +4,25 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Several analyzers share one cycle: each heartbeats a lease in Redis, reads the live members
 // at the start of every cycle and analyses only the metrics it owns by rendezvous hashing.
-// Every command touches one key, so the layout works unchanged on a Redis Cluster.
-const (
-	// KeyMembers is a sorted set of analyzer ids scored by their lease expiry (unix ms):
-	// the index of the lease keys, pruned of expired entries.
-	KeyMembers = "kale.analyzer.members"
-	// KeyMemberPrefix prefixes each analyzer's lease key (string, JSON MemberInfo, EX lease):
-	// a member is live while its lease key exists.
-	KeyMemberPrefix = "kale.analyzer.members."
-	// KeyCurrentPrefix prefixes each analyzer's own part of the current document (string, JSON
-	// Current of its share); kale.anomalies.current is the merge of the live members' parts.
-	KeyCurrentPrefix = KeyCurrent + "."
-)
+
+// Leases tracks the analyzers sharing cycles; *recordstore.Store implements it.
+type Leases interface {
+	// Join renews info.ID's lease for lease; Leave gives it up with its part of the current
+	// document; Members lists the live ids, sorted.
+	Join(ctx context.Context, info MemberInfo, lease time.Duration) error
+	Leave(ctx context.Context, id string) error
+	Members(ctx context.Context, lease time.Duration) ([]string, error)
+}
 
 // DefaultLease is how long an analyzer's membership outlives its last heartbeat.
 const DefaultLease = 15 * time.Second
-
-// partTTL bounds how long a crashed analyzer's part of the current document lingers; the
-// merge reads only live members' parts, so the TTL only collects garbage.
-const partTTL = 24 * time.Hour
-
-// MemberInfo is the value of an analyzer's lease key (for operators: who is sharing cycles).
-type MemberInfo struct {
-	ID      string    `json:"id"`
-	Started time.Time `json:"started"`
-	Expires time.Time `json:"expires"`
-}
 
 // NewID returns an analyzer id unique across hosts and restarts: hostname-pid-random.
 func NewID() string {
@@ -57,66 +38,20 @@ func NewID() string {
 // ID is this analyzer's member id.
 func (a *Analyzer) ID() string { return a.cfg.ID }
 
-// Join renews this analyzer's lease (SET EX on its lease key, ZADD to the member index). Run
-// calls it every lease/3; Cycle calls it at the start of each cycle.
+// Join renews this analyzer's lease. Run calls it every lease/3; Cycle calls it at the start
+// of each cycle.
 func (a *Analyzer) Join(ctx context.Context) error {
-	exp := time.Now().Add(a.cfg.Lease)
-	info, err := json.Marshal(MemberInfo{ID: a.cfg.ID, Started: a.joined, Expires: exp.UTC()})
-	if err != nil {
-		return fmt.Errorf("cannot encode the analyzer lease: %w", err)
-	}
-	pipe := a.rdb.Pipeline()
-	pipe.Set(ctx, KeyMemberPrefix+a.cfg.ID, info, a.cfg.Lease)
-	pipe.ZAdd(ctx, KeyMembers, redis.Z{Score: float64(exp.UnixMilli()), Member: a.cfg.ID})
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("cannot renew the analyzer lease %s: %w", KeyMemberPrefix+a.cfg.ID, err)
-	}
-	return nil
+	info := MemberInfo{ID: a.cfg.ID, Started: a.joined, Expires: time.Now().Add(a.cfg.Lease).UTC()}
+	return a.leases.Join(ctx, info, a.cfg.Lease)
 }
 
 // Leave gives up this analyzer's lease and its part of the current document, so the other
 // members take over its share at their next cycle instead of after the lease expires.
-func (a *Analyzer) Leave(ctx context.Context) error {
-	pipe := a.rdb.Pipeline()
-	pipe.Del(ctx, KeyMemberPrefix+a.cfg.ID)
-	pipe.ZRem(ctx, KeyMembers, a.cfg.ID)
-	pipe.Del(ctx, KeyCurrentPrefix+a.cfg.ID)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("cannot give up the analyzer lease: %w", err)
-	}
-	return nil
-}
+func (a *Analyzer) Leave(ctx context.Context) error { return a.leases.Leave(ctx, a.cfg.ID) }
 
-// Members returns the ids of the live analyzers, sorted: those in the member index whose
-// lease key still exists (the key's TTL is kept by Redis, so hosts' clocks do not matter).
-// Index entries whose lease expired more than a lease ago are pruned.
+// Members returns the ids of the live analyzers, sorted.
 func (a *Analyzer) Members(ctx context.Context) ([]string, error) {
-	prune := time.Now().Add(-a.cfg.Lease).UnixMilli()
-	if err := a.rdb.ZRemRangeByScore(ctx, KeyMembers, "-inf", "("+strconv.FormatInt(prune, 10)).Err(); err != nil {
-		return nil, fmt.Errorf("cannot prune %s: %w", KeyMembers, err)
-	}
-	ids, err := a.rdb.ZRange(ctx, KeyMembers, 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", KeyMembers, err)
-	}
-	pipe := a.rdb.Pipeline()
-	exists := make([]*redis.IntCmd, len(ids))
-	for i, id := range ids {
-		exists[i] = pipe.Exists(ctx, KeyMemberPrefix+id)
-	}
-	if len(ids) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("cannot read the analyzer leases: %w", err)
-		}
-	}
-	live := make([]string, 0, len(ids))
-	for i, id := range ids {
-		if exists[i].Val() == 1 {
-			live = append(live, id)
-		}
-	}
-	slices.Sort(live)
-	return live, nil
+	return a.leases.Members(ctx, a.cfg.Lease)
 }
 
 // heartbeat renews the lease every lease/3 until ctx ends. A failed renewal is logged; the
