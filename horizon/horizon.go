@@ -23,16 +23,12 @@ import (
 	"github.com/kale-project/kale/horizon/roomba"
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/horizon/writer"
-	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
 // Options wire a Service.
 type Options struct {
-	Config *config.Config
-	// Explicit reports whether the user set an option; a listener whose address was set
-	// explicitly and cannot bind is fatal, one left at its default is reported and skipped.
-	Explicit func(option string) bool
+	Config   Config
 	Store    *redisstore.Store
 	Registry prometheus.Registerer
 	Log      *slog.Logger
@@ -45,7 +41,7 @@ type runner interface {
 
 // Service is a running horizon.
 type Service struct {
-	cfg       *config.Config
+	cfg       Config
 	log       *slog.Logger
 	stats     *telemetry.Stats
 	writer    *writer.Writer
@@ -58,6 +54,9 @@ type Service struct {
 // New builds the service and binds its listeners.
 func New(o Options) (*Service, error) {
 	c := o.Config
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	stats := telemetry.New(o.Registry)
 	s := &Service{cfg: c, log: o.Log, stats: stats}
 	s.writer = writer.New(writer.Config{
@@ -82,17 +81,17 @@ func New(o Options) (*Service, error) {
 		return &listener.TCP{Config: base, Framing: f, MaxConns: c.MaxConns, IdleTimeout: c.TCPIdleTimeout,
 			DrainTimeout: max(min(time.Second, c.ShutdownTimeout), time.Millisecond), Budget: budget}
 	}
-	for _, l := range c.Listeners() {
+	for _, l := range c.Listeners {
 		if l.Addr == "" {
 			continue
 		}
 		base := listener.Config{
-			Addr: l.Addr, Limits: lim, Sink: s.writer, Proto: stats.Proto(l.Option), Stats: stats,
-			Log: o.Log.With("component", "listener", "protocol", l.Option),
+			Addr: l.Addr, Limits: lim, Sink: s.writer, Proto: stats.Proto(l.Protocol), Stats: stats,
+			Log: o.Log.With("component", "listener", "protocol", l.Protocol),
 		}
 		var r runner
 		var err error
-		switch l.Option {
+		switch l.Protocol {
 		case telemetry.PickleTCP:
 			base.Decode = pickle.Decode
 			t := tcp(base, listener.LengthPrefixed)
@@ -104,7 +103,7 @@ func New(o Options) (*Service, error) {
 		case telemetry.PickleUDP, telemetry.MsgpackUDP, telemetry.PlaintextUDP:
 			base.Decode = map[string]listener.Decoder{
 				telemetry.PickleUDP: pickle.Decode, telemetry.MsgpackUDP: msgpackudp.Decode, telemetry.PlaintextUDP: plaintext.Decode,
-			}[l.Option]
+			}[l.Protocol]
 			if base.Limits.MaxPayload > 65536 {
 				base.Limits.MaxPayload = 65536
 			}
@@ -112,17 +111,21 @@ func New(o Options) (*Service, error) {
 			err, r = u.Listen(), u
 		}
 		if err != nil {
-			if o.Explicit != nil && o.Explicit(l.Option) {
+			if l.Explicit {
 				s.closeListeners()
-				return nil, fmt.Errorf("%w (set with --%s; choose a free address or an empty string to disable it)", err, l.Option)
+				return nil, fmt.Errorf("%w (set with --%s; choose a free address or an empty string to disable it)", err, l.Protocol)
+			}
+			env := ""
+			if l.Env != "" {
+				env = " (env " + l.Env + ")"
 			}
 			o.Log.Error("listener is DOWN: its default address cannot be bound; the rest of horizon runs",
-				"protocol", l.Option, "addr", l.Addr, "err", err,
-				"fix", fmt.Sprintf("set --%s (env %s) to a free address, or to an empty string to disable it", l.Option, config.EnvName(l.Option)))
+				"protocol", l.Protocol, "addr", l.Addr, "err", err,
+				"fix", fmt.Sprintf("set --%s%s to a free address, or to an empty string to disable it", l.Protocol, env))
 			s.down = append(s.down, r.State())
 			continue
 		}
-		o.Log.Info("listening", "protocol", l.Option, "addr", r.State().Addr)
+		o.Log.Info("listening", "protocol", l.Protocol, "addr", r.State().Addr)
 		s.listeners = append(s.listeners, r)
 	}
 	return s, nil
@@ -148,10 +151,10 @@ func (s *Service) Listeners() []listener.State {
 	return append(out, s.down...)
 }
 
-// Addr returns the bound address of a listener by option name ("" if not running).
-func (s *Service) Addr(option string) string {
+// Addr returns the bound address of a listener by protocol ("" if not running).
+func (s *Service) Addr(protocol string) string {
 	for _, st := range s.Listeners() {
-		if st.Protocol == option && st.Up {
+		if st.Protocol == protocol && st.Up {
 			return st.Addr
 		}
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/kale-project/kale/horizon"
-	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
@@ -33,22 +32,18 @@ type env struct {
 	stop  func() // halt and close the store
 }
 
-func start(t *testing.T, mod func(*config.Config)) *env {
+func start(t *testing.T, mod func(*horizon.Config)) *env {
 	t.Helper()
 	srv := redistest.Start(t)
-	cfg := config.DefaultConfig()
-	cfg.Redis = srv.URL()
-	cfg.PickleTCP, cfg.PickleUDP, cfg.MsgpackUDP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.PlaintextTCP, cfg.PlaintextUDP = "127.0.0.1:0", "127.0.0.1:0"
+	cfg := horizon.DefaultConfig().Listen(horizon.Protocols...)
 	cfg.FlushInterval = 50 * time.Millisecond
 	if mod != nil {
-		mod(cfg)
+		mod(&cfg)
 	}
-	require.NoError(t, cfg.Validate())
-	store, err := redisstore.Open(cfg.Redis, redisstore.Options{})
+	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	svc, err := horizon.New(horizon.Options{Config: cfg, Explicit: func(string) bool { return true }, Store: store,
+	svc, err := horizon.New(horizon.Options{Config: cfg, Store: store,
 		Registry: reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -134,7 +129,7 @@ func TestPythonPickleFixture(t *testing.T) {
 	if err != nil {
 		t.Skipf("fixture missing: %v", err)
 	}
-	e := start(t, func(c *config.Config) { c.MaxResolution = 100 * 365 * 24 * time.Hour })
+	e := start(t, func(c *horizon.Config) { c.MaxResolution = 100 * 365 * 24 * time.Hour })
 	send(t, "tcp", e.svc.Addr("pickle-tcp"), frame(b))
 	require.Eventually(t, func() bool {
 		p, _, err := e.store.Series(context.Background(), "a.b")
@@ -180,12 +175,12 @@ func TestBindFailures(t *testing.T) {
 	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
 	require.NoError(t, err)
 	defer store.Close()
-	cfg := config.DefaultConfig()
-	cfg.PickleTCP, cfg.PickleUDP, cfg.MsgpackUDP, cfg.PlaintextTCP, cfg.PlaintextUDP = busy.Addr().String(), "", "", "127.0.0.1:0", ""
+	cfg := horizon.DefaultConfig()
+	cfg.Listeners = []horizon.Listener{{Protocol: "pickle-tcp", Addr: busy.Addr().String()}, {Protocol: "plaintext-tcp", Addr: "127.0.0.1:0"}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	// Left at its default: reported as down, the rest runs.
-	svc, err := horizon.New(horizon.Options{Config: cfg, Explicit: func(string) bool { return false }, Store: store, Log: log})
+	svc, err := horizon.New(horizon.Options{Config: cfg, Store: store, Log: log})
 	require.NoError(t, err)
 	states := svc.Listeners()
 	require.Len(t, states, 2)
@@ -198,13 +193,14 @@ func TestBindFailures(t *testing.T) {
 	require.NoError(t, svc.Run(ctx))
 
 	// Set explicitly: fatal, with a message naming the flag.
-	_, err = horizon.New(horizon.Options{Config: cfg, Explicit: func(o string) bool { return o == "pickle-tcp" }, Store: store, Log: log})
+	cfg.Listeners[0].Explicit = true
+	_, err = horizon.New(horizon.Options{Config: cfg, Store: store, Log: log})
 	require.ErrorContains(t, err, "--pickle-tcp")
 }
 
 // Idle connections held over --max-conns cannot lock a real sender out: the idlest is evicted.
 func TestIdleConnectionsDoNotLockOutSenders(t *testing.T) {
-	e := start(t, func(c *config.Config) { c.MaxConns = 4 })
+	e := start(t, func(c *horizon.Config) { c.MaxConns = 4 })
 	defer e.stop()
 	now := time.Now().Unix()
 	for _, tc := range []struct {

@@ -19,7 +19,6 @@ import (
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/horizon"
-	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -39,13 +38,10 @@ func start(t *testing.T, replicas int) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	require.NoError(t, store.Ping(context.Background()))
-	cfg := config.DefaultConfig()
-	cfg.Redis = cl.URL
-	cfg.PickleTCP, cfg.PickleUDP, cfg.MsgpackUDP, cfg.PlaintextUDP = "", "", "", ""
-	cfg.PlaintextTCP = "127.0.0.1:0"
+	cfg := horizon.DefaultConfig().Listen("plaintext-tcp")
 	cfg.Roomba = false // the tests count every stored point
 	cfg.FlushInterval = 50 * time.Millisecond
-	svc, err := horizon.New(horizon.Options{Config: cfg, Explicit: func(string) bool { return true }, Store: store,
+	svc, err := horizon.New(horizon.Options{Config: cfg, Store: store,
 		Registry: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,5 +12,26 @@ import (
 // newHorizon builds the ingestion service from the configuration: its listeners are bound
 // here, so a busy port is reported before anything runs.
 func newHorizon(c *config.Config, explicit func(string) bool, store *redisstore.Store, reg prometheus.Registerer, log *slog.Logger) (*horizon.Service, error) {
-	return horizon.New(horizon.Options{Config: c, Explicit: explicit, Store: store, Registry: reg, Log: log.With("component", "horizon")})
+	return horizon.New(horizon.Options{Config: horizonConfig(c, explicit), Store: store, Registry: reg, Log: log.With("component", "horizon")})
+}
+
+// horizonConfig maps the configuration onto horizon's own; explicit reports whether the user
+// set an option (nil: none was), which makes a listener that cannot bind fatal.
+func horizonConfig(c *config.Config, explicit func(string) bool) horizon.Config {
+	var ls []horizon.Listener
+	for _, l := range c.Listeners() {
+		ls = append(ls, horizon.Listener{Protocol: l.Option, Addr: l.Addr,
+			Explicit: explicit != nil && explicit(l.Option), Env: config.EnvName(l.Option)})
+	}
+	return horizon.Config{
+		Listeners:     ls,
+		FullNamespace: c.FullNamespace, MiniNamespace: c.MiniNamespace,
+		FullDuration: c.FullDuration, MiniDuration: c.MiniDuration, Mini: c.Mini,
+		MaxNameLength: c.MaxNameLength, MaxFrame: c.MaxFrame, MaxItems: c.MaxItems, MaxConns: c.MaxConns,
+		TCPIdleTimeout: c.TCPIdleTimeout, MaxInflightBytes: c.MaxInflightBytes, UDPReadBuffer: c.UDPReadBuffer,
+		QueueSize: c.QueueSize, FlushInterval: c.FlushInterval, FlushPoints: c.FlushPoints,
+		MaxResolution: c.MaxResolution, MaxFuture: c.MaxFuture, SkipList: c.SkipList,
+		MaxMetrics: c.MaxMetrics, MaxNewMetricsPerMinute: c.MaxNewMetricsPerMinute, ShutdownTimeout: c.ShutdownTimeout,
+		Roomba: c.Roomba, RoombaInterval: c.RoombaInterval, RoombaGraceTime: c.RoombaGraceTime,
+	}
 }

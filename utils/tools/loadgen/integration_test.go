@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon"
-	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -22,11 +21,8 @@ func startHorizon(t *testing.T) (*horizon.Service, *redistest.Server) {
 	srv := redistest.Start(t)
 	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
 	require.NoError(t, err)
-	cfg := config.DefaultConfig()
-	cfg.Redis = srv.URL()
-	cfg.PickleTCP, cfg.PickleUDP, cfg.MsgpackUDP, cfg.PlaintextTCP, cfg.PlaintextUDP =
-		"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	svc, err := horizon.New(horizon.Options{Config: cfg, Explicit: func(string) bool { return true }, Store: store,
+	cfg := horizon.DefaultConfig().Listen(horizon.Protocols...)
+	svc, err := horizon.New(horizon.Options{Config: cfg, Store: store,
 		Log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

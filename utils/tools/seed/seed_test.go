@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon"
-	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -23,19 +23,14 @@ func startHorizon(t *testing.T, disabled ...string) (*redisstore.Store, []Target
 	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	cfg := config.DefaultConfig()
-	cfg.Redis = srv.URL()
-	addr := func(option string) string {
-		for _, d := range disabled {
-			if d == option {
-				return ""
-			}
+	var protocols []string
+	for _, p := range horizon.Protocols {
+		if !slices.Contains(disabled, p) {
+			protocols = append(protocols, p)
 		}
-		return "127.0.0.1:0"
 	}
-	cfg.PickleTCP, cfg.PickleUDP, cfg.MsgpackUDP = addr(PickleTCP), addr(PickleUDP), addr(MsgpackUDP)
-	cfg.PlaintextTCP, cfg.PlaintextUDP = addr(PlaintextTCP), addr(PlaintextUDP)
-	svc, err := horizon.New(horizon.Options{Config: cfg, Explicit: func(string) bool { return true }, Store: store,
+	cfg := horizon.DefaultConfig().Listen(protocols...)
+	svc, err := horizon.New(horizon.Options{Config: cfg, Store: store,
 		Log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -46,9 +41,9 @@ func startHorizon(t *testing.T, disabled ...string) (*redisstore.Store, []Target
 		require.NoError(t, <-done)
 	})
 	var targets []Target
-	for _, l := range cfg.Listeners() {
-		if a := svc.Addr(l.Option); a != "" {
-			targets = append(targets, Target{Protocol: l.Option, Addr: a})
+	for _, l := range cfg.Listeners {
+		if a := svc.Addr(l.Protocol); a != "" {
+			targets = append(targets, Target{Protocol: l.Protocol, Addr: a})
 		}
 	}
 	return store, targets

@@ -1,0 +1,118 @@
+package horizon
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kale-project/kale/horizon/telemetry"
+)
+
+// Listener is one listener's address. Protocol is one of the telemetry protocol names
+// ("pickle-tcp", …), which are also the flags that set the addresses.
+type Listener struct {
+	Protocol string
+	Addr     string // host:port; "" disables the listener
+	// Explicit reports that the user chose Addr: if it cannot bind, New fails. A listener
+	// left at its default address that cannot bind is reported as down and skipped.
+	Explicit bool
+	// Env names the environment variable that also sets the address, for the log line that
+	// says how to fix a listener that is down ("" leaves it out).
+	Env string
+}
+
+// Config is what horizon needs to run: its listeners, the limits decoders and listeners
+// enforce, the writer's batching and filters, and Roomba's windows. utils/cmd/kale maps the
+// command line onto it; the meaning of each field is the help of the flag of the same name.
+type Config struct {
+	Listeners []Listener
+
+	// Namespaces and windows (Skyline FULL_NAMESPACE, MINI_NAMESPACE, FULL_DURATION,
+	// MINI_DURATION); Mini also writes the mini namespace.
+	FullNamespace string
+	MiniNamespace string
+	FullDuration  time.Duration
+	MiniDuration  time.Duration
+	Mini          bool
+
+	// Decoder and listener limits.
+	MaxNameLength    int
+	MaxFrame         int
+	MaxItems         int
+	MaxConns         int
+	TCPIdleTimeout   time.Duration
+	MaxInflightBytes int
+	UDPReadBuffer    int
+
+	// Writer: queue, batching and ingest filters.
+	QueueSize              int
+	FlushInterval          time.Duration
+	FlushPoints            int
+	MaxResolution          time.Duration
+	MaxFuture              time.Duration
+	SkipList               []string
+	MaxMetrics             int
+	MaxNewMetricsPerMinute int
+	ShutdownTimeout        time.Duration
+
+	// Roomba.
+	Roomba          bool
+	RoombaInterval  time.Duration
+	RoombaGraceTime time.Duration
+}
+
+// Protocols lists the five listener protocols in the order New binds them.
+var Protocols = []string{telemetry.PickleTCP, telemetry.PickleUDP, telemetry.MsgpackUDP, telemetry.PlaintextTCP, telemetry.PlaintextUDP}
+
+// DefaultConfig returns horizon with Skyline's defaults: every listener on its Graphite port
+// on the loopback interface, Roomba on. It equals what utils/cmd/kale maps from the
+// configuration defaults (a test there checks it).
+func DefaultConfig() Config {
+	return Config{
+		Listeners: []Listener{
+			{Protocol: telemetry.PickleTCP, Addr: "127.0.0.1:2024"},
+			{Protocol: telemetry.PickleUDP, Addr: "127.0.0.1:2024"},
+			{Protocol: telemetry.MsgpackUDP, Addr: "127.0.0.1:2025"},
+			{Protocol: telemetry.PlaintextTCP, Addr: "127.0.0.1:2003"},
+			{Protocol: telemetry.PlaintextUDP, Addr: "127.0.0.1:2003"},
+		},
+		FullNamespace: "metrics.", MiniNamespace: "mini.",
+		FullDuration: 86400 * time.Second, MiniDuration: 3600 * time.Second,
+		MaxNameLength: 255, MaxFrame: 4 << 20, MaxItems: 100_000, MaxConns: 4096,
+		TCPIdleTimeout: 2 * time.Minute, MaxInflightBytes: 32 << 20, UDPReadBuffer: 8 << 20,
+		QueueSize: 1_000_000, FlushInterval: 250 * time.Millisecond, FlushPoints: 100_000,
+		MaxResolution: 1000 * time.Second, MaxFuture: 10 * time.Minute,
+		SkipList:               []string{"example.statsd.metric", "another.example.metric"},
+		MaxNewMetricsPerMinute: 100_000, ShutdownTimeout: 10 * time.Second,
+		Roomba: true, RoombaInterval: 30 * time.Second, RoombaGraceTime: 600 * time.Second,
+	}
+}
+
+// Listen returns a copy of c whose listeners are the given protocols on free loopback ports
+// ("127.0.0.1:0", set explicitly) and every other listener disabled: the setup of tests and
+// of tools that start a private horizon.
+func (c Config) Listen(protocols ...string) Config {
+	c.Listeners = nil
+	for _, p := range protocols {
+		c.Listeners = append(c.Listeners, Listener{Protocol: p, Addr: "127.0.0.1:0", Explicit: true})
+	}
+	return c
+}
+
+// Validate reports a listener with an unknown protocol or listed twice.
+func (c Config) Validate() error {
+	seen := map[string]bool{}
+	for _, l := range c.Listeners {
+		known := false
+		for _, p := range Protocols {
+			known = known || p == l.Protocol
+		}
+		if !known {
+			return fmt.Errorf("cannot configure horizon: unknown listener protocol %q", l.Protocol)
+		}
+		if seen[l.Protocol] {
+			return fmt.Errorf("cannot configure horizon: listener %q listed twice", l.Protocol)
+		}
+		seen[l.Protocol] = true
+	}
+	return nil
+}
