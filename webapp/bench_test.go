@@ -97,7 +97,7 @@ func BenchmarkWebapp100k(b *testing.B) {
 	seedBench(b, store, time.Now(), benchMetrics, benchAnomalies)
 	b.Logf("seeded %d metrics and %d anomalies in %v", benchMetrics, benchAnomalies, time.Since(t0).Round(time.Millisecond))
 
-	opts := Options{Config: cfg, Store: store, Registry: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)}
+	opts := Options{Config: configOf(cfg), Store: store, Registry: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)}
 	if os.Getenv("KALE_BENCH_NO_OCULUS") == "" {
 		oc, err := oculus.New(oculus.Options{Config: cfg, Store: store})
 		require.NoError(b, err)

@@ -78,7 +78,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.analyze {
 		e.analyze()
 	}
-	opts := Options{Config: cfg, Store: store, Registry: e.reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	opts := Options{Config: configOf(cfg), Store: store, Registry: e.reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Listeners: o.listeners, LogLevel: o.logLevel, Version: "test"}
 	if !o.noSearch {
 		oc, err := oculus.New(oculus.Options{Config: cfg, Store: store, Log: slog.New(slog.DiscardHandler)})
@@ -94,6 +94,20 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.http = httptest.NewServer(e.server.Handler())
 	t.Cleanup(e.http.Close)
 	return e
+}
+
+// configOf maps Kale's configuration onto the webapp's, as utils/cmd/kale's webappConfig
+// does (its test checks that every field is mapped), so the tests start from Kale's defaults.
+func configOf(c *config.Config) Config {
+	return Config{
+		Addr: c.Webapp, MaxConns: c.WebappMaxConns, AllowedHosts: c.WebappAllowedHosts,
+		Token: c.WebappToken, User: c.WebappUser, Password: c.WebappPassword,
+		SearchRate: c.SearchRate, SearchBurst: c.SearchBurst, SearchTimeout: c.SearchTimeout,
+		ShutdownTimeout: c.ShutdownTimeout,
+		GraphURL:        c.GraphURL, FullNamespace: c.FullNamespace,
+		Detector: c.Detector, Algorithms: c.Algorithms, Consensus: c.Consensus,
+		OculusWindow: c.OculusWindow,
+	}
 }
 
 // seed writes n demo metrics (24 h of history, anomalies injected at the end) plus the

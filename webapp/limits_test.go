@@ -47,7 +47,7 @@ func newBareOn(t *testing.T, redisURL string, search Searcher, configure func(*c
 	store, err := redisstore.Open(cfg.Redis, redisstore.Options{FullNamespace: cfg.FullNamespace, MiniNamespace: cfg.MiniNamespace})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	s, err := New(Options{Config: cfg, Store: store, Search: search, Log: slog.New(slog.DiscardHandler), Version: "test"})
+	s, err := New(Options{Config: configOf(cfg), Store: store, Search: search, Log: slog.New(slog.DiscardHandler), Version: "test"})
 	require.NoError(t, err)
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)

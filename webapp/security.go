@@ -55,8 +55,8 @@ const noCredentials = "writes are disabled because no credentials are configured
 // no Basic challenge, and failures feed the throttle.
 func (s *Server) requireAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token := s.cfg.WebappToken
-		user, pass := s.cfg.WebappUser, s.cfg.WebappPassword
+		token := s.cfg.Token
+		user, pass := s.cfg.User, s.cfg.Password
 		if token == "" && (user == "" || pass == "") {
 			s.m.writesRefused.WithLabelValues("unconfigured").Inc()
 			return errJSON(http.StatusForbidden, "%s", noCredentials)

@@ -31,7 +31,6 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/kale-project/kale/horizon/listener"
-	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -65,12 +64,12 @@ type IndexStatuser interface {
 	Status(ctx context.Context) IndexStatus
 }
 
-// Options wire a Server. Store and Config are required; the others may be nil: without
+// Options wire a Server. Store is required; the others may be nil: without
 // Search the search routes answer 503 saying oculus does not run in this process, without
 // Collections the collection routes do the same, without Listeners the status page shows
 // none, without Registry /metrics serves an empty registry.
 type Options struct {
-	Config      *config.Config
+	Config      Config
 	Store       *redisstore.Store
 	Search      Searcher
 	Collections CollectionStore
@@ -88,7 +87,7 @@ type Options struct {
 
 // Server is the web UI and HTTP API.
 type Server struct {
-	cfg       *config.Config
+	cfg       Config
 	store     *redisstore.Store
 	rdb       redis.UniversalClient
 	search    Searcher
@@ -139,9 +138,6 @@ const (
 
 // New builds the server and its routes. It does not listen; call Run (or use Handler).
 func New(o Options) (*Server, error) {
-	if o.Config == nil {
-		return nil, errors.New("cannot create the webapp: no configuration")
-	}
 	if o.Store == nil {
 		return nil, errors.New("cannot create the webapp: no store")
 	}
@@ -173,7 +169,7 @@ func New(o Options) (*Server, error) {
 		now: o.Now, started: o.Now(),
 		searchLimit: newSearchLimiter(o.Config.SearchRate, o.Config.SearchBurst),
 		authFails:   newFailureLimiter(authFailRate, authFailBurst, authFailClients),
-		hosts:       newAllowedHosts(o.Config.WebappAllowedHosts),
+		hosts:       newAllowedHosts(o.Config.AllowedHosts),
 		rates:       &rateSampler{},
 	}
 	s.searchBase, s.stopSearches = context.WithCancel(context.Background())
@@ -235,9 +231,9 @@ const (
 // Run listens on the configured --webapp address and serves until ctx ends, then shuts down
 // gracefully (in-flight requests get --shutdown-timeout).
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Webapp)
+	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("cannot listen on --webapp %s: %w", s.cfg.Webapp, err)
+		return fmt.Errorf("cannot listen on --webapp %s: %w", s.cfg.Addr, err)
 	}
 	return s.Serve(ctx, ln)
 }
@@ -262,8 +258,8 @@ func (s *Server) httpServer() *http.Server {
 // are retried by net/http with a back-off; only a listener that cannot accept at all ends
 // Serve with an error.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if s.cfg.WebappMaxConns > 0 {
-		ln = netutil.LimitListener(ln, s.cfg.WebappMaxConns)
+	if s.cfg.MaxConns > 0 {
+		ln = netutil.LimitListener(ln, s.cfg.MaxConns)
 	}
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
@@ -276,7 +272,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if !s.charts {
 		s.log.Warn("the chart assets were not built: pages show tables without charts; run 'make assets' (needs npm)")
 	}
-	s.log.Info("webapp listening", "addr", "http://"+s.addr, "writes", s.authSummary(), "max_conns", s.cfg.WebappMaxConns)
+	s.log.Info("webapp listening", "addr", "http://"+s.addr, "writes", s.authSummary(), "max_conns", s.cfg.MaxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	sampled := make(chan struct{})
@@ -400,10 +396,10 @@ func bodyLimit(path string) int {
 // authSummary says how writes are authorised, for the start-up log line (no secrets).
 func (s *Server) authSummary() string {
 	var ways []string
-	if s.cfg.WebappToken != "" {
+	if s.cfg.Token != "" {
 		ways = append(ways, "bearer token")
 	}
-	if s.cfg.WebappUser != "" && s.cfg.WebappPassword != "" {
+	if s.cfg.User != "" && s.cfg.Password != "" {
 		ways = append(ways, "basic auth")
 	}
 	if len(ways) == 0 {

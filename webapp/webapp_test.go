@@ -504,7 +504,7 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 
 	// Run reports a bad address.
-	e.cfg.Webapp = "127.0.0.1:notaport"
+	e.server.cfg.Addr = "127.0.0.1:notaport"
 	err = e.server.Run(context.Background())
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "--webapp")
@@ -565,7 +565,7 @@ func TestRateSampler(t *testing.T) {
 func TestTypedNilServicesAreAbsent(t *testing.T) {
 	e := newEnv(t, envOptions{metrics: 1, noSearch: true})
 	var oc *oculus.Service
-	s, err := New(Options{Config: e.cfg, Store: e.store, Search: oc, Collections: oc})
+	s, err := New(Options{Config: configOf(e.cfg), Store: e.store, Search: oc, Collections: oc})
 	require.NoError(t, err)
 	require.Nil(t, s.search)
 	require.Nil(t, s.cols)

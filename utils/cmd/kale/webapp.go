@@ -30,7 +30,7 @@ func startWebapp(ctx context.Context, g *errgroup.Group, c *config.Config, store
 		return nil
 	}
 	srv, err := newWebapp(webapp.Options{
-		Config: c, Store: store, Search: search, Collections: cols, Listeners: listeners,
+		Config: webappConfig(c), Store: store, Search: search, Collections: cols, Listeners: listeners,
 		Registry: reg, Log: log.With("component", "webapp"), Version: version,
 	}, with...)
 	if err != nil {
@@ -50,4 +50,17 @@ func newWebapp(o webapp.Options, with ...func(*webapp.Options)) (*webapp.Server,
 		f(&o)
 	}
 	return webapp.New(o)
+}
+
+// webappConfig maps the process's configuration onto the webapp's own.
+func webappConfig(c *config.Config) webapp.Config {
+	return webapp.Config{
+		Addr: c.Webapp, MaxConns: c.WebappMaxConns, AllowedHosts: c.WebappAllowedHosts,
+		Token: c.WebappToken, User: c.WebappUser, Password: c.WebappPassword,
+		SearchRate: c.SearchRate, SearchBurst: c.SearchBurst, SearchTimeout: c.SearchTimeout,
+		ShutdownTimeout: c.ShutdownTimeout,
+		GraphURL:        c.GraphURL, FullNamespace: c.FullNamespace,
+		Detector: c.Detector, Algorithms: c.Algorithms, Consensus: c.Consensus,
+		OculusWindow: c.OculusWindow,
+	}
 }

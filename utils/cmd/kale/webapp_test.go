@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
+	"github.com/kale-project/kale/webapp"
 )
 
 func TestStartWebapp(t *testing.T) {
@@ -74,4 +76,27 @@ func TestStartWebapp(t *testing.T) {
 		func() { called = true }))
 	require.NoError(t, g2.Wait())
 	require.True(t, called, "without a webapp, what waits for it is released at once")
+}
+
+// TestWebappConfig checks that every field of webapp.Config is mapped from the process's
+// configuration: a field added to webapp.Config but forgotten in webappConfig stays zero.
+func TestWebappConfig(t *testing.T) {
+	c := config.DefaultConfig()
+	c.Webapp, c.WebappMaxConns, c.WebappAllowedHosts = "127.0.0.1:1501", 7, []string{"kale.example.com"}
+	c.WebappToken, c.WebappUser, c.WebappPassword = "tok", "ops", "pw"
+	c.SearchRate, c.SearchBurst, c.SearchTimeout, c.ShutdownTimeout = 3, 4, 5*time.Second, 6*time.Second
+	c.GraphURL, c.FullNamespace, c.Detector = "http://graphite/?target=%s", "full.", "skyline"
+	c.Algorithms, c.Consensus, c.OculusWindow = []string{"grubbs", "ks_test"}, 2, 2*time.Hour
+	got := webappConfig(c)
+	v := reflect.ValueOf(got)
+	for i := range v.NumField() {
+		require.False(t, v.Field(i).IsZero(), "webapp.Config.%s is not mapped", v.Type().Field(i).Name)
+	}
+	require.Equal(t, webapp.Config{
+		Addr: "127.0.0.1:1501", MaxConns: 7, AllowedHosts: []string{"kale.example.com"},
+		Token: "tok", User: "ops", Password: "pw",
+		SearchRate: 3, SearchBurst: 4, SearchTimeout: 5 * time.Second, ShutdownTimeout: 6 * time.Second,
+		GraphURL: "http://graphite/?target=%s", FullNamespace: "full.", Detector: "skyline",
+		Algorithms: []string{"grubbs", "ks_test"}, Consensus: 2, OculusWindow: 2 * time.Hour,
+	}, got)
 }

@@ -1,0 +1,59 @@
+package webapp
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/horizon/listener"
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+type dashboardData struct {
+	Anomalies  []analyzer.Record // every anomaly (up to maxAnomalies), as JSON for the page's script
+	Rows       []analyzer.Record // the first serverRows, rendered as HTML for the first paint
+	Truncated  int
+	Cycle      *analyzer.CycleStats
+	CycleAge   string
+	Metrics    int64
+	Algorithms int
+	Consensus  int
+	Listeners  []listener.State
+	Error      string
+	GraphURL   string
+}
+
+func (s *Server) dashboardPage(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
+	defer cancel()
+	d := dashboardData{Algorithms: len(s.cfg.Algorithms), Consensus: s.cfg.Consensus, GraphURL: s.cfg.GraphURL}
+	cur, err := analyzer.LoadCurrent(ctx, s.rdb)
+	if err != nil {
+		s.log.Warn("webapp cannot read from the store", "what", "the anomalies", "path", c.Request().URL.Path, "err", err)
+		d.Error = unavailableMessage("the anomalies")
+	}
+	d.Anomalies = cur.Anomalies
+	sortRecords(d.Anomalies)
+	if len(d.Anomalies) > maxAnomalies {
+		d.Truncated = len(d.Anomalies) - maxAnomalies
+		d.Anomalies = d.Anomalies[:maxAnomalies]
+	}
+	d.Rows = d.Anomalies[:min(len(d.Anomalies), serverRows)]
+	if !cur.Cycle.Started.IsZero() {
+		d.Cycle = &cur.Cycle
+		d.CycleAge = ago(cur.Cycle.Started.Unix())
+	}
+	if n, err := s.rdb.SCard(ctx, s.store.Options().FullNamespace+redisstore.UniqueSuffix).Result(); err == nil {
+		d.Metrics = n
+	} else if d.Error == "" {
+		s.log.Warn("webapp cannot read from the store", "what", "the metric count", "path", c.Request().URL.Path, "err", err)
+		d.Error = unavailableMessage("the metric count")
+	}
+	if s.listeners != nil {
+		d.Listeners = s.listeners()
+	}
+	return s.render(c, http.StatusOK, "dashboard", page{Title: "Anomalies", Scripts: []string{"dashboard.js"}, Body: d})
+}
