@@ -17,20 +17,21 @@ import (
 	"slices"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
-// Store is the part of redisstore.Store Roomba needs.
+// Store is the part of redisstore.Store Roomba needs: read a namespace's keys and their
+// series, rewrite a series only if unchanged, and move leftover keys out of (and back into)
+// their unique sets.
 type Store interface {
 	Members(ctx context.Context, namespace string) ([]string, error)
 	Raw(ctx context.Context, keys []string) ([][]byte, error)
 	ReplaceIfUnchanged(ctx context.Context, rws []redisstore.Rewrite) ([]redisstore.Outcome, error)
-	UniqueSet(key string) string
-	Client() redis.UniversalClient
+	RemoveMembers(ctx context.Context, keys []string) error
+	Exist(ctx context.Context, keys []string) ([]bool, error)
+	AddMembers(ctx context.Context, keys []string) (failed []string, err error)
 }
 
 // Namespace is one key prefix and the window its series keep.
@@ -229,63 +230,37 @@ func (r *Roomba) dropLeftovers(ctx context.Context, keys []string) (removed, uns
 	if len(keys) == 0 {
 		return 0, 0, nil
 	}
-	rdb := r.store.Client()
-	bySet := map[string][]string{}
-	for _, k := range keys {
-		set := r.store.UniqueSet(k)
-		bySet[set] = append(bySet[set], k)
-	}
 	// 1. SREM.
-	for set, ks := range bySet {
-		members := make([]any, len(ks))
-		for i, k := range ks {
-			members[i] = k
-		}
-		if err := rdb.SRem(ctx, set, members...).Err(); err != nil {
-			return 0, unset, fmt.Errorf("cannot remove %d leftover members from %s: %w", len(ks), set, err)
-		}
+	if err := r.store.RemoveMembers(ctx, keys); err != nil {
+		return 0, 0, fmt.Errorf("cannot remove leftover members: %w", err)
 	}
 	if r.afterSRem != nil {
 		r.afterSRem(keys)
 	}
 	// 2. EXISTS, after the SREM.
-	pipe := rdb.Pipeline()
-	exists := make(map[string][]*redis.IntCmd, len(bySet))
-	for set, ks := range bySet {
-		for _, k := range ks {
-			exists[set] = append(exists[set], pipe.Exists(ctx, k))
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	exists, err := r.store.Exist(ctx, keys)
+	if err != nil {
 		// Some keys may have been re-created and are now outside their set: put every one
 		// back rather than guess (a leftover member is harmless, a lost member is not).
-		for set, ks := range bySet {
-			members := make([]any, len(ks))
-			for i, k := range ks {
-				members[i] = k
-			}
-			if serr := rdb.SAdd(ctx, set, members...).Err(); serr != nil {
-				unset += len(ks)
-				r.logSAddFailed(set, ks, serr)
-			}
+		if failed, serr := r.store.AddMembers(ctx, keys); serr != nil {
+			unset += len(failed)
+			r.logSAddFailed(failed, serr)
 		}
 		return 0, unset, fmt.Errorf("cannot check %d leftover members: %w", len(keys), err)
 	}
 	// 3. SADD back the re-created keys.
-	for set, ks := range bySet {
-		var back []any
-		for i, c := range exists[set] {
-			if c.Val() > 0 {
-				back = append(back, ks[i])
-			} else {
-				removed++
-			}
+	var back []string
+	for i, k := range keys {
+		if exists[i] {
+			back = append(back, k)
+		} else {
+			removed++
 		}
-		if len(back) > 0 {
-			if err := rdb.SAdd(ctx, set, back...).Err(); err != nil {
-				unset += len(back)
-				return removed, unset, fmt.Errorf("cannot re-add %d re-created keys to %s: %w", len(back), set, err)
-			}
+	}
+	if len(back) > 0 {
+		if failed, err := r.store.AddMembers(ctx, back); err != nil {
+			unset += len(failed)
+			return removed, unset, fmt.Errorf("cannot re-add %d re-created keys to their unique sets: %w", len(failed), err)
 		}
 	}
 	return removed, unset, nil
@@ -294,13 +269,13 @@ func (r *Roomba) dropLeftovers(ctx context.Context, keys []string) (removed, uns
 // logSAddFailed reports members that left their unique set and could not be put back, at most
 // once a minute: the error that made dropLeftovers give up is returned (and logged) as well,
 // but this one says which stored series the analyzer no longer lists.
-func (r *Roomba) logSAddFailed(set string, keys []string, err error) {
-	if time.Since(r.saddLog) < time.Minute {
+func (r *Roomba) logSAddFailed(keys []string, err error) {
+	if len(keys) == 0 || time.Since(r.saddLog) < time.Minute {
 		return
 	}
 	r.saddLog = time.Now()
 	r.log.Warn("cannot put leftover members back into their unique set; a series among them that a writer re-created is not analysed until its next append",
-		"set", set, "members", len(keys), "first", keys[0], "err", err)
+		"members", len(keys), "first", keys[0], "err", err)
 }
 
 type typedPair struct{ ts, v metric.Number }

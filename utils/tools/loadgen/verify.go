@@ -6,8 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -81,17 +79,13 @@ func (v *verifier) pairs(ctx context.Context, lastTS []int64) (int64, error) {
 // bytes sums the stored length of every key (one pipelined STRLEN each): a cheap progress
 // probe between exact counts.
 func (v *verifier) bytes(ctx context.Context) (int64, error) {
-	pipe := v.store.Client().Pipeline()
-	cmds := make([]*redis.IntCmd, len(v.keys))
-	for i, k := range v.keys {
-		cmds[i] = pipe.StrLen(ctx, k)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("cannot read the size of %d series: %w", len(v.keys), err)
+	sizes, err := v.store.Sizes(ctx, v.keys)
+	if err != nil {
+		return 0, err
 	}
 	var n int64
-	for _, c := range cmds {
-		n += c.Val()
+	for _, size := range sizes {
+		n += size
 	}
 	return n, nil
 }
