@@ -120,7 +120,7 @@ func rssMB() (rss, peak float64) {
 func BenchmarkSearch(b *testing.B) {
 	n := benchSeries(b)
 	e := newEnv(b)
-	e.cfg.OculusIndex = filepath.Join(b.TempDir(), "index")
+	e.cfg.IndexPath = filepath.Join(b.TempDir(), "index")
 	corpus, names := benchCorpus(n)
 	e.put(corpus)
 	s := e.service()

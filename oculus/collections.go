@@ -2,7 +2,6 @@ package oculus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -13,15 +12,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/microcosm-cc/bluemonday"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/kale-project/kale/oculus/collectionstore"
 	"github.com/kale-project/kale/utils/redisstore"
-)
-
-// Redis keys of the collections.
-const (
-	KeyCollections        = "kale.collections"         // hash: collection name → Collection JSON
-	KeyCollectionsVersion = "kale.collections.version" // counter bumped by every change (cache invalidation)
 )
 
 // Collection limits.
@@ -30,21 +23,6 @@ const (
 	MaxCollectionMembers = 100
 	MaxDescription       = 10_000 // bytes before sanitising
 )
-
-// Member is a collection member with the frozen copy of its recent window at save time.
-type Member struct {
-	Metric string       `json:"metric"`
-	Points [][2]float64 `json:"points"` // [timestamp, value] pairs, oldest first
-}
-
-// Collection is a saved incident pattern: named metrics with a description and their series
-// as they were when it was saved.
-type Collection struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description"` // sanitised HTML (bluemonday UGC policy)
-	Created     time.Time `json:"created"`
-	Members     []Member  `json:"members"`
-}
 
 var (
 	collectionNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]*$`)
@@ -81,37 +59,24 @@ func cleanDescription(d string) (string, error) {
 
 // Collections lists every collection, sorted by name.
 func (s *Service) Collections(ctx context.Context) ([]Collection, error) {
-	all, err := s.store.Client().HGetAll(ctx, KeyCollections).Result()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", KeyCollections, err)
-	}
-	out := make([]Collection, 0, len(all))
-	for name, b := range all {
-		var c Collection
-		if err := json.Unmarshal([]byte(b), &c); err != nil {
-			s.log.Warn("skipping an unreadable collection", "collection", name, "err", err)
-			continue
-		}
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b Collection) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return s.colls.List(ctx)
 }
 
 // Collection returns one collection, or ErrNotFound.
 func (s *Service) Collection(ctx context.Context, name string) (Collection, error) {
-	b, err := s.store.Client().HGet(ctx, KeyCollections, name).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return Collection{}, fmt.Errorf("%w: no collection %q", ErrNotFound, name)
+	c, err := s.colls.Get(ctx, name)
+	return c, collectionError(err, name)
+}
+
+// collectionError maps the store's errors onto oculus's sentinels.
+func collectionError(err error, name string) error {
+	switch {
+	case errors.Is(err, collectionstore.ErrNotFound):
+		return fmt.Errorf("%w: no collection %q", ErrNotFound, name)
+	case errors.Is(err, collectionstore.ErrExists):
+		return fmt.Errorf("%w: collection %q", ErrConflict, name)
 	}
-	if err != nil {
-		return Collection{}, fmt.Errorf("cannot read collection %q: %w", name, err)
-	}
-	var c Collection
-	if err := json.Unmarshal(b, &c); err != nil {
-		return Collection{}, fmt.Errorf("cannot decode collection %q: %w", name, err)
-	}
-	return c, nil
+	return err
 }
 
 // SaveCollection saves a new collection of metrics with a frozen copy of each one's recent
@@ -150,19 +115,9 @@ func (s *Service) SaveCollection(ctx context.Context, name, description string, 
 		return Collection{}, badf("a collection holds at most %d metrics, got %d", MaxCollectionMembers, len(members))
 	}
 	c := Collection{Name: name, Description: desc, Created: time.Now().UTC().Truncate(time.Second), Members: members}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return Collection{}, fmt.Errorf("cannot encode collection %q: %w", name, err)
+	if err := s.colls.Create(ctx, c); err != nil {
+		return Collection{}, collectionError(err, name)
 	}
-	rdb := s.store.Client()
-	ok, err := rdb.HSetNX(ctx, KeyCollections, name, b).Result()
-	if err != nil {
-		return Collection{}, fmt.Errorf("cannot save collection %q: %w", name, err)
-	}
-	if !ok {
-		return Collection{}, fmt.Errorf("%w: collection %q", ErrConflict, name)
-	}
-	s.bumpCollections(ctx)
 	return c, nil
 }
 
@@ -173,12 +128,12 @@ func (s *Service) readMember(ctx context.Context, name string) ([][2]float64, st
 		candidates = append(candidates, n)
 	}
 	for _, n := range candidates {
-		b, err := s.store.Client().Get(ctx, s.ns+n).Bytes()
-		if errors.Is(err, redis.Nil) {
+		b, err := s.readRaw(ctx, n)
+		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("cannot read %q: %w", s.ns+n, err)
+			return nil, "", err
 		}
 		pairs := windowPairs(b, s.window(), nil)
 		pts := make([][2]float64, len(pairs))
@@ -207,79 +162,27 @@ func (s *Service) UpdateCollection(ctx context.Context, name, newName, descripti
 			return Collection{}, err
 		}
 	}
-	rdb := s.store.Client()
-	var out Collection
-	txf := func(tx *redis.Tx) error {
-		b, err := tx.HGet(ctx, KeyCollections, name).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return fmt.Errorf("%w: no collection %q", ErrNotFound, name)
-		}
-		if err != nil {
-			return fmt.Errorf("cannot read collection %q: %w", name, err)
-		}
-		var c Collection
-		if err := json.Unmarshal(b, &c); err != nil {
-			return fmt.Errorf("cannot decode collection %q: %w", name, err)
-		}
-		renamed := newName != "" && newName != name
-		if renamed {
-			exists, err := tx.HExists(ctx, KeyCollections, newName).Result()
-			if err != nil {
-				return fmt.Errorf("cannot read collection %q: %w", newName, err)
-			}
-			if exists {
-				return fmt.Errorf("%w: collection %q", ErrConflict, newName)
-			}
+	c, err := s.colls.Update(ctx, name, func(c *Collection) {
+		if newName != "" {
 			c.Name = newName
 		}
 		if description != "" {
 			c.Description = desc
 		}
-		nb, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("cannot encode collection %q: %w", c.Name, err)
+	})
+	if err != nil {
+		target := name
+		if errors.Is(err, collectionstore.ErrExists) {
+			target = newName
 		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			if renamed {
-				p.HDel(ctx, KeyCollections, name)
-			}
-			p.HSet(ctx, KeyCollections, c.Name, nb)
-			return nil // the version key is in another cluster slot: bumped after EXEC
-		})
-		out = c
-		return err
+		return Collection{}, collectionError(err, target)
 	}
-	for range 10 {
-		err := rdb.Watch(ctx, txf, KeyCollections)
-		if errors.Is(err, redis.TxFailedErr) {
-			continue // changed meanwhile: read again
-		}
-		if err != nil {
-			return Collection{}, err
-		}
-		s.bumpCollections(ctx)
-		return out, nil
-	}
-	return Collection{}, fmt.Errorf("cannot update collection %q: too many concurrent changes", name)
+	return c, nil
 }
 
 // DeleteCollection removes a collection, or returns ErrNotFound.
 func (s *Service) DeleteCollection(ctx context.Context, name string) error {
-	n, err := s.store.Client().HDel(ctx, KeyCollections, name).Result()
-	if err != nil {
-		return fmt.Errorf("cannot delete collection %q: %w", name, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: no collection %q", ErrNotFound, name)
-	}
-	s.bumpCollections(ctx)
-	return nil
-}
-
-func (s *Service) bumpCollections(ctx context.Context) {
-	if err := s.store.Client().Incr(ctx, KeyCollectionsVersion).Err(); err != nil {
-		s.log.Warn("cannot bump the collections version; searches may report stale collections", "err", err)
-	}
+	return collectionError(s.colls.Delete(ctx, name), name)
 }
 
 // collectionCache maps member metrics to collection names, reloaded when the version key
@@ -298,9 +201,8 @@ func (s *Service) matchCollections(ctx context.Context, hits []Hit) []Collection
 	if len(hits) == 0 {
 		return out
 	}
-	rdb := s.store.Client()
-	ver, err := rdb.Get(ctx, KeyCollectionsVersion).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	ver, err := s.colls.Version(ctx)
+	if err != nil {
 		s.log.Debug("cannot read the collections version", "err", err)
 		return out
 	}
@@ -308,24 +210,10 @@ func (s *Service) matchCollections(ctx context.Context, hits []Hit) []Collection
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.loaded || c.version != ver {
-		all, err := rdb.HGetAll(ctx, KeyCollections).Result()
+		byMetric, err := s.colls.MemberIndex(ctx)
 		if err != nil {
 			s.log.Debug("cannot read the collections", "err", err)
 			return out
-		}
-		byMetric := map[string][]string{}
-		for name, b := range all {
-			var light struct {
-				Members []struct {
-					Metric string `json:"metric"`
-				} `json:"members"`
-			}
-			if json.Unmarshal([]byte(b), &light) != nil {
-				continue
-			}
-			for _, m := range light.Members {
-				byMetric[m.Metric] = append(byMetric[m.Metric], name)
-			}
 		}
 		c.byMetric, c.version, c.loaded = byMetric, ver, true
 	}

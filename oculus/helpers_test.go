@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/kale-project/kale/algorithms"
-	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/oculus/collectionstore"
+	"github.com/kale-project/kale/oculus/indexstore"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
@@ -30,7 +32,7 @@ type env struct {
 	t     testing.TB
 	srv   *redistest.Server
 	store *redisstore.Store
-	cfg   *config.Config
+	cfg   Config
 }
 
 func newEnv(t testing.TB) *env {
@@ -39,10 +41,8 @@ func newEnv(t testing.TB) *env {
 	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	cfg := config.DefaultConfig()
-	cfg.Redis = srv.URL()
-	cfg.OculusIndex = "" // in memory unless a test sets a directory
-	cfg.OculusWindow = 24 * time.Hour
+	cfg := DefaultConfig() // the index in memory unless a test sets a directory
+	cfg.Window = 24 * time.Hour
 	cfg.SearchTimeout = time.Minute
 	return &env{t: t, srv: srv, store: store, cfg: cfg}
 }
@@ -76,10 +76,23 @@ func (e *env) put(series map[string][]float64) {
 // service starts a service on the env's configuration and closes it with the test.
 func (e *env) service() *Service {
 	e.t.Helper()
-	s, err := New(Options{Config: e.cfg, Store: e.store})
+	s, err := New(e.options())
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// options wires a service to the env's Redis.
+func (e *env) options() Options {
+	return Options{Config: e.cfg, Series: e.store, Collections: collectionstore.New(e.store.Client(), nil),
+		State: indexstore.New(e.store.Client())}
+}
+
+// optionsWith is options exporting the metrics to reg.
+func (e *env) optionsWith(reg prometheus.Registerer) Options {
+	o := e.options()
+	o.Registry = reg
+	return o
 }
 
 func (e *env) synced() *Service {

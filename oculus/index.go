@@ -50,8 +50,8 @@ type indexMeta struct {
 }
 
 func (s *Service) wantMeta() indexMeta {
-	return indexMeta{Format: indexFormat, Length: s.length, Source: s.cfg.OculusSource,
-		Window: s.cfg.OculusWindow.String(), Tokens: tokenSignature(s.length)}
+	return indexMeta{Format: indexFormat, Length: s.length, Source: s.cfg.Source,
+		Window: s.cfg.Window.String(), Tokens: tokenSignature(s.length)}
 }
 
 // tokenSignature hashes the tokens of a fixed series, so that an index built by a build whose
@@ -133,7 +133,7 @@ var runtimeConfig = map[string]any{"unsafe_batch": true, "bolt_timeout": "10s"}
 // openIndex opens the configured index, or creates it. An existing index whose meta does not
 // match is dropped and recreated (its documents would not be comparable).
 func (s *Service) openIndex() (bleve.Index, error) {
-	path := s.cfg.OculusIndex
+	path := s.cfg.IndexPath
 	if path == "" {
 		return s.createIndex("")
 	}
@@ -204,7 +204,7 @@ const persistTimeout = time.Minute
 // order, so waiting for the last batch of a sync makes the whole sync durable.
 func (s *Service) durableBatch(ctx context.Context, idx bleve.Index, b *bleve.Batch) error {
 	var persisted chan error
-	if s.cfg.OculusIndex != "" {
+	if s.cfg.IndexPath != "" {
 		persisted = make(chan error, 1)
 		b.SetPersistedCallback(func(err error) { persisted <- err })
 	}

@@ -23,17 +23,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/kale-project/kale/utils/config"
-	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/oculus/indexstore"
 )
 
 // Sentinel errors, checked with errors.Is.
@@ -63,20 +60,14 @@ func (e *badInput) Unwrap() error {
 
 func badf(format string, args ...any) error { return &badInput{msg: fmt.Sprintf(format, args...)} }
 
-// Redis keys of the import status (kale.oculus.*), read by the UI footer.
-const (
-	KeyImportStart    = "kale.oculus.last_import_start"    // RFC 3339 time the last sync started
-	KeyImportEnd      = "kale.oculus.last_import_end"      // RFC 3339 time it ended
-	KeyImportDuration = "kale.oculus.last_import_duration" // its duration in seconds
-	KeyDocuments      = "kale.oculus.documents"            // documents in the index after it
-)
-
-// Options are a Service's dependencies.
+// Options are a Service's dependencies. Config, Series, Collections and State are required.
 type Options struct {
-	Config   *config.Config
-	Store    *redisstore.Store
-	Registry prometheus.Registerer // nil: metrics are not exported
-	Log      *slog.Logger          // nil: discard
+	Config      Config
+	Series      SeriesReader          // the Skyline layout (*redisstore.Store)
+	Collections CollectionStore       // kale.collections* (*collectionstore.Store)
+	State       StateStore            // kale.oculus.* (*indexstore.Store)
+	Registry    prometheus.Registerer // nil: metrics are not exported
+	Log         *slog.Logger          // nil: discard
 }
 
 // IndexStatus describes the index and the last import (sync) pass.
@@ -93,8 +84,10 @@ type IndexStatus struct {
 // Service is the shape index, its in-memory series and the search over them. It is safe for
 // concurrent use: searches run while a sync updates the index.
 type Service struct {
-	cfg    *config.Config
-	store  *redisstore.Store
+	cfg    Config
+	series SeriesReader
+	colls  CollectionStore
+	state  StateStore
 	log    *slog.Logger
 	m      *metrics
 	length int    // resampled length of the stored windows and of the index tokens
@@ -119,14 +112,18 @@ type Service struct {
 // DefaultIndexLength is the stored resampled length when --search-length is 0 (native).
 const DefaultIndexLength = 256
 
-// New opens the index at --oculus-index (creating it if missing; "" keeps it in memory). An
+// New opens the index at Config.IndexPath (creating it if missing; "" keeps it in memory). An
 // index built with other settings (length, source, window, token format) is rebuilt from
 // scratch on the first Sync. The in-memory series are loaded by the first Sync (Run does it
 // at once).
 func New(o Options) (*Service, error) {
-	if o.Config == nil || o.Store == nil {
-		return nil, errors.New("cannot create the oculus service: Config and Store are required")
+	if o.Series == nil || o.Collections == nil || o.State == nil {
+		return nil, errors.New("cannot create the oculus service: Series, Collections and State are required")
 	}
+	if err := o.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot create the oculus service: %w", err)
+	}
+	cfg := o.Config.withDefaults()
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -135,13 +132,13 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot register the oculus metrics: %w", err)
 	}
-	s := &Service{cfg: o.Config, store: o.Store, log: log, m: m, length: o.Config.SearchLength}
+	s := &Service{cfg: cfg, series: o.Series, colls: o.Collections, state: o.State, log: log, m: m, length: cfg.SearchLength}
 	if s.length <= 0 {
 		s.length = DefaultIndexLength
 	}
-	s.ns = o.Store.Options().FullNamespace
-	if o.Config.OculusSource == "mini" {
-		s.ns = o.Store.Options().MiniNamespace
+	s.ns = cfg.FullNamespace
+	if cfg.Source == SourceMini {
+		s.ns = cfg.MiniNamespace
 	}
 	s.snap.Store(emptySnapshot(s.length))
 	idx, err := s.openIndex()
@@ -149,7 +146,7 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	s.idx = idx
-	s.last.Path = o.Config.OculusIndex
+	s.last.Path = cfg.IndexPath
 	return s, nil
 }
 
@@ -158,7 +155,7 @@ func New(o Options) (*Service, error) {
 // index when it returns.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.Close()
-	t := time.NewTicker(s.cfg.OculusInterval)
+	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
 		st, err := s.Sync(ctx)
@@ -166,7 +163,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			s.log.Warn("oculus sync failed; retrying at the next interval", "err", err, "interval", s.cfg.OculusInterval)
+			s.log.Warn("oculus sync failed; retrying at the next interval", "err", err, "interval", s.cfg.Interval)
 		default:
 			s.log.Info("oculus sync done", st.logAttrs()...)
 		}
@@ -212,17 +209,8 @@ func (s *Service) Status(ctx context.Context) IndexStatus {
 		st.SizeBytes = dirSize(st.Path)
 	}
 	if st.LastImportEnd.IsZero() {
-		vals, err := mget(ctx, s.store.Client(), KeyImportStart, KeyImportEnd, KeyImportDuration)
-		if err == nil && len(vals) == 3 {
-			if v, ok := vals[0].(string); ok {
-				st.LastImportStart, _ = time.Parse(time.RFC3339Nano, v)
-			}
-			if v, ok := vals[1].(string); ok {
-				st.LastImportEnd, _ = time.Parse(time.RFC3339Nano, v)
-			}
-			if v, ok := vals[2].(string); ok {
-				st.LastImportSeconds, _ = strconv.ParseFloat(v, 64)
-			}
+		if im, err := s.state.LastImport(ctx); err == nil {
+			st.LastImportStart, st.LastImportEnd, st.LastImportSeconds = im.Start, im.End, im.Seconds
 		}
 	}
 	return st
@@ -251,37 +239,9 @@ func (s *Service) recordImport(ctx context.Context, start, end time.Time, docs i
 	s.last.LastImportSeconds = end.Sub(start).Seconds()
 	s.last.Documents = docs
 	s.statusMu.Unlock()
-	// One SET per key in a pipeline, not MSET: the keys live in different Redis Cluster slots.
-	_, err := s.store.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, KeyImportStart, start.UTC().Format(time.RFC3339Nano), 0)
-		p.Set(ctx, KeyImportEnd, end.UTC().Format(time.RFC3339Nano), 0)
-		p.Set(ctx, KeyImportDuration, strconv.FormatFloat(end.Sub(start).Seconds(), 'f', 3, 64), 0)
-		p.Set(ctx, KeyDocuments, strconv.Itoa(docs), 0)
-		return nil
-	})
-	if err != nil {
+	if err := s.state.RecordImport(ctx, indexstore.Import{Start: start, End: end, Documents: docs}); err != nil {
 		s.log.Warn("cannot record the oculus import status in Redis", "err", err)
 	}
-}
-
-// mget reads keys with one GET each in a pipeline (MGET would span Redis Cluster slots):
-// a missing key is nil, as with MGET.
-func mget(ctx context.Context, rdb redis.UniversalClient, keys ...string) ([]any, error) {
-	pipe := rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = pipe.Get(ctx, k)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	out := make([]any, len(keys))
-	for i, c := range cmds {
-		if v, err := c.Result(); err == nil {
-			out[i] = v
-		}
-	}
-	return out, nil
 }
 
 // removeIndexDir deletes an index directory, refusing a directory that is not a bleve index.

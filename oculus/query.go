@@ -3,6 +3,8 @@ package oculus
 import (
 	"math"
 	"strings"
+
+	"github.com/kale-project/kale/algorithms"
 )
 
 // Query is one similarity search: by metric name or by values (a drawn shape), with the
@@ -20,12 +22,26 @@ type Query struct {
 	Prefix    string    `json:"prefix,omitempty"`    // only metrics whose name starts with it
 	Exclude   []string  `json:"exclude,omitempty"`   // drop metrics having any of these name segments (split on '.')
 	Slop      *int      `json:"slop,omitempty"`      // fastdtw phase-1 phrase slop (Oculus p_slop), default 20
+
+	// Windows asks for each hit's window (Hit.Window) and the query metric's
+	// (Result.QueryWindow) in the result, for drawing them. Not part of the JSON API.
+	Windows bool `json:"-"`
+}
+
+// Validate checks a query as Search does, with the same limits, before it runs: nil, or an
+// error wrapping ErrBadQuery that says what is wrong.
+func (q Query) Validate() error {
+	_, err := validate(q, 0)
+	return err
 }
 
 // Hit is one result: a metric and its distance to the query (lower is more similar).
 type Hit struct {
 	Metric   string  `json:"metric"`
 	Distance float64 `json:"distance"`
+	// Window is the metric's recent window as it was searched, oldest first (only when
+	// Query.Windows). It is not part of the JSON API.
+	Window []algorithms.Point `json:"-"`
 }
 
 // CollectionMatch lists the members of a saved collection found among the results.
@@ -45,6 +61,10 @@ type Result struct {
 	Method      string            `json:"method"`      // the method used
 	Approximate bool              `json:"approximate"` // true for fastdtw
 	Collections []CollectionMatch `json:"collections"` // saved collections containing result metrics; never null
+
+	// QueryWindow is the query metric's window as it was searched, oldest first (only when
+	// Query.Windows and the query is a metric). It is not part of the JSON API.
+	QueryWindow []algorithms.Point `json:"-"`
 }
 
 // Methods.
@@ -86,11 +106,12 @@ type plan struct {
 	prefix    string
 	exclude   []string
 	slop      int
+	windows   bool
 }
 
 // validate checks q and applies the defaults; defaultLength is --search-length.
 func validate(q Query, defaultLength int) (plan, error) {
-	p := plan{metric: q.Metric, values: q.Values, prefix: q.Prefix}
+	p := plan{metric: q.Metric, values: q.Values, prefix: q.Prefix, windows: q.Windows}
 	switch {
 	case q.Metric != "" && len(q.Values) > 0:
 		return p, badf("give either metric or values, not both")

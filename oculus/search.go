@@ -89,12 +89,12 @@ func emptyResult(method string) Result {
 	return Result{Results: []Hit{}, Collections: []CollectionMatch{}, Method: method, Approximate: method == MethodFastDTW}
 }
 
-// queryValues returns the raw values of the query: the drawn values, or the query metric's
-// window (from memory, or from Redis when it is not indexed yet). "metrics.x" is accepted for
-// the metric x.
-func (s *Service) queryValues(ctx context.Context, sn *snapshot, p *plan) ([]float64, error) {
+// queryValues returns the raw values of the query, and their timestamps for a metric: the
+// drawn values, or the query metric's window (from memory, or from Redis when it is not
+// indexed yet). "metrics.x" is accepted for the metric x.
+func (s *Service) queryValues(ctx context.Context, sn *snapshot, p *plan) ([]float64, timeline, error) {
 	if p.metric == "" {
-		return p.values, nil
+		return p.values, timeline{}, nil
 	}
 	names := []string{p.metric}
 	if n, ok := strings.CutPrefix(p.metric, s.ns); ok && n != "" {
@@ -102,26 +102,27 @@ func (s *Service) queryValues(ctx context.Context, sn *snapshot, p *plan) ([]flo
 	}
 	for _, n := range names {
 		if e := sn.get(n); e != nil {
-			return e.raw, nil
+			return e.raw, e.times, nil
 		}
 	}
-	var vals []float64
+	var b []byte
 	var err error
 	for _, n := range names {
-		if vals, err = s.readWindow(ctx, n); !errors.Is(err, ErrNotFound) {
+		if b, err = s.readRaw(ctx, n); !errors.Is(err, ErrNotFound) {
 			break
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, timeline{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err // the read may outlast the deadline: the client honours only its own timeouts
+		return nil, timeline{}, err // the read may outlast the deadline: the client honours only its own timeouts
 	}
+	vals, times, _ := windowOf(b, s.window(), nil)
 	if len(vals) < MinValues {
-		return nil, badf("metric %q has %d usable points in its window; a search needs at least %d", p.metric, len(vals), MinValues)
+		return nil, timeline{}, badf("metric %q has %d usable points in its window; a search needs at least %d", p.metric, len(vals), MinValues)
 	}
-	return vals, nil
+	return vals, times, nil
 }
 
 // engine is one search in progress.
@@ -147,10 +148,31 @@ type engine struct {
 
 func (s *Service) search(ctx context.Context, p *plan) (Result, error) {
 	sn := s.snap.Load()
-	raw, err := s.queryValues(ctx, sn, p)
+	raw, times, err := s.queryValues(ctx, sn, p)
 	if err != nil {
 		return Result{}, err
 	}
+	res, err := s.run(ctx, sn, p, raw)
+	if err == nil && p.windows {
+		addWindows(&res, sn, p, raw, times)
+	}
+	return res, err
+}
+
+// addWindows fills in each hit's window and the query metric's, as they were searched.
+func addWindows(res *Result, sn *snapshot, p *plan, raw []float64, times timeline) {
+	for i, h := range res.Results {
+		if e := sn.get(h.Metric); e != nil {
+			res.Results[i].Window = e.times.points(e.raw)
+		}
+	}
+	if p.metric != "" {
+		res.QueryWindow = times.points(raw)
+	}
+}
+
+// run searches sn for raw under the index's read lock.
+func (s *Service) run(ctx context.Context, sn *snapshot, p *plan, raw []float64) (Result, error) {
 	s.idxMu.RLock()
 	defer s.idxMu.RUnlock()
 	if s.closed {

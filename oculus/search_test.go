@@ -121,9 +121,7 @@ func TestSearchQueries(t *testing.T) {
 	require.Equal(t, MethodEuclidean, res.Method)
 
 	// A search that cannot finish in time.
-	short := *e.cfg
-	short.SearchTimeout = time.Nanosecond
-	s.cfg = &short
+	s.cfg.SearchTimeout = time.Nanosecond
 	_, err = s.Search(ctx, Query{Metric: "svc.a.m010"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, "search-timeout")

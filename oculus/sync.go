@@ -3,7 +3,6 @@ package oculus
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"runtime"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kale-project/kale/algorithms"
@@ -65,14 +63,14 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	if err := s.idx.Close(); err != nil {
 		s.log.Warn("cannot close the oculus index before the rebuild", "err", err)
 	}
-	if s.cfg.OculusIndex != "" {
-		if err := removeIndexDir(s.cfg.OculusIndex); err != nil {
+	if s.cfg.IndexPath != "" {
+		if err := removeIndexDir(s.cfg.IndexPath); err != nil {
 			s.closed = true
 			s.idxMu.Unlock()
 			return err
 		}
 	}
-	idx, err := s.createIndex(s.cfg.OculusIndex)
+	idx, err := s.createIndex(s.cfg.IndexPath)
 	if err != nil {
 		s.closed = true
 		s.idxMu.Unlock()
@@ -120,7 +118,7 @@ func (s *Service) syncLocked(ctx context.Context, full bool) (st SyncStats, err 
 		}
 		s.indexed, s.short = m, map[string]string{}
 	}
-	keys, err := s.store.Members(ctx, s.ns)
+	keys, err := s.series.Members(ctx, s.ns)
 	if err != nil {
 		return st, err
 	}
@@ -283,29 +281,25 @@ func (s *Service) syncLocked(ctx context.Context, full bool) (st SyncStats, err 
 	return st, nil
 }
 
-// probe returns the change marker of each metric's stored value ("" for a missing key) with
-// pipelined STRLEN and GETRANGE, without reading the values.
+// probe returns the change marker of each metric's stored value ("" for a missing key) from
+// its length and last bytes, without reading the values.
 func (s *Service) probe(ctx context.Context, names []string) ([]string, error) {
 	out := make([]string, len(names))
-	rdb := s.store.Client()
+	keys := make([]string, 0, min(probeChunk, len(names)))
 	for lo := 0; lo < len(names); lo += probeChunk {
 		chunk := names[lo:min(lo+probeChunk, len(names))]
-		pipe := rdb.Pipeline()
-		lens := make([]*redis.IntCmd, len(chunk))
-		tails := make([]*redis.StringCmd, len(chunk))
-		for i, n := range chunk {
-			lens[i] = pipe.StrLen(ctx, s.ns+n)
-			tails[i] = pipe.GetRange(ctx, s.ns+n, -markerTail, -1)
+		keys = keys[:0]
+		for _, n := range chunk {
+			keys = append(keys, s.ns+n)
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("cannot probe %d series for changes: %w", len(chunk), err)
+		tails, err := s.series.Tails(ctx, keys, markerTail)
+		if err != nil {
+			return nil, err
 		}
-		for i := range chunk {
-			n := int(lens[i].Val())
-			if n == 0 {
-				continue
+		for i, t := range tails {
+			if t.Len > 0 {
+				out[lo+i] = marker(t.Len, t.Bytes)
 			}
-			out[lo+i] = marker(n, []byte(tails[i].Val()))
 		}
 	}
 	return out, nil
@@ -325,7 +319,7 @@ func (s *Service) fetchAndPrepare(ctx context.Context, chunk []string) ([]prepar
 	for i, n := range chunk {
 		keys[i] = s.ns + n
 	}
-	raws, err := s.store.Raw(ctx, keys)
+	raws, err := s.series.Raw(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -348,10 +342,10 @@ func (s *Service) fetchAndPrepare(ctx context.Context, chunk []string) ([]prepar
 
 // window is the configured recent window in seconds (0: the whole mini series).
 func (s *Service) window() float64 {
-	if s.cfg.OculusSource == "mini" {
+	if s.cfg.Source == SourceMini {
 		return 0
 	}
-	return s.cfg.OculusWindow.Seconds()
+	return s.cfg.Window.Seconds()
 }
 
 // prepare turns one stored value into a series and its index document.
@@ -360,10 +354,9 @@ func (s *Service) prepare(name string, b []byte, buf []redisstore.Pair) (prepare
 		return prepared{missing: true}, buf
 	}
 	p := prepared{marker: markerOf(b)}
-	var vals []float64
-	vals, buf = windowOf(b, s.window(), buf)
+	vals, times, buf := windowOf(b, s.window(), buf)
 	fp := algorithms.OculusFingerprint(vals)
-	e := s.newSeries(name, p.marker, vals, fp)
+	e := s.newSeries(name, p.marker, vals, times, fp)
 	if e == nil {
 		return p, buf
 	}
@@ -374,7 +367,7 @@ func (s *Service) prepare(name string, b []byte, buf []redisstore.Pair) (prepare
 
 // newSeries builds the searchable form of a window, or nil if it cannot be searched (fewer
 // than 2 points, or values so large that normalising them overflows).
-func (s *Service) newSeries(name, marker string, vals []float64, fp string) *series {
+func (s *Service) newSeries(name, marker string, vals []float64, times timeline, fp string) *series {
 	if len(vals) < 2 {
 		return nil
 	}
@@ -382,19 +375,19 @@ func (s *Service) newSeries(name, marker string, vals []float64, fp string) *ser
 	if !allFinite(z) {
 		return nil
 	}
-	return &series{name: name, marker: marker, raw: vals, z: z, paa: segmentMeans(nil, z),
+	return &series{name: name, marker: marker, raw: vals, times: times, z: z, paa: segmentMeans(nil, z),
 		env: segmentEnvelope(z, envBand(s.length)), fp: encodeFingerprint(fp)}
 }
 
-// readWindow reads one metric's window straight from Redis (a query metric not indexed yet).
-func (s *Service) readWindow(ctx context.Context, name string) ([]float64, error) {
-	b, err := s.store.Client().Get(ctx, s.ns+name).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("%w: no metric %q", ErrNotFound, name)
-	}
+// readRaw reads one metric's stored bytes straight from Redis (a query metric or a collection
+// member not indexed yet); ErrNotFound if it is missing.
+func (s *Service) readRaw(ctx context.Context, name string) ([]byte, error) {
+	raws, err := s.series.Raw(ctx, []string{s.ns + name})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %q: %w", s.ns+name, err)
 	}
-	vals, _ := windowOf(b, s.window(), nil)
-	return vals, nil
+	if len(raws) != 1 || raws[0] == nil {
+		return nil, fmt.Errorf("%w: no metric %q", ErrNotFound, name)
+	}
+	return raws[0], nil
 }

@@ -12,13 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/oculus/indexstore"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
 func TestSyncIsIncrementalAndSurvivesRestart(t *testing.T) {
 	e := newEnv(t)
-	e.cfg.OculusIndex = filepath.Join(t.TempDir(), "idx")
+	e.cfg.IndexPath = filepath.Join(t.TempDir(), "idx")
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 7))
 	corpus := map[string][]float64{}
@@ -28,7 +29,7 @@ func TestSyncIsIncrementalAndSurvivesRestart(t *testing.T) {
 	corpus["app.short"] = []float64{1} // one point: not searchable
 	e.put(corpus)
 
-	s1, err := New(Options{Config: e.cfg, Store: e.store})
+	s1, err := New(e.options())
 	require.NoError(t, err)
 	st, err := s1.Sync(ctx)
 	require.NoError(t, err)
@@ -70,16 +71,16 @@ func TestSyncIsIncrementalAndSurvivesRestart(t *testing.T) {
 
 	status := s2.Status(ctx)
 	require.Equal(t, 49, status.Documents)
-	require.Equal(t, e.cfg.OculusIndex, status.Path)
+	require.Equal(t, e.cfg.IndexPath, status.Path)
 	require.Positive(t, status.SizeBytes)
 	require.False(t, status.LastImportEnd.IsZero())
 	require.False(t, status.Indexing)
-	end, err := rdb.Get(ctx, KeyImportEnd).Result()
+	end, err := rdb.Get(ctx, indexstore.KeyImportEnd).Result()
 	require.NoError(t, err)
 	parsed, err := time.Parse(time.RFC3339Nano, end)
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now(), parsed, time.Minute)
-	docs, err := rdb.Get(ctx, KeyDocuments).Int()
+	docs, err := rdb.Get(ctx, indexstore.KeyDocuments).Int()
 	require.NoError(t, err)
 	require.Equal(t, 49, docs)
 
@@ -106,7 +107,7 @@ func withoutDuration(st SyncStats) SyncStats {
 
 func TestRunSyncsUntilCancelled(t *testing.T) {
 	e := newEnv(t)
-	e.cfg.OculusInterval = 50 * time.Millisecond
+	e.cfg.Interval = 50 * time.Millisecond
 	rng := rand.New(rand.NewPCG(8, 8))
 	e.put(map[string][]float64{"run.a": randomWalk(rng, 30), "run.b": randomWalk(rng, 30)})
 	s := e.service()
@@ -124,7 +125,7 @@ func TestRunSyncsUntilCancelled(t *testing.T) {
 
 func TestWindowAndSource(t *testing.T) {
 	e := newEnv(t)
-	e.cfg.OculusWindow = 10 * time.Second
+	e.cfg.Window = 10 * time.Second
 	ctx := context.Background()
 	enc := redisstore.NewEncoder()
 	var b []byte
@@ -137,7 +138,7 @@ func TestWindowAndSource(t *testing.T) {
 	require.Equal(t, []float64{10, 14, 15}, s.snap.Load().get("win").raw)
 
 	// The mini source reads mini.<name> whole.
-	e.cfg.OculusSource, e.cfg.Mini = "mini", true
+	e.cfg.Source = SourceMini
 	require.NoError(t, e.store.Append(ctx, map[string][]byte{"mini.win": b}, nil).Err)
 	m := e.synced()
 	require.Equal(t, []float64{0, 1, 5, 10, 14, 15}, m.snap.Load().get("win").raw)
@@ -152,7 +153,7 @@ func TestSearchWhileSyncing(t *testing.T) {
 	}
 	e.put(corpus)
 	reg := prometheus.NewRegistry()
-	s, err := New(Options{Config: e.cfg, Store: e.store, Registry: reg})
+	s, err := New(e.optionsWith(reg))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
@@ -189,6 +190,6 @@ func TestSearchWhileSyncing(t *testing.T) {
 	n, err := testutil.GatherAndCount(reg, "kale_oculus_search_seconds", "kale_oculus_sync_seconds")
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
-	_, err = New(Options{Config: e.cfg, Store: e.store, Registry: reg})
+	_, err = New(e.optionsWith(reg))
 	require.ErrorContains(t, err, "cannot register", "a second service on the same registry")
 }

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kale-project/kale/oculus"
+	"github.com/kale-project/kale/oculus/collectionstore"
+	"github.com/kale-project/kale/oculus/indexstore"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -56,7 +58,7 @@ func runOculus(ctx context.Context, args []string, _, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	olog := log.With("component", "oculus")
-	svc, err := oculus.New(oculus.Options{Config: r.Config, Store: store, Registry: reg, Log: olog})
+	svc, err := newOculus(r.Config, store, reg, olog)
 	if err != nil {
 		return err
 	}
@@ -93,12 +95,40 @@ func runOculus(ctx context.Context, args []string, _, stderr io.Writer) error {
 // what 'kale all' (and a webapp wanting the service in-process) calls; the caller passes the
 // returned service to the webapp.
 func startOculus(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg prometheus.Registerer, log *slog.Logger) (*oculus.Service, error) {
-	svc, err := oculus.New(oculus.Options{Config: c, Store: store, Registry: reg, Log: log.With("component", "oculus")})
+	svc, err := newOculus(c, store, reg, log.With("component", "oculus"))
 	if err != nil {
 		return nil, err
 	}
 	g.Go(func() error { return svc.Run(ctx) })
 	return svc, nil
+}
+
+// newOculus builds the shape-search service on its stores: the Skyline layout, the
+// collections and the index state, all in the Redis of store.
+func newOculus(c *config.Config, store *redisstore.Store, reg prometheus.Registerer, log *slog.Logger) (*oculus.Service, error) {
+	return oculus.New(oculus.Options{
+		Config:      oculusConfig(c),
+		Series:      store,
+		Collections: collectionstore.New(store.Client(), log),
+		State:       indexstore.New(store.Client()),
+		Registry:    reg,
+		Log:         log,
+	})
+}
+
+// oculusConfig maps the flags onto oculus's own configuration.
+func oculusConfig(c *config.Config) oculus.Config {
+	return oculus.Config{
+		IndexPath:     c.OculusIndex,
+		Source:        c.OculusSource,
+		Window:        c.OculusWindow,
+		Interval:      c.OculusInterval,
+		SearchLength:  c.SearchLength,
+		SearchTimeout: c.SearchTimeout,
+		SearchMaxWork: c.SearchMaxWork,
+		FullNamespace: c.FullNamespace,
+		MiniNamespace: c.MiniNamespace,
+	}
 }
 
 func indexName(path string) string {

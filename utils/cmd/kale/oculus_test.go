@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kale-project/kale/oculus"
+	"github.com/kale-project/kale/oculus/indexstore"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
@@ -41,7 +41,7 @@ func TestOculusCommand(t *testing.T) {
 		{"--redis", srv.URL(), "--oculus-index", index, "--rebuild", "--metrics-addr", "127.0.0.1:0"},
 	} {
 		rdb := store.Client()
-		require.NoError(t, rdb.Del(ctx, oculus.KeyDocuments).Err())
+		require.NoError(t, rdb.Del(ctx, indexstore.KeyDocuments).Err())
 		cctx, cancel := context.WithCancel(ctx)
 		errb := &lockedBuffer{}
 		done := make(chan error, 1)
@@ -51,7 +51,7 @@ func TestOculusCommand(t *testing.T) {
 			want = "shape index rebuilt"
 		}
 		require.Eventually(t, func() bool {
-			n, err := rdb.Get(ctx, oculus.KeyDocuments).Int()
+			n, err := rdb.Get(ctx, indexstore.KeyDocuments).Int()
 			return err == nil && n == 3 && strings.Contains(errb.String(), want)
 		}, 20*time.Second, 20*time.Millisecond, "the index holds the three metrics")
 		cancel()

@@ -19,6 +19,7 @@ type series struct {
 	name   string
 	marker string    // change marker of the stored bytes it was built from
 	raw    []float64 // native window values in time order
+	times  timeline  // their timestamps (for drawing the window)
 	z      []float64 // z-normalised PAA of raw at the index length
 	paa    []float64 // segment means of z (LB_PAA)
 	env    []float64 // per segment, min of the lower then max of the upper envelope of z (band envBand)
@@ -125,19 +126,22 @@ func encodeFingerprint(fp string) []byte {
 }
 
 // windowOf decodes a stored series and returns the values of its recent window in time
-// order: points with a finite timestamp and value, sorted by timestamp, the first of equal
-// timestamps kept (Roomba's rule), and — when window > 0 — only points newer than the newest
-// timestamp minus window. buf is scratch space, returned for reuse.
-func windowOf(b []byte, window float64, buf []redisstore.Pair) (vals []float64, scratch []redisstore.Pair) {
+// order, with their timestamps: points with a finite timestamp and value, sorted by
+// timestamp, the first of equal timestamps kept (Roomba's rule), and — when window > 0 — only
+// points newer than the newest timestamp minus window. buf is scratch space, returned for
+// reuse.
+func windowOf(b []byte, window float64, buf []redisstore.Pair) (vals []float64, times timeline, scratch []redisstore.Pair) {
 	_, pairs, lo := windowBounds(b, window, buf)
 	vals = make([]float64, 0, len(pairs)-lo)
+	tb := timelineBuilder{}
 	for i := lo; i < len(pairs); i++ {
 		if i > lo && pairs[i].Timestamp == pairs[i-1].Timestamp {
 			continue
 		}
 		vals = append(vals, pairs[i].Value)
+		tb.add(pairs[i].Timestamp)
 	}
-	return vals, pairs
+	return vals, tb.timeline(), pairs
 }
 
 // windowBounds decodes b into buf, keeps the finite points sorted by timestamp (stable), and
@@ -192,4 +196,57 @@ func allFinite(x []float64) bool {
 func resampleZ(raw []float64, length int) []float64 {
 	z := algorithms.PAA(make([]float64, length), raw, length)
 	return algorithms.ZNormalize(z, z)
+}
+
+// timeline holds the timestamps of a window: first + i·step when they are evenly spaced (the
+// usual case, kept in two numbers), else every one of them.
+type timeline struct {
+	first, step float64
+	ts          []float64 // nil when evenly spaced
+}
+
+// at is the i-th timestamp.
+func (t timeline) at(i int) float64 {
+	if t.ts != nil {
+		return t.ts[i]
+	}
+	return t.first + float64(i)*t.step
+}
+
+// timelineBuilder collects increasing timestamps, keeping each one only once they stop being
+// evenly spaced.
+type timelineBuilder struct {
+	n int
+	t timeline
+}
+
+func (b *timelineBuilder) add(ts float64) {
+	if b.n == 1 {
+		b.t.step = ts - b.t.first
+	}
+	switch {
+	case b.n == 0:
+		b.t.first = ts
+	case b.t.ts == nil && ts != b.t.first+float64(b.n)*b.t.step:
+		// No longer evenly spaced: the timestamps so far are exactly first + i·step.
+		b.t.ts = make([]float64, b.n, 2*b.n)
+		for i := range b.n {
+			b.t.ts[i] = b.t.first + float64(i)*b.t.step
+		}
+	}
+	if b.t.ts != nil {
+		b.t.ts = append(b.t.ts, ts)
+	}
+	b.n++
+}
+
+func (b *timelineBuilder) timeline() timeline { return b.t }
+
+// points returns the window of vals (timestamps from t) as [timestamp, value] points.
+func (t timeline) points(vals []float64) []algorithms.Point {
+	out := make([]algorithms.Point, len(vals))
+	for i, v := range vals {
+		out[i] = algorithms.Point{Timestamp: t.at(i), Value: v}
+	}
+	return out
 }
