@@ -193,3 +193,59 @@ func repeat(v float64, n int) []float64 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSettingsApplyCompat: each --skyline-compat name turns on its switch and no other,
+// "all" turns on every named switch (not EWMLegacyBias, which has no name), switches already
+// on stay on, and an unknown name is an error that leaves the settings unchanged.
+func TestSettingsApplyCompat(t *testing.T) {
+	require.Equal(t, []string{"mad-none-votes", "tail-avg-int-div", "boring-equality", "histogram-edges",
+		"one-sided-grubbs", "algorithm-error-vetoes"}, CompatSwitches())
+	on := func(f func(*Settings)) Settings {
+		s := DefaultSettings()
+		f(&s)
+		return s
+	}
+	for _, tc := range []struct {
+		names []string
+		want  Settings
+	}{
+		{nil, DefaultSettings()},
+		{[]string{"mad-none-votes"}, on(func(s *Settings) { s.MADNoneVotes = true })},
+		{[]string{"tail-avg-int-div"}, on(func(s *Settings) { s.TailAvgIntDiv = true })},
+		{[]string{"boring-equality"}, on(func(s *Settings) { s.BoringEquality = true })},
+		{[]string{"histogram-edges"}, on(func(s *Settings) { s.HistogramEdgeCompat = true })},
+		{[]string{"one-sided-grubbs", "one-sided-grubbs"}, on(func(s *Settings) { s.OneSidedGrubbs = true })},
+		{[]string{"algorithm-error-vetoes", "mad-none-votes"}, on(func(s *Settings) { s.AlgorithmErrorVetoes, s.MADNoneVotes = true, true })},
+		{[]string{CompatAll}, on(func(s *Settings) {
+			s.MADNoneVotes, s.TailAvgIntDiv, s.BoringEquality = true, true, true
+			s.HistogramEdgeCompat, s.OneSidedGrubbs, s.AlgorithmErrorVetoes = true, true, true
+		})},
+	} {
+		s := DefaultSettings()
+		require.NoError(t, s.ApplyCompat(tc.names), "%v", tc.names)
+		require.Equal(t, tc.want, s, "%v", tc.names)
+	}
+
+	s := SkylineCompatSettings()
+	require.NoError(t, s.ApplyCompat([]string{"tail-avg-int-div"}))
+	require.True(t, s.MADNoneVotes && s.TailAvgIntDiv, "switches already on stay on")
+
+	s = DefaultSettings()
+	err := s.ApplyCompat([]string{"mad-none-votes", "everything"})
+	require.EqualError(t, err, `"everything" is not one of mad-none-votes, tail-avg-int-div, boring-equality, histogram-edges, one-sided-grubbs, algorithm-error-vetoes or all`)
+	require.Equal(t, DefaultSettings(), s, "unchanged after an error")
+	require.NoError(t, ValidateCompat(CompatAll))
+	require.Error(t, ValidateCompat(""))
+}
+
+// TestSettingsWithEtsySemantics: the default settings with Etsy's semantics are
+// SkylineCompatSettings, and switches already on stay on.
+func TestSettingsWithEtsySemantics(t *testing.T) {
+	require.Equal(t, SkylineCompatSettings(), DefaultSettings().WithEtsySemantics())
+	s := DefaultSettings()
+	s.TailAvgIntDiv, s.EWMLegacyBias, s.Consensus = true, true, 3
+	got := s.WithEtsySemantics()
+	require.True(t, got.TailAvgIntDiv && got.EWMLegacyBias && got.MADNoneVotes && got.OneSidedGrubbs)
+	require.Equal(t, 3, got.Consensus)
+	require.False(t, s.MADNoneVotes, "s itself is not changed")
+}

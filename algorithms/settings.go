@@ -3,6 +3,7 @@ package algorithms
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -108,6 +109,92 @@ func SkylineCompatSettings() Settings {
 	s.OneSidedGrubbs = true
 	s.AlgorithmErrorVetoes = true
 	return s
+}
+
+// WithEtsySemantics returns s with every switch that SkylineCompatSettings turns on turned
+// on too, so that s behaves like Etsy's algorithms.py (what the golden files record); the
+// numeric settings, the algorithm list and the other switches stay as they are.
+func (s Settings) WithEtsySemantics() Settings {
+	etsy := SkylineCompatSettings()
+	s.MADNoneVotes = s.MADNoneVotes || etsy.MADNoneVotes
+	s.TailAvgIntDiv = s.TailAvgIntDiv || etsy.TailAvgIntDiv
+	s.BoringEquality = s.BoringEquality || etsy.BoringEquality
+	s.HistogramEdgeCompat = s.HistogramEdgeCompat || etsy.HistogramEdgeCompat
+	s.OneSidedGrubbs = s.OneSidedGrubbs || etsy.OneSidedGrubbs
+	s.AlgorithmErrorVetoes = s.AlgorithmErrorVetoes || etsy.AlgorithmErrorVetoes
+	s.EWMLegacyBias = s.EWMLegacyBias || etsy.EWMLegacyBias
+	return s
+}
+
+// CompatAll, in a list of compat switch names, turns on every switch.
+const CompatAll = "all"
+
+// compatSwitch is a compat switch: its name (Kale's --skyline-compat) and the field of a
+// Settings it turns on.
+type compatSwitch struct {
+	name string
+	on   *bool
+}
+
+// compatSwitches lists the compat switches of s, in CompatSwitches' order. This is the one
+// place a switch is named.
+func (s *Settings) compatSwitches() []compatSwitch {
+	return []compatSwitch{
+		{"mad-none-votes", &s.MADNoneVotes},
+		{"tail-avg-int-div", &s.TailAvgIntDiv},
+		{"boring-equality", &s.BoringEquality},
+		{"histogram-edges", &s.HistogramEdgeCompat},
+		{"one-sided-grubbs", &s.OneSidedGrubbs},
+		{"algorithm-error-vetoes", &s.AlgorithmErrorVetoes},
+	}
+}
+
+// CompatSwitches returns the names of the Etsy defects a Settings can reproduce by name
+// (Kale's --skyline-compat), each turning on one switch: mad-none-votes (MADNoneVotes),
+// tail-avg-int-div (TailAvgIntDiv), boring-equality (BoringEquality), histogram-edges
+// (HistogramEdgeCompat), one-sided-grubbs (OneSidedGrubbs) and algorithm-error-vetoes
+// (AlgorithmErrorVetoes). EWMLegacyBias has no name.
+func CompatSwitches() []string {
+	var s Settings
+	sw := s.compatSwitches()
+	names := make([]string, len(sw))
+	for i, c := range sw {
+		names[i] = c.name
+	}
+	return names
+}
+
+// ValidateCompat reports a name that is neither one of CompatSwitches nor CompatAll.
+func ValidateCompat(name string) error {
+	if name == CompatAll {
+		return nil
+	}
+	var s Settings
+	for _, c := range s.compatSwitches() {
+		if c.name == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s or %s", name, strings.Join(CompatSwitches(), ", "), CompatAll)
+}
+
+// ApplyCompat turns on the compat switches named in names (CompatAll turns on every one)
+// and leaves the other switches as they are. A name that ValidateCompat rejects is an
+// error, and s is then unchanged.
+func (s *Settings) ApplyCompat(names []string) error {
+	for _, name := range names {
+		if err := ValidateCompat(name); err != nil {
+			return err
+		}
+	}
+	for _, c := range s.compatSwitches() {
+		for _, name := range names {
+			if name == c.name || name == CompatAll {
+				*c.on = true
+			}
+		}
+	}
+	return nil
 }
 
 // ErrUnknownAlgorithm is wrapped by Validate and the ensemble for an algorithm name that is

@@ -17,7 +17,8 @@
 //	          string "NaN", "Infinity" or "-Infinity"
 //
 // Every other field (the recorded verdicts of a golden file) is ignored. Files are read one
-// line at a time, so they may be larger than memory; blank lines are skipped.
+// line at a time, so they may be larger than memory; blank lines are skipped. Run (run.go)
+// evaluates a whole file concurrently and writes the results in input order.
 package golden
 
 import (
@@ -330,7 +331,8 @@ type Evaluator struct {
 }
 
 // NewEvaluator validates base and prepares its ensemble. To reproduce Etsy's verdicts (the
-// golden files), base must carry Etsy's semantics: see algorithms.SkylineCompatSettings.
+// golden files), base must carry Etsy's semantics: see algorithms.SkylineCompatSettings and
+// Settings.WithEtsySemantics.
 func NewEvaluator(base algorithms.Settings) (*Evaluator, error) {
 	e, err := algorithms.NewEnsemble(&base)
 	if err != nil {
