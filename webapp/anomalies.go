@@ -1,7 +1,6 @@
 package webapp
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -10,18 +9,14 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/recordstore"
 )
 
 // apiAnomalies serves the kale.anomalies.current document as the analyzer wrote it, with an
 // ETag so the dashboard's polling costs a 304 when nothing changed.
 func (s *Server) apiAnomalies(c echo.Context) error {
-	b, err := s.rdb.Get(c.Request().Context(), analyzer.KeyCurrent).Bytes()
-	if errors.Is(err, redis.Nil) {
-		b, err = []byte(`{"anomalies":[],"cycle":null}`), nil
-	}
+	b, err := s.records.CurrentJSON(c.Request().Context())
 	if err != nil {
 		return s.unavailable(c, "the anomalies", err)
 	}
@@ -66,7 +61,7 @@ func (s *Server) apiAnomalyHistory(c echo.Context) error {
 	if len(name) > maxNameLen {
 		return errJSON(http.StatusBadRequest, "metric name longer than %d bytes", maxNameLen)
 	}
-	recs, err := s.history(c.Request().Context(), name, from, until, int64(limit))
+	recs, err := s.records.History(c.Request().Context(), name, from, until, int64(limit))
 	if err != nil {
 		return s.unavailable(c, "the anomaly history", err)
 	}
@@ -85,7 +80,7 @@ func (s *Server) apiAnomalyHistory(c echo.Context) error {
 }
 
 // sortRecords orders anomaly records by score (desc), then name.
-func sortRecords(recs []analyzer.Record) {
+func sortRecords(recs []recordstore.Record) {
 	sort.SliceStable(recs, func(i, j int) bool {
 		if recs[i].Score != recs[j].Score {
 			return recs[i].Score > recs[j].Score

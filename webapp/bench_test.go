@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/analyzer"
-	"github.com/kale-project/kale/oculus"
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
@@ -97,13 +97,12 @@ func BenchmarkWebapp100k(b *testing.B) {
 	seedBench(b, store, time.Now(), benchMetrics, benchAnomalies)
 	b.Logf("seeded %d metrics and %d anomalies in %v", benchMetrics, benchAnomalies, time.Since(t0).Round(time.Millisecond))
 
-	opts := Options{Config: configOf(cfg), Store: store, Registry: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)}
+	opts := Options{Config: configOf(cfg), Store: store, Records: recordstore.New(store.Client()), Registry: prometheus.NewRegistry(), Log: slog.New(slog.DiscardHandler)}
 	if os.Getenv("KALE_BENCH_NO_OCULUS") == "" {
-		oc, err := oculus.New(oculus.Options{Config: cfg, Store: store})
-		require.NoError(b, err)
+		oc := newOculus(b, cfg, store)
 		defer oc.Close()
 		t0 = time.Now()
-		_, err = oc.Sync(context.Background())
+		_, err := oc.Sync(context.Background())
 		require.NoError(b, err)
 		b.Logf("oculus indexed %d series in %v", benchMetrics, time.Since(t0).Round(time.Millisecond))
 		opts.Search, opts.Collections = oc, oc

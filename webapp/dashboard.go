@@ -7,16 +7,15 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/horizon/listener"
-	"github.com/kale-project/kale/utils/redisstore"
 )
 
 type dashboardData struct {
-	Anomalies  []analyzer.Record // every anomaly (up to maxAnomalies), as JSON for the page's script
-	Rows       []analyzer.Record // the first serverRows, rendered as HTML for the first paint
+	Anomalies  []recordstore.Record // every anomaly (up to maxAnomalies), as JSON for the page's script
+	Rows       []recordstore.Record // the first serverRows, rendered as HTML for the first paint
 	Truncated  int
-	Cycle      *analyzer.CycleStats
+	Cycle      *recordstore.CycleStats
 	CycleAge   string
 	Metrics    int64
 	Algorithms int
@@ -30,7 +29,7 @@ func (s *Server) dashboardPage(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
 	defer cancel()
 	d := dashboardData{Algorithms: len(s.cfg.Algorithms), Consensus: s.cfg.Consensus, GraphURL: s.cfg.GraphURL}
-	cur, err := analyzer.LoadCurrent(ctx, s.rdb)
+	cur, err := s.records.Current(ctx)
 	if err != nil {
 		s.log.Warn("webapp cannot read from the store", "what", "the anomalies", "path", c.Request().URL.Path, "err", err)
 		d.Error = unavailableMessage("the anomalies")
@@ -46,7 +45,7 @@ func (s *Server) dashboardPage(c echo.Context) error {
 		d.Cycle = &cur.Cycle
 		d.CycleAge = ago(cur.Cycle.Started.Unix())
 	}
-	if n, err := s.rdb.SCard(ctx, s.store.Options().FullNamespace+redisstore.UniqueSuffix).Result(); err == nil {
+	if n, err := s.stats.MetricCount(ctx); err == nil {
 		d.Metrics = n
 	} else if d.Error == "" {
 		s.log.Warn("webapp cannot read from the store", "what", "the metric count", "path", c.Request().URL.Path, "err", err)

@@ -2,8 +2,6 @@ package webapp
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -13,22 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/utils/redisstore"
 )
-
-// KeyFeedbackPrefix names the sorted set per metric holding "not anomalous" feedback given in
-// the UI or API, at most maxFeedback per metric (oldest dropped); the analyzer owns the
-// format and reads it to suppress re-alerts on the same pattern.
-const KeyFeedbackPrefix = analyzer.KeyFeedbackPrefix
-
-// maxFeedback bounds the feedback kept per metric.
-const maxFeedback = 1000
-
-// Feedback marks one anomaly of a metric as not anomalous.
-type Feedback = analyzer.Feedback
 
 // num is a float64 that encodes like encoding/json (no exponent below 1e21) and NaN/±Inf as
 // null, so Skyline clients get 1700000000 rather than 1.7e+09 and a stored NaN cannot break
@@ -194,82 +178,6 @@ func expectedBand(pts []redisstore.Pair) *Band {
 	}
 	sd := math.Sqrt(variance)
 	return &Band{Lower: num(mean - 3*sd), Upper: num(mean + 3*sd)}
-}
-
-// history reads a metric's anomaly records with from <= timestamp <= until (0: open), newest
-// last, at most limit (the newest ones).
-func (s *Server) history(ctx context.Context, name string, from, until float64, limit int64) ([]analyzer.Record, error) {
-	key := analyzer.KeyHistory
-	if name != "" {
-		key = analyzer.KeyMetricPrefix + name
-	}
-	lo, hi := "-inf", "+inf"
-	if from != 0 {
-		lo = strconv.FormatFloat(from, 'f', -1, 64)
-	}
-	if until != 0 {
-		hi = strconv.FormatFloat(until, 'f', -1, 64)
-	}
-	raw, err := s.rdb.ZRevRangeByScore(ctx, key, &redis.ZRangeBy{Min: lo, Max: hi, Count: limit}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", key, err)
-	}
-	out := make([]analyzer.Record, 0, len(raw))
-	for i := len(raw) - 1; i >= 0; i-- {
-		var r analyzer.Record
-		if json.Unmarshal([]byte(raw[i]), &r) == nil {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-// lastCycle reads kale.analyzer.cycle (ok false when no cycle has completed).
-func (s *Server) lastCycle(ctx context.Context) (analyzer.CycleStats, bool, error) {
-	var st analyzer.CycleStats
-	b, err := s.rdb.Get(ctx, analyzer.KeyCycle).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return st, false, nil
-	}
-	if err != nil {
-		return st, false, fmt.Errorf("cannot read %s: %w", analyzer.KeyCycle, err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, false, fmt.Errorf("cannot decode %s: %w", analyzer.KeyCycle, err)
-	}
-	return st, true, nil
-}
-
-// saveFeedback records a "not anomalous" verdict for one anomaly of a metric.
-func (s *Server) saveFeedback(ctx context.Context, name string, f Feedback) error {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("cannot encode the feedback: %w", err)
-	}
-	key := KeyFeedbackPrefix + name
-	pipe := s.rdb.TxPipeline()
-	pipe.ZAdd(ctx, key, redis.Z{Score: float64(f.Timestamp), Member: b})
-	pipe.ZRemRangeByRank(ctx, key, 0, -maxFeedback-1)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("cannot store the feedback of %q: %w", name, err)
-	}
-	return nil
-}
-
-// feedback reads a metric's feedback, oldest first.
-func (s *Server) feedback(ctx context.Context, name string) ([]Feedback, error) {
-	raw, err := s.rdb.ZRange(ctx, KeyFeedbackPrefix+name, 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the feedback of %q: %w", name, err)
-	}
-	out := make([]Feedback, 0, len(raw))
-	for _, r := range raw {
-		var f Feedback
-		if json.Unmarshal([]byte(r), &f) == nil {
-			out = append(out, f)
-		}
-	}
-	return out, nil
 }
 
 // nameCache keeps the sorted metric names for autocomplete, re-read at most every ttl, so a

@@ -15,8 +15,11 @@ import (
 
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/horizon/listener"
 	"github.com/kale-project/kale/oculus"
+	"github.com/kale-project/kale/oculus/collectionstore"
+	"github.com/kale-project/kale/oculus/indexstore"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
@@ -78,11 +81,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.analyze {
 		e.analyze()
 	}
-	opts := Options{Config: configOf(cfg), Store: store, Registry: e.reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	opts := Options{Config: configOf(cfg), Store: store, Records: recordstore.New(store.Client()), Registry: e.reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Listeners: o.listeners, LogLevel: o.logLevel, Version: "test"}
 	if !o.noSearch {
-		oc, err := oculus.New(oculus.Options{Config: cfg, Store: store, Log: slog.New(slog.DiscardHandler)})
-		require.NoError(t, err)
+		oc := newOculus(t, cfg, store)
 		t.Cleanup(func() { _ = oc.Close() })
 		_, err = oc.Sync(context.Background())
 		require.NoError(t, err)
@@ -108,6 +110,25 @@ func configOf(c *config.Config) Config {
 		Detector: c.Detector, Algorithms: c.Algorithms, Consensus: c.Consensus,
 		OculusWindow: c.OculusWindow,
 	}
+}
+
+// newOculus builds the real search service on store's Redis, configured as kale does from cfg.
+func newOculus(t testing.TB, cfg *config.Config, store *redisstore.Store) *oculus.Service {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	oc, err := oculus.New(oculus.Options{
+		Config: oculus.Config{
+			IndexPath: cfg.OculusIndex, Source: cfg.OculusSource, Window: cfg.OculusWindow, Interval: cfg.OculusInterval,
+			SearchLength: cfg.SearchLength, SearchTimeout: cfg.SearchTimeout, SearchMaxWork: cfg.SearchMaxWork,
+			FullNamespace: cfg.FullNamespace, MiniNamespace: cfg.MiniNamespace,
+		},
+		Series:      store,
+		Collections: collectionstore.New(store.Client(), log),
+		State:       indexstore.New(store.Client()),
+		Log:         log,
+	})
+	require.NoError(t, err)
+	return oc
 }
 
 // seed writes n demo metrics (24 h of history, anomalies injected at the end) plus the

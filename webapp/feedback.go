@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/recordstore"
 )
 
 type feedbackRequest struct {
@@ -26,16 +26,16 @@ func (s *Server) apiFeedback(c echo.Context) error {
 		return errJSON(http.StatusBadRequest, "give the metric name (\"metric\"), at most %d bytes", maxNameLen)
 	}
 	ctx := c.Request().Context()
-	recs, err := s.history(ctx, r.Metric, float64(r.Timestamp), float64(r.Timestamp), 1)
+	recs, err := s.records.History(ctx, r.Metric, float64(r.Timestamp), float64(r.Timestamp), 1)
 	if r.Timestamp == 0 {
-		recs, err = s.history(ctx, r.Metric, 0, 0, 1)
+		recs, err = s.records.History(ctx, r.Metric, 0, 0, 1)
 	}
 	if err != nil {
 		return s.unavailable(c, "the anomaly history", err)
 	}
 	f := Feedback{Timestamp: r.Timestamp, Triggered: splitList(r.Triggered), Created: s.now().Unix()}
 	if r.Value != nil {
-		f.Value = analyzer.Float(*r.Value)
+		f.Value = recordstore.Float(*r.Value)
 	}
 	if len(recs) > 0 {
 		rec := recs[len(recs)-1]
@@ -47,11 +47,11 @@ func (s *Server) apiFeedback(c echo.Context) error {
 			f.Triggered = rec.Triggered
 		}
 	} else {
-		n, err := s.rdb.Exists(ctx, s.store.FullKey(r.Metric)).Result()
+		exists, err := s.store.Exist(ctx, []string{s.store.FullKey(r.Metric)})
 		if err != nil {
 			return s.unavailable(c, "the metric", err)
 		}
-		if n == 0 || s.store.ReservedName(r.Metric) {
+		if !exists[0] || s.store.ReservedName(r.Metric) {
 			return errJSON(http.StatusNotFound, "no metric by that name: %q", r.Metric)
 		}
 		if f.Timestamp == 0 || r.Value == nil {
@@ -61,7 +61,7 @@ func (s *Server) apiFeedback(c echo.Context) error {
 	if f.Triggered == nil {
 		f.Triggered = []string{}
 	}
-	if err := s.saveFeedback(ctx, r.Metric, f); err != nil {
+	if err := s.records.AddFeedback(ctx, r.Metric, f); err != nil {
 		s.log.Warn("webapp cannot write to the store", "what", "feedback", "err", err)
 		return errJSON(http.StatusServiceUnavailable, "cannot store the feedback: Redis is unavailable or slow (details in the server log)")
 	}
@@ -76,7 +76,7 @@ func (s *Server) apiFeedbackList(c echo.Context) error {
 	if name == "" || len(name) > maxNameLen {
 		return errJSON(http.StatusBadRequest, "give ?metric=<name>")
 	}
-	fb, err := s.feedback(c.Request().Context(), name)
+	fb, err := s.records.Feedback(c.Request().Context(), name)
 	if err != nil {
 		return s.unavailable(c, "the feedback", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/recordstore"
 )
 
 func metricURL(name string) string     { return "/metric/" + url.PathEscape(name) }
@@ -50,7 +50,7 @@ func fnum(v any) string {
 	switch x := v.(type) {
 	case float64:
 		f = x
-	case analyzer.Float:
+	case recordstore.Float:
 		f = float64(x)
 	case num:
 		f = float64(x)
@@ -79,7 +79,7 @@ func short(v any) string {
 	switch x := v.(type) {
 	case float64:
 		f = x
-	case analyzer.Float:
+	case recordstore.Float:
 		f = float64(x)
 	case num:
 		f = float64(x)

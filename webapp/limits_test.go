@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
@@ -47,7 +48,7 @@ func newBareOn(t *testing.T, redisURL string, search Searcher, configure func(*c
 	store, err := redisstore.Open(cfg.Redis, redisstore.Options{FullNamespace: cfg.FullNamespace, MiniNamespace: cfg.MiniNamespace})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	s, err := New(Options{Config: configOf(cfg), Store: store, Search: search, Log: slog.New(slog.DiscardHandler), Version: "test"})
+	s, err := New(Options{Config: configOf(cfg), Store: store, Records: recordstore.New(store.Client()), Search: search, Log: slog.New(slog.DiscardHandler), Version: "test"})
 	require.NoError(t, err)
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -23,13 +23,13 @@ type detectorRow struct {
 
 type metricData struct {
 	Name          string
-	Latest        *analyzer.Record
+	Latest        *recordstore.Record
 	LatestCurrent bool
 	Detectors     []detectorRow
 	Fired         int
 	Consensus     int
-	History       []analyzer.Record // newest first
-	Feedback      []Feedback        // newest first
+	History       []recordstore.Record // newest first
+	Feedback      []Feedback           // newest first
 	FeedbackSaved bool
 	GraphURL      string
 	Points        int
@@ -86,11 +86,11 @@ func (s *Server) metricPage(c echo.Context) error {
 	if s.cfg.GraphURL != "" {
 		d.GraphURL = strings.ReplaceAll(s.cfg.GraphURL, "%s", url.QueryEscape(name))
 	}
-	hist, err := s.history(ctx, name, 0, 0, historyShown)
+	hist, err := s.records.History(ctx, name, 0, 0, historyShown)
 	if err != nil {
 		return s.unavailable(c, "the anomaly history", err)
 	}
-	cur, _ := analyzer.LoadCurrent(ctx, s.rdb)
+	cur, _ := s.records.Current(ctx)
 	for i := range cur.Anomalies {
 		if cur.Anomalies[i].Metric == name {
 			r := cur.Anomalies[i]
@@ -128,7 +128,7 @@ func (s *Server) metricPage(c echo.Context) error {
 	}
 	d.History = slices.Clone(hist)
 	slices.Reverse(d.History)
-	if fb, err := s.feedback(ctx, name); err == nil {
+	if fb, err := s.records.Feedback(ctx, name); err == nil {
 		for _, f := range fb {
 			d.Data.Feedback = append(d.Data.Feedback, f.Timestamp)
 			d.Marked[f.Timestamp] = true

@@ -15,7 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/recordstore"
 )
 
 // embedded holds the templates and static assets. static/vendor is filled by `make assets`
@@ -44,7 +44,7 @@ var funcs = template.FuncMap{
 	"iso":           iso,
 	"clock":         clock,
 	"fnum":          fnum,
-	"pct":           func(f analyzer.Float) string { return fmt.Sprintf("%.0f%%", 100*float64(f)) },
+	"pct":           func(f recordstore.Float) string { return fmt.Sprintf("%.0f%%", 100*float64(f)) },
 	"bytes":         humanBytes,
 	"join":          strings.Join,
 	"triggered":     triggeredSummary,

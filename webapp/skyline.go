@@ -1,14 +1,11 @@
 package webapp
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -31,13 +28,14 @@ func (s *Server) skylineAPI(c echo.Context) error {
 	if len(key) > 2*maxNameLen || name == "" || s.store.ReservedName(name) {
 		return notFound()
 	}
-	b, err := s.rdb.Get(c.Request().Context(), key).Bytes()
-	if errors.Is(err, redis.Nil) || (err == nil && len(b) == 0) {
-		return notFound()
-	}
+	raw, err := s.store.Raw(c.Request().Context(), []string{key})
 	if err != nil {
 		s.log.Warn("webapp cannot read from the store", "what", "the series", "path", c.Request().URL.Path, "err", err)
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"results": "Error: " + unavailableMessage("the series")})
+	}
+	b := raw[0]
+	if len(b) == 0 {
+		return notFound()
 	}
 	pts, _ := redisstore.Series(b)
 	return c.JSON(http.StatusOK, struct {
@@ -60,10 +58,7 @@ func (s *Server) appSettings(c echo.Context) error {
 // anomalyDump is Skyline's JSONP anomalies.json, as the analyzer wrote it last
 // (handle_data([]) before the first cycle).
 func (s *Server) anomalyDump(c echo.Context) error {
-	b, err := s.rdb.Get(c.Request().Context(), analyzer.KeyDump).Bytes()
-	if errors.Is(err, redis.Nil) {
-		b, err = []byte("handle_data([])"), nil
-	}
+	b, err := s.records.AnomalyDump(c.Request().Context())
 	if err != nil {
 		return s.unavailable(c, "the anomaly dump", err)
 	}

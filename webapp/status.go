@@ -10,8 +10,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/kale-project/kale/utils/redisstore"
 )
 
 // Status is what the status page and /api/v1/status report: real checks, each with the
@@ -107,7 +105,7 @@ func (s *Server) collectStatus(ctx context.Context, full bool, bound time.Durati
 	}
 	got, ok := within(ctx, bound, func(ctx context.Context) (r stored) {
 		r.redis = s.redisStatus(ctx, full)
-		if cyc, ok, err := s.lastCycle(ctx); err != nil {
+		if cyc, ok, err := s.records.LastCycle(ctx); err != nil {
 			r.analyzer.Error = err.Error()
 		} else if ok {
 			age := now.Sub(cyc.Started).Seconds() - cyc.DurationS
@@ -138,7 +136,7 @@ func (s *Server) collectStatus(ctx context.Context, full bool, bound time.Durati
 func (s *Server) redisStatus(ctx context.Context, full bool) RedisStatus {
 	r := RedisStatus{Addr: s.store.String(), Embedded: s.store.Embedded()}
 	t0 := time.Now()
-	err := s.rdb.Ping(ctx).Err()
+	err := s.stats.Ping(ctx)
 	r.LatencyMS = math.Round(float64(time.Since(t0).Microseconds())) / 1000
 	if err != nil {
 		r.Error = err.Error()
@@ -148,19 +146,11 @@ func (s *Server) redisStatus(ctx context.Context, full bool) RedisStatus {
 		return r
 	}
 	r.Up = true
-	pipe := s.rdb.Pipeline()
-	scard := pipe.SCard(ctx, s.store.Options().FullNamespace+redisstore.UniqueSuffix)
-	var info interface{ Val() string }
-	var dbsize interface{ Val() int64 }
+	r.Metrics, _ = s.stats.MetricCount(ctx)
 	if full {
-		info = pipe.Info(ctx, "memory", "server")
-		dbsize = pipe.DBSize(ctx)
-	}
-	_, _ = pipe.Exec(ctx)
-	r.Metrics = scard.Val()
-	if full {
-		r.Keys = dbsize.Val()
-		for line := range strings.SplitSeq(info.Val(), "\n") {
+		info, _ := s.stats.ServerInfo(ctx)
+		r.Keys = info.Keys
+		for line := range strings.SplitSeq(info.Info, "\n") {
 			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 			if !ok {
 				continue

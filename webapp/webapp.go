@@ -27,7 +27,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/net/netutil"
 
 	"github.com/kale-project/kale/horizon/listener"
@@ -64,13 +63,14 @@ type IndexStatuser interface {
 	Status(ctx context.Context) IndexStatus
 }
 
-// Options wire a Server. Store is required; the others may be nil: without
+// Options wire a Server. Store and Records are required; the others may be nil: without
 // Search the search routes answer 503 saying oculus does not run in this process, without
 // Collections the collection routes do the same, without Listeners the status page shows
 // none, without Registry /metrics serves an empty registry.
 type Options struct {
 	Config      Config
-	Store       *redisstore.Store
+	Store       *redisstore.Store // the series (Skyline's layout)
+	Records     Records           // the analyzer's anomaly records, cycle stats and feedback
 	Search      Searcher
 	Collections CollectionStore
 	Index       IndexStatuser // nil: taken from Search or Collections when they implement it
@@ -89,7 +89,8 @@ type Options struct {
 type Server struct {
 	cfg       Config
 	store     *redisstore.Store
-	rdb       redis.UniversalClient
+	records   Records
+	stats     RedisStats
 	search    Searcher
 	cols      CollectionStore
 	index     IndexStatuser
@@ -141,6 +142,9 @@ func New(o Options) (*Server, error) {
 	if o.Store == nil {
 		return nil, errors.New("cannot create the webapp: no store")
 	}
+	if isNil(o.Records) {
+		return nil, errors.New("cannot create the webapp: no record store")
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -164,7 +168,7 @@ func New(o Options) (*Server, error) {
 		o.Index = nil
 	}
 	s := &Server{
-		cfg: o.Config, store: o.Store, rdb: o.Store.Client(), search: o.Search, cols: o.Collections,
+		cfg: o.Config, store: o.Store, records: o.Records, stats: redisStats{o.Store}, search: o.Search, cols: o.Collections,
 		index: o.Index, listeners: o.Listeners, reg: o.Registry, log: o.Log, logLevel: o.LogLevel, version: o.Version,
 		now: o.Now, started: o.Now(),
 		searchLimit: newSearchLimiter(o.Config.SearchRate, o.Config.SearchBurst),

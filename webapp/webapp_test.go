@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kale-project/kale/analyzer"
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/oculus"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -565,7 +566,7 @@ func TestRateSampler(t *testing.T) {
 func TestTypedNilServicesAreAbsent(t *testing.T) {
 	e := newEnv(t, envOptions{metrics: 1, noSearch: true})
 	var oc *oculus.Service
-	s, err := New(Options{Config: configOf(e.cfg), Store: e.store, Search: oc, Collections: oc})
+	s, err := New(Options{Config: configOf(e.cfg), Store: e.store, Records: recordstore.New(e.store.Client()), Search: oc, Collections: oc})
 	require.NoError(t, err)
 	require.Nil(t, s.search)
 	require.Nil(t, s.cols)

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/horizon/listener"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
@@ -30,7 +31,7 @@ func startWebapp(ctx context.Context, g *errgroup.Group, c *config.Config, store
 		return nil
 	}
 	srv, err := newWebapp(webapp.Options{
-		Config: webappConfig(c), Store: store, Search: search, Collections: cols, Listeners: listeners,
+		Config: webappConfig(c), Store: store, Records: recordstore.New(store.Client()), Search: search, Collections: cols, Listeners: listeners,
 		Registry: reg, Log: log.With("component", "webapp"), Version: version,
 	}, with...)
 	if err != nil {
