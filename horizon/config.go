@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/horizon/protocol"
 )
 
-// Listener is one listener's address. Protocol is one of the telemetry protocol names
+// Listener is one listener's address. Protocol is one of the horizon/protocol names
 // ("pickle-tcp", …), which are also the flags that set the addresses.
 type Listener struct {
 	Protocol string
@@ -61,7 +61,7 @@ type Config struct {
 }
 
 // Protocols lists the five listener protocols in the order New binds them.
-var Protocols = []string{telemetry.PickleTCP, telemetry.PickleUDP, telemetry.MsgpackUDP, telemetry.PlaintextTCP, telemetry.PlaintextUDP}
+var Protocols = protocol.All
 
 // DefaultConfig returns horizon with Skyline's defaults: every listener on its Graphite port
 // on the loopback interface, Roomba on. It equals what utils/cmd/kale maps from the
@@ -69,11 +69,11 @@ var Protocols = []string{telemetry.PickleTCP, telemetry.PickleUDP, telemetry.Msg
 func DefaultConfig() Config {
 	return Config{
 		Listeners: []Listener{
-			{Protocol: telemetry.PickleTCP, Addr: "127.0.0.1:2024"},
-			{Protocol: telemetry.PickleUDP, Addr: "127.0.0.1:2024"},
-			{Protocol: telemetry.MsgpackUDP, Addr: "127.0.0.1:2025"},
-			{Protocol: telemetry.PlaintextTCP, Addr: "127.0.0.1:2003"},
-			{Protocol: telemetry.PlaintextUDP, Addr: "127.0.0.1:2003"},
+			{Protocol: protocol.PickleTCP, Addr: "127.0.0.1:2024"},
+			{Protocol: protocol.PickleUDP, Addr: "127.0.0.1:2024"},
+			{Protocol: protocol.MsgpackUDP, Addr: "127.0.0.1:2025"},
+			{Protocol: protocol.PlaintextTCP, Addr: "127.0.0.1:2003"},
+			{Protocol: protocol.PlaintextUDP, Addr: "127.0.0.1:2003"},
 		},
 		FullNamespace: "metrics.", MiniNamespace: "mini.",
 		FullDuration: 86400 * time.Second, MiniDuration: 3600 * time.Second,

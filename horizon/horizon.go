@@ -20,6 +20,7 @@ import (
 	"github.com/kale-project/kale/horizon/msgpackudp"
 	"github.com/kale-project/kale/horizon/pickle"
 	"github.com/kale-project/kale/horizon/plaintext"
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/horizon/roomba"
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/horizon/writer"
@@ -92,17 +93,17 @@ func New(o Options) (*Service, error) {
 		var r runner
 		var err error
 		switch l.Protocol {
-		case telemetry.PickleTCP:
+		case protocol.PickleTCP:
 			base.Decode = pickle.Decode
 			t := tcp(base, listener.LengthPrefixed)
 			err, r = t.Listen(), t
-		case telemetry.PlaintextTCP:
+		case protocol.PlaintextTCP:
 			base.Decode = plaintext.Decode
 			t := tcp(base, listener.Lines)
 			err, r = t.Listen(), t
-		case telemetry.PickleUDP, telemetry.MsgpackUDP, telemetry.PlaintextUDP:
+		case protocol.PickleUDP, protocol.MsgpackUDP, protocol.PlaintextUDP:
 			base.Decode = map[string]listener.Decoder{
-				telemetry.PickleUDP: pickle.Decode, telemetry.MsgpackUDP: msgpackudp.Decode, telemetry.PlaintextUDP: plaintext.Decode,
+				protocol.PickleUDP: pickle.Decode, protocol.MsgpackUDP: msgpackudp.Decode, protocol.PlaintextUDP: plaintext.Decode,
 			}[l.Protocol]
 			if base.Limits.MaxPayload > 65536 {
 				base.Limits.MaxPayload = 65536

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kale-project/kale/horizon/ingest"
 	"github.com/kale-project/kale/horizon/plaintext"
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/horizon/writer"
 	"github.com/kale-project/kale/utils/metric"
@@ -78,7 +79,7 @@ func TestTCPRestartSamePort(t *testing.T) {
 	sk := &sink{}
 	addr := "127.0.0.1:0"
 	for i := range 5 {
-		l := &TCP{Config: baseConfig(addr, telemetry.PlaintextTCP, sk, stats), Framing: Lines, MaxConns: 10}
+		l := &TCP{Config: baseConfig(addr, protocol.PlaintextTCP, sk, stats), Framing: Lines, MaxConns: 10}
 		stop := startTCP(t, l)
 		addr = l.BoundAddr()
 		c, err := net.Dial("tcp", addr)
@@ -97,7 +98,7 @@ func TestUDPRestartSamePort(t *testing.T) {
 	sk := &sink{}
 	addr := "127.0.0.1:0"
 	for i := range 5 {
-		u := &UDP{Config: baseConfig(addr, telemetry.PlaintextUDP, sk, stats), Readers: 2}
+		u := &UDP{Config: baseConfig(addr, protocol.PlaintextUDP, sk, stats), Readers: 2}
 		require.NoError(t, u.Listen())
 		addr = u.BoundAddr()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -117,7 +118,7 @@ func TestUDPRestartSamePort(t *testing.T) {
 func TestTCPManyConnectionsAndBadInput(t *testing.T) {
 	stats := telemetry.New(nil)
 	sk := &sink{}
-	l := &TCP{Config: baseConfig("127.0.0.1:0", telemetry.PickleTCP, sk, stats), Framing: LengthPrefixed, MaxConns: 100}
+	l := &TCP{Config: baseConfig("127.0.0.1:0", protocol.PickleTCP, sk, stats), Framing: LengthPrefixed, MaxConns: 100}
 	stop := startTCP(t, l)
 	defer stop()
 
@@ -159,7 +160,7 @@ func TestTCPManyConnectionsAndBadInput(t *testing.T) {
 	_, _ = good.Write(frame("after.garbage 1 1700000000\n"))
 	require.Eventually(t, func() bool { return sk.len() == 1001 }, 2*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool {
-		return rejected(stats, telemetry.PickleTCP, ingest.TooLarge) == 1 && rejected(stats, telemetry.PickleTCP, ingest.Malformed) >= 1
+		return rejected(stats, protocol.PickleTCP, ingest.TooLarge) == 1 && rejected(stats, protocol.PickleTCP, ingest.Malformed) >= 1
 	}, 2*time.Second, 5*time.Millisecond)
 	require.True(t, l.State().Up)
 }
@@ -167,7 +168,7 @@ func TestTCPManyConnectionsAndBadInput(t *testing.T) {
 func TestPlaintextLines(t *testing.T) {
 	stats := telemetry.New(nil)
 	sk := &sink{}
-	l := &TCP{Config: baseConfig("127.0.0.1:0", telemetry.PlaintextTCP, sk, stats), Framing: Lines, MaxConns: 10}
+	l := &TCP{Config: baseConfig("127.0.0.1:0", protocol.PlaintextTCP, sk, stats), Framing: Lines, MaxConns: 10}
 	stop := startTCP(t, l)
 	defer stop()
 	c, err := net.Dial("tcp", l.BoundAddr())
@@ -185,13 +186,13 @@ func TestPlaintextLines(t *testing.T) {
 	names := []string{sk.pts[0].Name, sk.pts[1].Name, sk.pts[2].Name}
 	sk.mu.Unlock()
 	require.Equal(t, []string{"a.b", "c.d", "e.f"}, names)
-	require.Equal(t, 1.0, rejected(stats, telemetry.PlaintextTCP, ingest.TooLarge))
+	require.Equal(t, 1.0, rejected(stats, protocol.PlaintextTCP, ingest.TooLarge))
 }
 
 func TestUDPQueueFullIsCounted(t *testing.T) {
 	stats := telemetry.New(nil)
 	sk := &sink{full: true}
-	u := &UDP{Config: baseConfig("127.0.0.1:0", telemetry.PlaintextUDP, sk, stats), Readers: 1}
+	u := &UDP{Config: baseConfig("127.0.0.1:0", protocol.PlaintextUDP, sk, stats), Readers: 1}
 	require.NoError(t, u.Listen())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -203,8 +204,8 @@ func TestUDPQueueFullIsCounted(t *testing.T) {
 	_, _ = c.Write([]byte("q.a 1 1700000000\nq.b 2 1700000000\n"))
 	_, _ = c.Write([]byte("\xff\xfe garbage"))
 	require.Eventually(t, func() bool {
-		return rejected(stats, telemetry.PlaintextUDP, ingest.QueueFull) == 2 &&
-			rejected(stats, telemetry.PlaintextUDP, ingest.BadName)+rejected(stats, telemetry.PlaintextUDP, ingest.Malformed) >= 1
+		return rejected(stats, protocol.PlaintextUDP, ingest.QueueFull) == 2 &&
+			rejected(stats, protocol.PlaintextUDP, ingest.BadName)+rejected(stats, protocol.PlaintextUDP, ingest.Malformed) >= 1
 	}, 2*time.Second, 5*time.Millisecond)
 }
 
@@ -213,7 +214,7 @@ func TestBindFailureIsReported(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer busy.Close()
-	l := &TCP{Config: baseConfig(busy.Addr().String(), telemetry.PickleTCP, &sink{}, stats), Framing: LengthPrefixed, MaxConns: 1}
+	l := &TCP{Config: baseConfig(busy.Addr().String(), protocol.PickleTCP, &sink{}, stats), Framing: LengthPrefixed, MaxConns: 1}
 	err = l.Listen()
 	require.ErrorContains(t, err, "cannot listen on "+busy.Addr().String()+" for pickle-tcp")
 	require.False(t, l.State().Up)
@@ -234,13 +235,13 @@ func TestNaNLoggedAtDebug(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			stats := telemetry.New(nil)
-			cfg := baseConfig("127.0.0.1:0", telemetry.PlaintextTCP, &sink{}, stats)
+			cfg := baseConfig("127.0.0.1:0", protocol.PlaintextTCP, &sink{}, stats)
 			cfg.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			var rl rejectLog
 			cfg.decodeBatch([]byte(tc.input), nil, &rl, addr("127.0.0.1:1"))
 			require.Equal(t, tc.warn, strings.Contains(logs.String(), "level=WARN"), logs.String())
 			if strings.Contains(tc.input, "nan") {
-				require.Equal(t, 1.0, rejected(stats, telemetry.PlaintextTCP, ingest.NotFinite))
+				require.Equal(t, 1.0, rejected(stats, protocol.PlaintextTCP, ingest.NotFinite))
 			}
 		})
 	}

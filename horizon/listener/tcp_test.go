@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon/ingest"
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/utils/metric"
 )
@@ -61,10 +62,10 @@ func TestTCPEvictsIdlestAtCap(t *testing.T) {
 		partial []byte // what the oldest connection sends before the others connect
 		spared  bool   // the oldest connection is making progress and must not be evicted
 	}{
-		{"pickle idle", telemetry.PickleTCP, LengthPrefixed, nil, false},
-		{"plaintext idle", telemetry.PlaintextTCP, Lines, nil, false},
-		{"pickle mid-frame", telemetry.PickleTCP, LengthPrefixed, frame("mid.frame 1 1700000000\n")[:10], true},
-		{"plaintext mid-line", telemetry.PlaintextTCP, Lines, []byte("mid.li"), true},
+		{"pickle idle", protocol.PickleTCP, LengthPrefixed, nil, false},
+		{"plaintext idle", protocol.PlaintextTCP, Lines, nil, false},
+		{"pickle mid-frame", protocol.PickleTCP, LengthPrefixed, frame("mid.frame 1 1700000000\n")[:10], true},
+		{"plaintext mid-line", protocol.PlaintextTCP, Lines, []byte("mid.li"), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stats := telemetry.New(nil)
@@ -107,11 +108,11 @@ func TestTCPIdleTimeout(t *testing.T) {
 		send      []byte
 		malformed float64
 	}{
-		{"pickle silent", telemetry.PickleTCP, LengthPrefixed, nil, 0},
-		{"pickle after a frame", telemetry.PickleTCP, LengthPrefixed, frame("a.b 1 1700000000\n"), 0},
-		{"pickle mid-frame", telemetry.PickleTCP, LengthPrefixed, frame("a.b 1 1700000000\n")[:8], 1},
-		{"plaintext silent", telemetry.PlaintextTCP, Lines, nil, 0},
-		{"plaintext mid-line", telemetry.PlaintextTCP, Lines, []byte("a.b 1 17"), 0},
+		{"pickle silent", protocol.PickleTCP, LengthPrefixed, nil, 0},
+		{"pickle after a frame", protocol.PickleTCP, LengthPrefixed, frame("a.b 1 1700000000\n"), 0},
+		{"pickle mid-frame", protocol.PickleTCP, LengthPrefixed, frame("a.b 1 1700000000\n")[:8], 1},
+		{"plaintext silent", protocol.PlaintextTCP, Lines, nil, 0},
+		{"plaintext mid-line", protocol.PlaintextTCP, Lines, []byte("a.b 1 17"), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stats := telemetry.New(nil)
@@ -163,7 +164,7 @@ func TestTCPAcceptErrorsBackOff(t *testing.T) {
 			sk := &sink{}
 			real, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
-			l := &TCP{Config: baseConfig("127.0.0.1:0", telemetry.PlaintextTCP, sk, stats), Framing: Lines, MaxConns: 10,
+			l := &TCP{Config: baseConfig("127.0.0.1:0", protocol.PlaintextTCP, sk, stats), Framing: Lines, MaxConns: 10,
 				DrainTimeout: 20 * time.Millisecond}
 			l.state = State{Protocol: l.Proto.Name, Addr: l.Addr}
 			l.use(&failingListener{Listener: real, fail: tc.fail})
@@ -178,8 +179,8 @@ func TestTCPAcceptErrorsBackOff(t *testing.T) {
 			_, err = c.Write(payload(Lines, "after.emfile"))
 			require.NoError(t, err)
 			require.Eventually(t, func() bool { return sk.len() == 1 }, 3*time.Second, time.Millisecond)
-			require.Equal(t, 4.0, testutil.ToFloat64(stats.AcceptErrors.WithLabelValues(telemetry.PlaintextTCP)))
-			require.Equal(t, tc.evicted, rejected(stats, telemetry.PlaintextTCP, ingest.Evicted))
+			require.Equal(t, 4.0, testutil.ToFloat64(stats.AcceptErrors.WithLabelValues(protocol.PlaintextTCP)))
+			require.Equal(t, tc.evicted, rejected(stats, protocol.PlaintextTCP, ingest.Evicted))
 			if tc.idle {
 				require.True(t, closedByServer(idle, time.Second))
 			}
@@ -192,7 +193,7 @@ func TestTCPAcceptErrorsBackOff(t *testing.T) {
 
 func TestAcceptDelayDoubles(t *testing.T) {
 	stats := telemetry.New(nil)
-	l := &TCP{Config: baseConfig("127.0.0.1:0", telemetry.PickleTCP, &sink{}, stats)}
+	l := &TCP{Config: baseConfig("127.0.0.1:0", protocol.PickleTCP, &sink{}, stats)}
 	l.defaults()
 	var got []time.Duration
 	d := time.Duration(0)
@@ -236,7 +237,7 @@ func TestBudgetEvictsStalledFrames(t *testing.T) {
 	sk := &sink{}
 	budget := NewBudget(256<<10, stats.Inflight)
 	budget.stallAfter, budget.waitMax = 100*time.Millisecond, 5*time.Second
-	cfg := baseConfig("127.0.0.1:0", telemetry.PickleTCP, sk, stats)
+	cfg := baseConfig("127.0.0.1:0", protocol.PickleTCP, sk, stats)
 	cfg.Limits = ingest.Limits{MaxNameLen: 255, MaxItems: 100_000, MaxPayload: 1 << 20}
 	l := &TCP{Config: cfg, Framing: LengthPrefixed, MaxConns: 100, Budget: budget}
 	stop := startTCP(t, l)
@@ -259,7 +260,7 @@ func TestBudgetEvictsStalledFrames(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return sk.len() == 5000 }, 3*time.Second, time.Millisecond)
 	require.Less(t, time.Since(start), 2*time.Second)
-	require.GreaterOrEqual(t, rejected(stats, telemetry.PickleTCP, ingest.Evicted), 1.0)
+	require.GreaterOrEqual(t, rejected(stats, protocol.PickleTCP, ingest.Evicted), 1.0)
 	require.LessOrEqual(t, testutil.ToFloat64(stats.Inflight), float64(256<<10+64<<10))
 
 	for _, s := range stalled {
@@ -277,7 +278,7 @@ func TestBudgetRefusesAfterWait(t *testing.T) {
 	sk := &blockingSink{gate: make(chan struct{})}
 	budget := NewBudget(64<<10, stats.Inflight)
 	budget.stallAfter, budget.waitMax = 50*time.Millisecond, 300*time.Millisecond
-	cfg := baseConfig("127.0.0.1:0", telemetry.PickleTCP, sk, stats)
+	cfg := baseConfig("127.0.0.1:0", protocol.PickleTCP, sk, stats)
 	cfg.Limits = ingest.Limits{MaxNameLen: 255, MaxItems: 100_000, MaxPayload: 1 << 20}
 	l := &TCP{Config: cfg, Framing: LengthPrefixed, MaxConns: 100, Budget: budget}
 	stop := startTCP(t, l)
@@ -291,8 +292,8 @@ func TestBudgetRefusesAfterWait(t *testing.T) {
 	_, err = refused.Write(frame(lines("refused", 1000)))
 	require.NoError(t, err)
 	require.True(t, closedByServer(refused, 3*time.Second))
-	require.Equal(t, 1.0, rejected(stats, telemetry.PickleTCP, ingest.OverBudget))
-	require.Zero(t, rejected(stats, telemetry.PickleTCP, ingest.Evicted), "a holder waiting for the sink is not stalled")
+	require.Equal(t, 1.0, rejected(stats, protocol.PickleTCP, ingest.OverBudget))
+	require.Zero(t, rejected(stats, protocol.PickleTCP, ingest.Evicted), "a holder waiting for the sink is not stalled")
 	close(sk.gate)
 	require.Eventually(t, func() bool { return sk.len() == 2000 && budget.Used() == 0 }, 2*time.Second, time.Millisecond)
 }
@@ -302,7 +303,7 @@ func TestBudgetRefusesAfterWait(t *testing.T) {
 func TestBudgetPlaintextGrowth(t *testing.T) {
 	stats := telemetry.New(nil)
 	sk := &sink{}
-	cfg := baseConfig("127.0.0.1:0", telemetry.PlaintextTCP, sk, stats)
+	cfg := baseConfig("127.0.0.1:0", protocol.PlaintextTCP, sk, stats)
 	cfg.Limits.MaxPayload = 1 << 20 // a whole read buffer is decoded at once
 	l := &TCP{Config: cfg, Framing: Lines, MaxConns: 10}
 	stop := startTCP(t, l)
@@ -327,8 +328,8 @@ func TestTCPDrainOnStop(t *testing.T) {
 		proto   string
 		framing Framing
 	}{
-		{"pickle", telemetry.PickleTCP, LengthPrefixed},
-		{"plaintext", telemetry.PlaintextTCP, Lines},
+		{"pickle", protocol.PickleTCP, LengthPrefixed},
+		{"plaintext", protocol.PlaintextTCP, Lines},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const conns, n = 4, 500

@@ -9,15 +9,6 @@ import (
 	"github.com/kale-project/kale/horizon/ingest"
 )
 
-// Protocol names label the per-listener counters.
-const (
-	PickleTCP    = "pickle-tcp"
-	PickleUDP    = "pickle-udp"
-	MsgpackUDP   = "msgpack-udp"
-	PlaintextTCP = "plaintext-tcp"
-	PlaintextUDP = "plaintext-udp"
-)
-
 // Stats are horizon's collectors, registered once per process.
 type Stats struct {
 	Received     *prometheus.CounterVec // protocol
@@ -102,7 +93,7 @@ type Proto struct {
 	rejected [ingest.NumReasons]prometheus.Counter
 }
 
-// Proto returns the cached counters of one protocol.
+// Proto returns the cached counters of one protocol (a horizon/protocol name labels them).
 func (s *Stats) Proto(name string) *Proto {
 	p := &Proto{Name: name, Received: s.Received.WithLabelValues(name), Payloads: s.Payloads.WithLabelValues(name)}
 	for r := range ingest.NumReasons {

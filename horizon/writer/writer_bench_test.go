@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
@@ -31,7 +32,7 @@ func BenchmarkWriter(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	proto := stats.Proto(telemetry.PickleTCP)
+	proto := stats.Proto(protocol.PickleTCP)
 	names := make([]string, 10_000)
 	for i := range names {
 		names[i] = fmt.Sprintf("bench.host%03d.metric%02d", i/100, i%100)

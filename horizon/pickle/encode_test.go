@@ -1,0 +1,56 @@
+package pickle
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kale-project/kale/horizon/ingest/ingesttest"
+	"github.com/kale-project/kale/utils/metric"
+)
+
+func TestAppendRoundTrip(t *testing.T) {
+	pts := ingesttest.RoundTripPoints()
+	for _, n := range []int{0, 1, 2, 15, 16, len(pts)} {
+		ingesttest.RoundTrip(t, Append, Decode, pts[:n])
+	}
+}
+
+func FuzzAppend(f *testing.F) {
+	f.Add("a.b", int64(1_700_000_000), 0.0, true, int64(0), 1.5, false, uint8(3))
+	f.Add("x;tag=1", int64(-1), -0.0, false, int64(-129), 0.0, true, uint8(0))
+	f.Add("big", int64(1<<40), 1e300, true, int64(-1<<40), 5e-324, false, uint8(7))
+	f.Fuzz(func(t *testing.T, name string, tsI int64, tsF float64, tsInt bool, vI int64, vF float64, vInt bool, n uint8) {
+		if pts := ingesttest.FuzzPoints(name, tsI, tsF, tsInt, vI, vF, vInt, n); pts != nil {
+			ingesttest.RoundTrip(t, Append, Decode, pts)
+		}
+	})
+}
+
+// More items than one MARK … APPENDS batch, names as Python 2 byte strings, and the TCP
+// frame's length header.
+func TestAppendBatchesFramesAndByteNames(t *testing.T) {
+	pts := ingesttest.RoundTripPoints()
+	for len(pts) < 2*AppendsBatch+5 {
+		pts = append(pts, pts...)
+	}
+	ingesttest.RoundTrip(t, Append, Decode, pts)
+
+	frame := AppendFrame([]byte("x"), pts[:3])
+	body := Append(nil, pts[:3])
+	require.Equal(t, uint32(len(body)), binary.BigEndian.Uint32(frame[1:5]))
+	require.Equal(t, body, frame[5:])
+
+	byteNames := func(dst []byte, pts []metric.Point) []byte {
+		start := len(dst)
+		dst = AppendHeader(dst, true)
+		for i, p := range pts {
+			dst = AppendItem(dst, i, AppendBytesName(nil, p.Name), p.Timestamp, AppendNumber(nil, p.Value))
+		}
+		dst = AppendTrailer(dst, start, true)
+		require.Equal(t, uint32(len(dst)-start-4), binary.BigEndian.Uint32(dst[start:]))
+		return append(dst[:start], dst[start+4:]...)
+	}
+	ingesttest.RoundTrip(t, byteNames, Decode, pts[:AppendsBatch+1])
+}
