@@ -112,7 +112,7 @@ func TestCountersGaugesSets(t *testing.T) {
 	require.Equal(t, map[string]float64{
 		"stats.x": 5, "stats_counts.x": 10,
 		"stats.sampled": 5, "stats_counts.sampled": 10,
-		"stats.gauges.g":    12,
+		"stats.gauges.g":     12,
 		"stats.sets.u.count": 2,
 	}, byName(pts))
 
