@@ -218,7 +218,7 @@ func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redis
 		}
 		if err := pingWithin(ctx, store.Ping); err != nil {
 			h.Redis, h.RedisErr = "down", err.Error()
-			if errors.Is(err, context.DeadlineExceeded) {
+			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 				h.Redis = "timeout"
 			}
 		}
