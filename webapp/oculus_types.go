@@ -2,9 +2,12 @@ package webapp
 
 import "github.com/kale-project/kale/oculus"
 
-// The search and collection types are oculus's own; the interfaces above them (Searcher,
-// CollectionStore, IndexStatuser) are declared by the webapp, so any implementation — the
-// in-process oculus.Service or a test double — plugs in.
+// The search and collection data types are oculus's exported ones; the interfaces that use
+// them (Searcher, CollectionStore, IndexStatuser) are declared by the webapp, so any
+// implementation — the in-process oculus.Service or a test double — plugs in. The searcher
+// owns the search path: it validates a Query (oculus.Query.Validate), applies
+// --search-timeout and, when the query asks (Query.Windows), returns each hit's window for
+// the page's charts; the webapp decodes, calls it and maps its errors to HTTP.
 type (
 	Query           = oculus.Query
 	Hit             = oculus.Hit

@@ -7,14 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/kale-project/kale/oculus"
 )
 
 // errNoSearch explains a search route without oculus in this process.
@@ -23,12 +19,12 @@ const errNoSearch = "oculus (the similarity search) is not running in this proce
 // errShuttingDown answers a search that arrives while the server or its index shuts down.
 const errShuttingDown = "the search is shutting down with this process: retry in a moment (or on another instance)"
 
-// searchGrace is how long past --search-timeout a search is waited for: a searcher that
-// honours its context returns within it; one that does not is left behind and the client
-// gets 503 anyway.
+// searchGrace is how long past --search-timeout a search is waited for: the searcher applies
+// --search-timeout itself (oculus does), so one that honours it has returned by then; one
+// that does not is left behind and the client gets 503 anyway.
 const searchGrace = 500 * time.Millisecond
 
-// apiSearch runs a similarity search; the body is an oculus query.
+// apiSearch runs a similarity search; the body is an oculus query, validated by the searcher.
 func (s *Server) apiSearch(c echo.Context) error {
 	if s.search == nil {
 		return errJSON(http.StatusServiceUnavailable, "%s", errNoSearch)
@@ -36,9 +32,6 @@ func (s *Server) apiSearch(c echo.Context) error {
 	q, err := decodeQuery(c)
 	if err != nil {
 		return err
-	}
-	if err := validateQuery(&q); err != nil {
-		return errJSON(http.StatusBadRequest, "%v", err)
 	}
 	res, err := s.runSearch(c.Request().Context(), q)
 	if err != nil {
@@ -53,17 +46,18 @@ func (s *Server) apiSearch(c echo.Context) error {
 	return c.JSON(http.StatusOK, res)
 }
 
-// runSearch runs q within --search-timeout and maps oculus errors to HTTP errors: 400 for a
-// refused query, 404 for an unknown metric, 503 for a timeout or a shutdown, a generic 500
-// (the cause logged) otherwise. It returns by --search-timeout + searchGrace whatever the
-// searcher does, and cancels the search when it returns.
+// runSearch runs q and maps the searcher's errors to HTTP errors: 400 for a refused query
+// (ErrBadQuery), 404 for an unknown metric, 503 for a timeout or a shutdown, a generic 500
+// (the cause logged) otherwise. The searcher validates q and applies --search-timeout;
+// runSearch only stops waiting by --search-timeout + searchGrace whatever the searcher does,
+// and cancels the search when it returns.
 func (s *Server) runSearch(reqCtx context.Context, q Query) (Result, error) {
 	if s.draining.Load() {
 		s.m.searchFailed.WithLabelValues("shutting_down").Inc()
 		return Result{}, errJSON(http.StatusServiceUnavailable, "%s", errShuttingDown)
 	}
 	base := s.searchContext()
-	ctx, cancel := context.WithTimeout(reqCtx, s.cfg.SearchTimeout)
+	ctx, cancel := context.WithCancel(reqCtx)
 	defer cancel()
 	defer context.AfterFunc(base, cancel)()
 	type answer struct {
@@ -82,10 +76,14 @@ func (s *Server) runSearch(reqCtx context.Context, q Query) (Result, error) {
 		res, err := s.search.Search(ctx, q)
 		done <- answer{res, err}
 	}()
+	backstop := time.NewTimer(s.cfg.SearchTimeout + searchGrace)
+	defer backstop.Stop()
 	var a answer
 	select {
 	case a = <-done:
-	case <-ctx.Done():
+	case <-backstop.C:
+		a.err = fmt.Errorf("the searcher did not return within --search-timeout: %w", context.DeadlineExceeded)
+	case <-ctx.Done(): // the client went away or the server drains
 		t := time.NewTimer(searchGrace)
 		select {
 		case a = <-done:
@@ -105,7 +103,7 @@ func (s *Server) runSearch(reqCtx context.Context, q Query) (Result, error) {
 	case s.draining.Load() || base.Err() != nil || errors.Is(err, ErrClosed):
 		s.m.searchFailed.WithLabelValues("shutting_down").Inc()
 		return Result{}, errJSON(http.StatusServiceUnavailable, "%s", errShuttingDown)
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
 		s.m.searchFailed.WithLabelValues("timeout").Inc()
 		return Result{}, errJSON(http.StatusServiceUnavailable, "the search took longer than --search-timeout (%v) and was stopped: narrow it with a name prefix, exclusion filters, a smaller DTW window or FastDTW radius", s.cfg.SearchTimeout)
 	case reqCtx.Err() != nil:
@@ -117,40 +115,9 @@ func (s *Server) runSearch(reqCtx context.Context, q Query) (Result, error) {
 	return Result{}, errJSON(http.StatusInternalServerError, "the search failed (details in the server log)")
 }
 
-var methods = map[string]bool{"": true, "dtw": true, "euclidean": true, "fastdtw": true}
-
-// validateQuery checks what the webapp can check before oculus does.
-func validateQuery(q *Query) error {
-	q.Method = strings.ToLower(q.Method)
-	switch {
-	case q.Metric == "" && len(q.Values) == 0:
-		return errors.New("give a metric name (\"metric\") or a shape (\"values\")")
-	case len(q.Metric) > maxNameLen:
-		return fmt.Errorf("metric name longer than %d bytes", maxNameLen)
-	case len(q.Values) > maxDrawValues:
-		return fmt.Errorf("at most %d values", maxDrawValues)
-	case !methods[q.Method]:
-		return fmt.Errorf("method %q is not one of dtw, euclidean, fastdtw", q.Method)
-	case q.K < 0 || q.K > oculus.MaxK:
-		return fmt.Errorf("k %d is not between 1 and 1000", q.K)
-	case q.Page < 0 || q.Page > 100_000:
-		return fmt.Errorf("page %d is out of range", q.Page)
-	case len(q.Exclude) > 100:
-		return errors.New("at most 100 exclusion filters")
-	case q.Window != nil && (math.IsNaN(*q.Window) || *q.Window < 0 || *q.Window > 1):
-		return errors.New("window must be a fraction between 0 and 1")
-	case q.Radius != nil && (*q.Radius < 0 || *q.Radius > 10_000):
-		return errors.New("radius must be between 0 and 10000")
-	case q.Length != nil && (*q.Length < 0 || *q.Length > 100_000):
-		return errors.New("length must be between 0 and 100000")
-	}
-	for _, v := range q.Values {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return errors.New("values must be finite numbers")
-		}
-	}
-	return nil
-}
+// validateQuery checks q with oculus's own rules (Query.Validate), for the search page,
+// which refuses a bad query before it counts against the rate limit.
+func validateQuery(q *Query) error { return q.Validate() }
 
 // decodeQuery reads a search body strictly: decodeJSON's rules, and no null among the values
 // (encoding/json would silently read null as 0).
@@ -205,4 +172,20 @@ func bodyError(err error) error {
 		return he
 	}
 	return errJSON(http.StatusBadRequest, "cannot decode the JSON body: %v", err)
+}
+
+// searchCharts returns the charts of a search page: each hit's window and the query metric's
+// (under the name it was asked by), as oculus searched them, at most searchChartPoints each.
+// The query must have asked for them (Query.Windows).
+func searchCharts(q Query, res Result) map[string]points {
+	out := make(map[string]points, len(res.Results)+1)
+	if q.Metric != "" && res.QueryWindow != nil {
+		out[q.Metric] = points(downsample(res.QueryWindow, searchChartPoints))
+	}
+	for _, h := range res.Results {
+		if h.Window != nil {
+			out[h.Metric] = points(downsample(h.Window, searchChartPoints))
+		}
+	}
+	return out
 }

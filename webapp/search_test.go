@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/utils/config"
 )
 
@@ -61,6 +62,9 @@ func TestSearchErrorsAndDeadlines(t *testing.T) {
 			return Result{}, fmt.Errorf("%w: the query needs 9e12 distance cells, over --search-max-work", ErrBadQuery)
 		}, http.StatusBadRequest, "--search-max-work", ""},
 		{"deadline reported by the searcher", func(ctx context.Context, _ Query) (Result, error) {
+			// The searcher applies --search-timeout itself, as oculus does.
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
 			<-ctx.Done()
 			return Result{}, fmt.Errorf("cannot finish phase 2: %w", ctx.Err())
 		}, http.StatusServiceUnavailable, "--search-timeout", ""},
@@ -176,4 +180,53 @@ func TestSearchBodyIsStrict(t *testing.T) {
 	res, body = post(t, base, "/api/v1/feedback", `{"metric":"`+strings.Repeat("a", maxBody)+`"}`)
 	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
 	require.Contains(t, decode[apiError](t, body).Error, fmt.Sprint(maxBody))
+}
+
+// The webapp does not validate queries itself: oculus does, with one set of limits, for the
+// API and the page alike.
+func TestSearchQueriesValidatedByOculus(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, tc := range []struct {
+		body string
+		code int
+	}{
+		{`{"metric":"demo.web.latency_ms","method":"EUCLIDEAN","k":3}`, http.StatusOK},
+		{`{"metric":"demo.web.latency_ms","method":"euclidian","k":3}`, http.StatusOK}, // Oculus' spelling
+		{`{"metric":"demo.web.latency_ms","method":"fastdtw","radius":1000}`, http.StatusOK},
+		{`{"metric":"demo.web.latency_ms","length":0}`, http.StatusOK},
+		{`{"metric":"demo.web.latency_ms","method":"fastdtw","radius":1001}`, http.StatusBadRequest},
+		{`{"metric":"demo.web.latency_ms","length":1}`, http.StatusBadRequest},
+		{`{"values":[1]}`, http.StatusBadRequest},
+		{`{"metric":"demo.web.latency_ms","page":1000}`, http.StatusBadRequest},
+		{`{"metric":"demo.web.latency_ms","method":"cosine"}`, http.StatusBadRequest},
+	} {
+		res, body := e.do(http.MethodPost, searchPath, tc.body)
+		require.Equal(t, tc.code, res.StatusCode, "%s: %s", tc.body, body)
+		if tc.code == http.StatusOK {
+			require.NotContains(t, body, `"window"`, "the hits' windows are not part of the API")
+		}
+	}
+	res, body := e.get("/search?query=demo.web.latency_ms&search_type=FastDTW&dtw_radius=1001")
+	require.Equal(t, http.StatusBadRequest, res.StatusCode)
+	require.Contains(t, body, "radius 1001 is not between 0 and 1000")
+}
+
+// The search page charts the windows oculus searched, returned with the result, and reads
+// nothing from Redis for them.
+func TestSearchPageChartsTheSearchedWindows(t *testing.T) {
+	var asked Query
+	win := []algorithms.Point{{Timestamp: 100, Value: 1}, {Timestamp: 110, Value: 2}, {Timestamp: 120, Value: 4}}
+	_, base := newBare(t, fakeSearcher(func(_ context.Context, q Query) (Result, error) {
+		asked = q
+		return Result{Results: []Hit{{Metric: "not.in.redis", Distance: 1, Window: win}}, Total: 1,
+			QueryWindow: win[:2]}, nil
+	}), nil)
+	res, body := get(t, base, "/search?query=query.metric")
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	require.True(t, asked.Windows, "the page asks for the windows")
+	require.Contains(t, body, `"not.in.redis":[[100,1],[110,2],[120,4]]`)
+	require.Contains(t, body, `"query.metric":[[100,1],[110,2]]`)
+
+	_, _ = post(t, base, searchPath, `{"metric":"query.metric"}`)
+	require.False(t, asked.Windows, "the API does not")
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/kale-project/kale/oculus"
-	"github.com/kale-project/kale/utils/redisstore"
 )
 
 type searchData struct {
@@ -169,7 +168,7 @@ func (s *Server) searchPage(c echo.Context) error {
 		d.Error, d.ErrorCode = errNoSearch, http.StatusServiceUnavailable
 		return s.render(c, d.ErrorCode, "search", page{Title: title, Scripts: []string{"search.js"}, Query: p.query, Body: d})
 	}
-	q := Query{Method: method, K: pageSize, Page: pageNo - 1, Prefix: p.prefix, Exclude: p.filters}
+	q := Query{Method: method, K: pageSize, Page: pageNo - 1, Prefix: p.prefix, Exclude: p.filters, Windows: true}
 	if p.pslop != "" {
 		slop, perr := strconv.Atoi(p.pslop)
 		if perr != nil || slop < 0 {
@@ -235,6 +234,7 @@ func (s *Server) searchPage(c echo.Context) error {
 	}
 	d.Ran, d.Result = true, res
 	s.fillResults(c.Request().Context(), &d, p, res)
+	d.Data.Series = searchCharts(q, res)
 	if p.query != "" {
 		title = "Search: " + p.query
 	}
@@ -247,11 +247,9 @@ const maxRank = oculus.MaxRank
 // searchChartPoints bounds the points of each result's small chart.
 const searchChartPoints = 240
 
-// fillResults builds the result rows, the pagination and the charts' data (each hit's recent
-// window, read with one pipelined MGET).
+// fillResults builds the result rows and the pagination.
 func (s *Server) fillResults(ctx context.Context, d *searchData, p searchParams, res Result) {
 	offset := (d.Page - 1) * pageSize
-	names := make([]string, 0, len(res.Results)+1)
 	for i, h := range res.Results {
 		row := hitRow{Rank: offset + i + 1, Metric: h.Metric, Distance: fmtDistance(h.Distance), SearchURL: searchURL(h.Metric)}
 		for seg := range strings.SplitSeq(h.Metric, ".") {
@@ -261,11 +259,7 @@ func (s *Server) fillResults(ctx context.Context, d *searchData, p searchParams,
 			row.Segments = append(row.Segments, segmentLink{Segment: seg, URL: p.url(1, append(slices.Clone(p.filters), seg))})
 		}
 		d.Hits = append(d.Hits, row)
-		names = append(names, h.Metric)
 		d.Data.Hits = append(d.Data.Hits, h.Metric)
-	}
-	if !d.Drawn && p.query != "" && !slices.Contains(names, p.query) {
-		names = append(names, p.query)
 	}
 	d.From, d.To = offset+1, offset+len(res.Results)
 	pages := min((res.Total+pageSize-1)/pageSize, maxRank/pageSize)
@@ -284,34 +278,7 @@ func (s *Server) fillResults(ctx context.Context, d *searchData, p searchParams,
 			d.NextURL = p.url(d.Page+1, p.filters)
 		}
 	}
-	keys := make([]string, len(names))
-	for i, n := range names {
-		keys[i] = s.store.FullKey(n)
-	}
-	raws, err := s.store.Raw(ctx, keys)
-	if err != nil {
-		return
-	}
-	window := s.cfg.OculusWindow.Seconds()
-	if window <= 0 {
-		window = 3600
-	}
-	var buf []redisstore.Pair
-	for i, raw := range raws {
-		if raw == nil {
-			continue
-		}
-		buf, _ = redisstore.AppendPairs(buf[:0], raw)
-		sortByTime(buf)
-		if len(buf) == 0 {
-			continue
-		}
-		recent := downsample(window2(buf, buf[len(buf)-1].Timestamp-window), searchChartPoints)
-		d.Data.Series[names[i]] = points(slices.Clone(recent))
-	}
 }
-
-func window2(pts []redisstore.Pair, from float64) []redisstore.Pair { return window(pts, from, 0) }
 
 // parseValues reads Oculus's draw_values: comma- (or space-) separated numbers.
 func parseValues(v string) ([]float64, error) {
