@@ -1,6 +1,6 @@
 // Package alert sends analyzer anomalies to people: it matches each cycle's anomalies against
 // the Skyline alert rules (pattern:strategy:expiration), de-duplicates them with Skyline's
-// last_alert.<strategy>.<metric> Redis keys, and delivers them in the background, with
+// last_alert.<strategy>.<metric> keys (kept by alertstore), and delivers them in the background, with
 // bounded queues and retries, through channels (SMTP, an Alertmanager-compatible webhook,
 // Slack, PagerDuty Events v2, the log). It also sends the analyzer's Graphite self-metrics.
 // It replaces Skyline's alerters.py and the alert loop of analyzer.py.
@@ -15,8 +15,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // Anomaly is one anomalous metric found by the analyzer in one cycle.
@@ -33,13 +31,13 @@ type Anomaly struct {
 // must not log secrets or put them in its errors. Errors wrapping ErrPermanent are not retried.
 type Channel interface {
 	Name() string
-	Send(ctx context.Context, rule config.AlertRule, a Anomaly) error
+	Send(ctx context.Context, rule Rule, a Anomaly) error
 }
 
 // RuleChecker is implemented by a channel that can serve only some rules: the SMTP channel
 // needs a recipient for the rule's pattern. New and kale verify-alerts call it.
 type RuleChecker interface {
-	CheckRule(rule config.AlertRule) error
+	CheckRule(rule Rule) error
 }
 
 // ErrPermanent marks a delivery failure that retrying cannot fix (an HTTP 4xx answer, an SMTP
@@ -48,24 +46,6 @@ var ErrPermanent = errors.New("permanent failure, not retried")
 
 // ErrNotConfigured is returned by NewChannel for a strategy whose required option is empty.
 var ErrNotConfigured = errors.New("channel not configured")
-
-// LastAlertKey is Skyline's de-duplication key: while it exists, strategy sends no alert for
-// metric. Its value is the msgpack-encoded anomalous value and its TTL the rule's expiration.
-func LastAlertKey(strategy, metric string) string {
-	return "last_alert." + strategy + "." + metric
-}
-
-// Match returns the rules whose pattern is a substring of metric, in rule order (Skyline's
-// "if pattern in metric" test).
-func Match(rules []config.AlertRule, metric string) []config.AlertRule {
-	var out []config.AlertRule
-	for _, r := range rules {
-		if strings.Contains(metric, r.Pattern) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
 
 // NeededOption names the option a strategy's channel cannot work without ("" for log).
 func NeededOption(strategy string) string {
@@ -85,26 +65,26 @@ func NeededOption(strategy string) string {
 // NewChannel builds the channel of one strategy from the configuration. It returns an error
 // wrapping ErrNotConfigured when the strategy's required option (NeededOption) is empty, and
 // another error when the options are set but invalid. log receives the log strategy's lines.
-func NewChannel(strategy string, cfg *config.Config, log *slog.Logger) (Channel, error) {
+func NewChannel(strategy string, cfg *Config, log *slog.Logger) (Channel, error) {
 	notConfigured := fmt.Errorf("%w: %s needs %s", ErrNotConfigured, strategy, NeededOption(strategy))
 	switch strategy {
 	case "smtp":
-		if len(cfg.AlertSMTPTo) == 0 {
+		if len(cfg.SMTPTo) == 0 {
 			return nil, notConfigured
 		}
 		return NewSMTP(cfg)
 	case "webhook":
-		if cfg.AlertWebhookURL == "" {
+		if cfg.WebhookURL == "" {
 			return nil, notConfigured
 		}
 		return NewWebhook(cfg)
 	case "slack":
-		if cfg.AlertSlackURL == "" {
+		if cfg.SlackURL == "" {
 			return nil, notConfigured
 		}
 		return NewSlack(cfg)
 	case "pagerduty":
-		if cfg.AlertPagerDutyKey == "" {
+		if cfg.PagerDutyKey == "" {
 			return nil, notConfigured
 		}
 		return NewPagerDuty(cfg)
@@ -117,10 +97,10 @@ func NewChannel(strategy string, cfg *config.Config, log *slog.Logger) (Channel,
 // Channels builds every configured channel, keyed by strategy. Strategies whose required
 // option is empty are left out (New reports a rule that needs one); invalid options are
 // returned as errors, joined, next to the channels that could be built.
-func Channels(cfg *config.Config, log *slog.Logger) (map[string]Channel, error) {
+func Channels(cfg *Config, log *slog.Logger) (map[string]Channel, error) {
 	out := make(map[string]Channel)
 	var errs []error
-	for _, s := range config.AlertStrategies {
+	for _, s := range Strategies {
 		ch, err := NewChannel(s, cfg, log)
 		switch {
 		case errors.Is(err, ErrNotConfigured):
@@ -131,11 +111,6 @@ func Channels(cfg *config.Config, log *slog.Logger) (map[string]Channel, error) 
 		}
 	}
 	return out, errors.Join(errs...)
-}
-
-// ruleString formats a rule as it is written in --alerts.
-func ruleString(r config.AlertRule) string {
-	return r.Pattern + ":" + r.Strategy + ":" + strconv.FormatInt(int64(r.Expiration.Seconds()), 10)
 }
 
 // graphLink fills Skyline's GRAPH_URL: every %s becomes the query-escaped metric name. An

@@ -6,18 +6,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func rule(pattern, strategy string, secs int) config.AlertRule {
-	return config.AlertRule{Pattern: pattern, Strategy: strategy, Expiration: time.Duration(secs) * time.Second}
+func rule(pattern, strategy string, secs int) Rule {
+	return Rule{Pattern: pattern, Strategy: strategy, Expiration: time.Duration(secs) * time.Second}
 }
 
 func TestMatch(t *testing.T) {
-	rules := []config.AlertRule{rule("skyline", "smtp", 1800), rule("horizon", "webhook", 60), rule("", "log", 60),
+	rules := []Rule{rule("skyline", "smtp", 1800), rule("horizon", "webhook", 60), rule("", "log", 60),
 		rule("stats.", "slack", 60), rule("a:b", "log", 1)}
 	for _, tc := range []struct {
 		metric string
@@ -41,10 +39,6 @@ func TestMatch(t *testing.T) {
 	require.Empty(t, Match(nil, "anything"))
 }
 
-func TestLastAlertKey(t *testing.T) {
-	require.Equal(t, "last_alert.smtp.skyline.horizon.queue_size", LastAlertKey("smtp", "skyline.horizon.queue_size"))
-}
-
 func TestGraphLinkAndFormat(t *testing.T) {
 	require.Equal(t, "", graphLink("", "a.b"))
 	require.Equal(t, "http://g/render/?width=1400&from=-1hour&target=a.b",
@@ -60,27 +54,27 @@ func TestGraphLinkAndFormat(t *testing.T) {
 func TestNewChannel(t *testing.T) {
 	for _, tc := range []struct {
 		strategy string
-		set      func(c *config.Config)
+		set      func(c *Config)
 		wantErr  string // "" = built; "not configured" = ErrNotConfigured
 	}{
 		{"log", nil, ""},
 		{"smtp", nil, "not configured"},
-		{"smtp", func(c *config.Config) { c.AlertSMTPTo = []string{"skyline=ops@example.com"} }, ""},
-		{"smtp", func(c *config.Config) { c.AlertSMTPTo = []string{"not an address"} }, `cannot parse --alert-smtp-to entry "not an address"`},
-		{"smtp", func(c *config.Config) {
-			c.AlertSMTPTo, c.AlertSMTPUser, c.AlertSMTPPassword, c.AlertSMTPTLS = []string{"a@example.com"}, "u", "hunter2", "none"
+		{"smtp", func(c *Config) { c.SMTPTo = []string{"skyline=ops@example.com"} }, ""},
+		{"smtp", func(c *Config) { c.SMTPTo = []string{"not an address"} }, `cannot parse --alert-smtp-to entry "not an address"`},
+		{"smtp", func(c *Config) {
+			c.SMTPTo, c.SMTPUser, c.SMTPPassword, c.SMTPTLS = []string{"a@example.com"}, "u", "hunter2", "none"
 		}, "cannot authenticate to the SMTP server without TLS"},
 		{"webhook", nil, "not configured"},
-		{"webhook", func(c *config.Config) { c.AlertWebhookURL = "http://127.0.0.1:9093/api/v2/alerts" }, ""},
-		{"webhook", func(c *config.Config) { c.AlertWebhookURL = "ftp://x/secret" }, "want an http:// or https:// URL"},
+		{"webhook", func(c *Config) { c.WebhookURL = "http://127.0.0.1:9093/api/v2/alerts" }, ""},
+		{"webhook", func(c *Config) { c.WebhookURL = "ftp://x/secret" }, "want an http:// or https:// URL"},
 		{"slack", nil, "not configured"},
-		{"slack", func(c *config.Config) { c.AlertSlackURL = "https://hooks.slack.com/services/T/B/X" }, ""},
+		{"slack", func(c *Config) { c.SlackURL = "https://hooks.slack.com/services/T/B/X" }, ""},
 		{"pagerduty", nil, "not configured"},
-		{"pagerduty", func(c *config.Config) { c.AlertPagerDutyKey = "k" }, ""},
+		{"pagerduty", func(c *Config) { c.PagerDutyKey = "k" }, ""},
 		{"hipchat", nil, `unknown strategy "hipchat"`},
 	} {
 		t.Run(tc.strategy+"/"+tc.wantErr, func(t *testing.T) {
-			c := config.DefaultConfig()
+			c := DefaultConfig()
 			if tc.set != nil {
 				tc.set(c)
 			}
@@ -103,13 +97,13 @@ func TestNewChannel(t *testing.T) {
 }
 
 func TestChannels(t *testing.T) {
-	c := config.DefaultConfig()
-	c.AlertWebhookURL = "http://127.0.0.1:1/hook"
+	c := DefaultConfig()
+	c.WebhookURL = "http://127.0.0.1:1/hook"
 	chs, err := Channels(c, nil)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"log", "webhook"}, keys(chs))
 
-	c.AlertSlackURL = "not a url"
+	c.SlackURL = "not a url"
 	chs, err = Channels(c, nil)
 	require.ErrorContains(t, err, "--alert-slack-url")
 	require.ElementsMatch(t, []string{"log", "webhook"}, keys(chs))
@@ -121,4 +115,15 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestParseRules(t *testing.T) {
+	rules, err := ParseRules([]string{"skyline:smtp:1800", "a:b:c:log:5"})
+	require.NoError(t, err)
+	require.Equal(t, []Rule{{"skyline", "smtp", 1800 * time.Second}, {"a:b:c", "log", 5 * time.Second}}, rules)
+	require.Equal(t, "a:b:c:log:5", rules[1].String())
+	for _, bad := range []string{"skyline", "skyline:smtp", "x:carrier-pigeon:5", "x:smtp:0", "x:smtp:soon"} {
+		_, err := ParseRules([]string{bad})
+		require.Error(t, err, bad)
+	}
 }

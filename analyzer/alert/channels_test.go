@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // hookServer records the requests it receives and answers with status(n) for the n-th (from 1).
@@ -68,8 +66,8 @@ var testAnomaly = Anomaly{
 	Triggered: []string{"grubbs", "ks_test"}, Score: 0.75, Explanation: "7 of 9 detectors",
 }
 
-func testConfig() *config.Config {
-	c := config.DefaultConfig()
+func testConfig() *Config {
+	c := DefaultConfig()
 	c.GraphURL = "http://graphite.example/render/?width=1400&from=-1hour&target=%s"
 	return c
 }
@@ -77,7 +75,7 @@ func testConfig() *config.Config {
 func TestWebhookPayload(t *testing.T) {
 	srv := newHookServer(t, nil)
 	c := testConfig()
-	c.AlertWebhookURL = srv.URL + "/api/v2/alerts"
+	c.WebhookURL = srv.URL + "/api/v2/alerts"
 	w, err := NewWebhook(c)
 	require.NoError(t, err)
 	require.NoError(t, w.Send(context.Background(), rule("skyline", "webhook", 1800), testAnomaly))
@@ -114,7 +112,7 @@ func TestWebhookPayload(t *testing.T) {
 func TestSlackPayload(t *testing.T) {
 	srv := newHookServer(t, nil)
 	c := testConfig()
-	c.AlertSlackURL = srv.URL + "/services/T000/B000/XXXX"
+	c.SlackURL = srv.URL + "/services/T000/B000/XXXX"
 	s, err := NewSlack(c)
 	require.NoError(t, err)
 	a := testAnomaly
@@ -131,8 +129,8 @@ func TestSlackPayload(t *testing.T) {
 func TestPagerDutyPayload(t *testing.T) {
 	srv := newHookServer(t, func(int) int { return http.StatusAccepted })
 	c := testConfig()
-	c.AlertPagerDutyURL = srv.URL + "/v2/enqueue"
-	c.AlertPagerDutyKey = "R0UTINGKEY"
+	c.PagerDutyURL = srv.URL + "/v2/enqueue"
+	c.PagerDutyKey = "R0UTINGKEY"
 	p, err := NewPagerDuty(c)
 	require.NoError(t, err)
 	require.NotContains(t, p.String(), "R0UTINGKEY")
@@ -192,7 +190,7 @@ func TestHTTPErrors(t *testing.T) {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			srv := newHookServer(t, func(int) int { return tc.status })
 			c := testConfig()
-			c.AlertSlackURL = srv.URL + "/services/T000/B000/SECRETPATH"
+			c.SlackURL = srv.URL + "/services/T000/B000/SECRETPATH"
 			s, err := NewSlack(c)
 			require.NoError(t, err)
 			err = s.Send(context.Background(), rule("x", "slack", 60), testAnomaly)
@@ -206,8 +204,8 @@ func TestHTTPErrors(t *testing.T) {
 	srv := newHookServer(t, nil)
 	srv.Close()
 	c := testConfig()
-	c.AlertPagerDutyURL = srv.URL + "/v2/enqueue?token=SECRETQUERY"
-	c.AlertPagerDutyKey = "SECRETKEY"
+	c.PagerDutyURL = srv.URL + "/v2/enqueue?token=SECRETQUERY"
+	c.PagerDutyKey = "SECRETKEY"
 	p, err := NewPagerDuty(c)
 	require.NoError(t, err)
 	err = p.Send(context.Background(), rule("x", "pagerduty", 60), testAnomaly)

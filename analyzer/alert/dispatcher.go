@@ -11,10 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
-	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // Defaults of Options.
@@ -65,9 +61,9 @@ func (o *Options) setDefaults() {
 // to per-channel bounded queues that Run's workers deliver with retries. A slow or failing
 // channel delays only its own queue; it never blocks the analyzer's cycle.
 type Dispatcher struct {
-	rules   []config.AlertRule
+	rules   []Rule
 	lanes   map[string]*lane
-	rdb     redis.UniversalClient
+	dedupe  Deduper
 	log     *slog.Logger
 	opts    Options
 	m       metrics
@@ -81,7 +77,7 @@ type lane struct {
 }
 
 type delivery struct {
-	rule config.AlertRule
+	rule Rule
 	a    Anomaly
 }
 
@@ -102,35 +98,53 @@ func newMetrics() metrics {
 	}
 }
 
+// Deduper keeps Skyline's de-duplication keys, last_alert.<strategy>.<metric>;
+// *alertstore.Store implements it.
+type Deduper interface {
+	// Claim sets the key of each claim that has none, expiring after the claim's Expiration.
+	// first[i] is false only when claim i's key already existed; with an error, first holds
+	// what is known (true where nothing is) or is nil.
+	Claim(ctx context.Context, claims []Claim) (first []bool, err error)
+}
+
+// Claim asks to alert metric through strategy: it wins unless an alert was sent within
+// Expiration. Value is the anomalous value, stored in the key as Skyline does.
+type Claim struct {
+	Strategy   string
+	Metric     string
+	Value      float64
+	Expiration time.Duration
+}
+
 // New checks that every rule has a channel (keyed by strategy; see Channels) and returns a
 // Dispatcher. A rule without one is an error naming the rule and the missing option, e.g.
-// "rule skyline:smtp:1800 needs --alert-smtp-to". rdb holds the de-duplication keys; nil
+// "rule skyline:smtp:1800 needs --alert-smtp-to". dedupe holds the de-duplication keys; nil
 // disables de-duplication (every matching anomaly alerts every cycle). log may be nil; reg
 // may be nil (the counters are then not registered).
-func New(rules []config.AlertRule, channels map[string]Channel, rdb redis.UniversalClient, log *slog.Logger, reg prometheus.Registerer, opts Options) (*Dispatcher, error) {
+func New(rules []Rule, channels map[string]Channel, dedupe Deduper, log *slog.Logger, reg prometheus.Registerer, opts Options) (*Dispatcher, error) {
 	opts.setDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dispatcher{rules: rules, lanes: make(map[string]*lane), rdb: rdb, log: log, opts: opts, m: newMetrics()}
+	d := &Dispatcher{rules: rules, lanes: make(map[string]*lane), dedupe: dedupe, log: log, opts: opts, m: newMetrics()}
 	var errs []error
 	for _, r := range rules {
 		if r.Expiration <= 0 {
-			errs = append(errs, fmt.Errorf("rule %s: expiration must be positive", ruleString(r)))
+			errs = append(errs, fmt.Errorf("rule %s: expiration must be positive", r.String()))
 			continue
 		}
 		ch, ok := channels[r.Strategy]
 		if !ok || ch == nil {
 			if opt := NeededOption(r.Strategy); opt != "" {
-				errs = append(errs, fmt.Errorf("rule %s needs %s", ruleString(r), opt))
+				errs = append(errs, fmt.Errorf("rule %s needs %s", r.String(), opt))
 			} else {
-				errs = append(errs, fmt.Errorf("rule %s has no %q channel", ruleString(r), r.Strategy))
+				errs = append(errs, fmt.Errorf("rule %s has no %q channel", r.String(), r.Strategy))
 			}
 			continue
 		}
 		if rc, ok := ch.(RuleChecker); ok {
 			if err := rc.CheckRule(r); err != nil {
-				errs = append(errs, fmt.Errorf("rule %s needs %s: %w", ruleString(r), NeededOption(r.Strategy), err))
+				errs = append(errs, fmt.Errorf("rule %s needs %s: %w", r.String(), NeededOption(r.Strategy), err))
 				continue
 			}
 		}
@@ -169,15 +183,11 @@ func (d *Dispatcher) Dispatch(ctx context.Context, anomalies []Anomaly) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	type match struct {
-		dl  delivery
-		cmd *redis.BoolCmd
-	}
-	var matches []match
+	var matches []delivery
 	for _, r := range d.rules {
 		for _, a := range anomalies {
 			if strings.Contains(a.Metric, r.Pattern) {
-				matches = append(matches, match{dl: delivery{rule: r, a: a}})
+				matches = append(matches, delivery{rule: r, a: a})
 			}
 		}
 	}
@@ -185,33 +195,26 @@ func (d *Dispatcher) Dispatch(ctx context.Context, anomalies []Anomaly) error {
 		return nil
 	}
 	var dedupeErr error
-	if d.rdb != nil {
-		_, err := d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := range matches {
-				m := &matches[i]
-				v, err := msgpack.Marshal(m.dl.a.Value) // a float64, as Python's msgpack.packb(float)
-				if err != nil {
-					return err
-				}
-				m.cmd = p.SetNX(ctx, LastAlertKey(m.dl.rule.Strategy, m.dl.a.Metric), v, m.dl.rule.Expiration)
-			}
-			return nil
-		})
-		if err != nil {
+	var first []bool
+	if d.dedupe != nil {
+		claims := make([]Claim, len(matches))
+		for i, m := range matches {
+			claims[i] = Claim{Strategy: m.rule.Strategy, Metric: m.a.Metric, Value: m.a.Value, Expiration: m.rule.Expiration}
+		}
+		var err error
+		if first, err = d.dedupe.Claim(ctx, claims); err != nil {
 			dedupeErr = fmt.Errorf("cannot de-duplicate alerts in Redis (alerting anyway): %w", err)
 		}
 	}
 	var dropped map[string]int
-	for _, m := range matches {
-		s := m.dl.rule.Strategy
-		if m.cmd != nil {
-			if isNew, err := m.cmd.Result(); err == nil && !isNew {
-				d.m.suppressed.WithLabelValues(s).Inc()
-				continue
-			}
+	for i, m := range matches {
+		s := m.rule.Strategy
+		if i < len(first) && !first[i] {
+			d.m.suppressed.WithLabelValues(s).Inc()
+			continue
 		}
 		select {
-		case d.lanes[s].queue <- m.dl:
+		case d.lanes[s].queue <- m:
 		default:
 			d.m.dropped.WithLabelValues(s).Inc()
 			if dropped == nil {
@@ -298,7 +301,7 @@ func (d *Dispatcher) deliver(hard context.Context, strategy string, ch Channel, 
 		}
 		if errors.Is(err, ErrPermanent) || attempt >= d.opts.MaxAttempts {
 			d.m.failed.WithLabelValues(strategy).Inc()
-			d.log.Error("cannot send alert", "strategy", strategy, "rule", ruleString(dl.rule),
+			d.log.Error("cannot send alert", "strategy", strategy, "rule", dl.rule.String(),
 				"metric", dl.a.Metric, "attempts", attempt, "err", err)
 			return
 		}

@@ -10,12 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/kale-project/kale/utils/config"
-	"github.com/kale-project/kale/utils/redistest"
 )
 
 // fakeChannel records every attempt as "pattern|metric"; send decides the n-th attempt's
@@ -29,7 +24,7 @@ type fakeChannel struct {
 
 func (f *fakeChannel) Name() string { return f.name }
 
-func (f *fakeChannel) Send(ctx context.Context, rule config.AlertRule, a Anomaly) error {
+func (f *fakeChannel) Send(ctx context.Context, rule Rule, a Anomaly) error {
 	f.mu.Lock()
 	f.calls = append(f.calls, rule.Pattern+"|"+a.Metric)
 	n := len(f.calls)
@@ -94,14 +89,31 @@ func count(v *prometheus.CounterVec, strategy string) float64 {
 	return testutil.ToFloat64(v.WithLabelValues(strategy))
 }
 
+// fakeDeduper is an in-memory Deduper with SET NX semantics; its keys never expire.
+type fakeDeduper struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+func (f *fakeDeduper) Claim(_ context.Context, claims []Claim) ([]bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	first := make([]bool, len(claims))
+	for i, c := range claims {
+		k := "last_alert." + c.Strategy + "." + c.Metric
+		first[i] = !f.keys[k]
+		f.keys[k] = true
+	}
+	return first, nil
+}
+
 // TestDispatchMatchAndDedupe runs each case's anomalies through Dispatch twice within the
-// expiration against a real Redis: the second cycle must send nothing.
+// expiration: the second cycle must send nothing. alertstore runs the same against Redis.
 func TestDispatchMatchAndDedupe(t *testing.T) {
-	rdb := redistest.Start(t).Client()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name       string
-		rules      []config.AlertRule
+		rules      []Rule
 		existing   []string // last_alert keys present before the first cycle (left by Skyline)
 		metrics    []string
 		want       map[string][]string // strategy → "pattern|metric" sent
@@ -109,14 +121,14 @@ func TestDispatchMatchAndDedupe(t *testing.T) {
 	}{
 		{
 			name:       "substring match",
-			rules:      []config.AlertRule{rule("skyline", "smtp", 1800)},
+			rules:      []Rule{rule("skyline", "smtp", 1800)},
 			metrics:    []string{"skyline.horizon.queue_size", "stats.web.errors", "x.skyline"},
 			want:       map[string][]string{"smtp": {"skyline|skyline.horizon.queue_size", "skyline|x.skyline"}},
 			suppressed: map[string]float64{"smtp": 2},
 		},
 		{
 			name:    "key per strategy and metric, first rule wins",
-			rules:   []config.AlertRule{rule("skyline", "smtp", 1800), rule("horizon", "smtp", 60)},
+			rules:   []Rule{rule("skyline", "smtp", 1800), rule("horizon", "smtp", 60)},
 			metrics: []string{"skyline.horizon.queue_size", "horizon.only"},
 			want:    map[string][]string{"smtp": {"skyline|skyline.horizon.queue_size", "horizon|horizon.only"}},
 			// cycle 1: the horizon rule finds the skyline rule's key; cycle 2: all three.
@@ -124,14 +136,14 @@ func TestDispatchMatchAndDedupe(t *testing.T) {
 		},
 		{
 			name:       "each strategy alerts once",
-			rules:      []config.AlertRule{rule("skyline", "smtp", 1800), rule("skyline", "log", 60), rule("queue", "log", 60)},
+			rules:      []Rule{rule("skyline", "smtp", 1800), rule("skyline", "log", 60), rule("queue", "log", 60)},
 			metrics:    []string{"skyline.horizon.queue_size"},
 			want:       map[string][]string{"smtp": {"skyline|skyline.horizon.queue_size"}, "log": {"skyline|skyline.horizon.queue_size"}},
 			suppressed: map[string]float64{"smtp": 1, "log": 3},
 		},
 		{
 			name:       "key left by Skyline suppresses",
-			rules:      []config.AlertRule{rule("skyline", "smtp", 1800)},
+			rules:      []Rule{rule("skyline", "smtp", 1800)},
 			existing:   []string{"last_alert.smtp.skyline.a"},
 			metrics:    []string{"skyline.a", "skyline.b"},
 			want:       map[string][]string{"smtp": {"skyline|skyline.b"}},
@@ -139,7 +151,7 @@ func TestDispatchMatchAndDedupe(t *testing.T) {
 		},
 		{
 			name:       "another strategy's key does not suppress",
-			rules:      []config.AlertRule{rule("skyline", "smtp", 1800)},
+			rules:      []Rule{rule("skyline", "smtp", 1800)},
 			existing:   []string{"last_alert.log.skyline.a"},
 			metrics:    []string{"skyline.a"},
 			want:       map[string][]string{"smtp": {"skyline|skyline.a"}},
@@ -147,23 +159,23 @@ func TestDispatchMatchAndDedupe(t *testing.T) {
 		},
 		{
 			name:       "no match",
-			rules:      []config.AlertRule{rule("skyline", "smtp", 1800)},
+			rules:      []Rule{rule("skyline", "smtp", 1800)},
 			metrics:    []string{"stats.a"},
 			want:       map[string][]string{"smtp": nil},
 			suppressed: map[string]float64{"smtp": 0},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.NoError(t, rdb.FlushDB(ctx).Err())
+			dedupe := &fakeDeduper{keys: map[string]bool{}}
 			for _, k := range tc.existing {
-				require.NoError(t, rdb.Set(ctx, k, []byte{0xcb, 0, 0, 0, 0, 0, 0, 0, 0}, time.Hour).Err())
+				dedupe.keys[k] = true
 			}
 			var strategies []string
 			for s := range tc.want {
 				strategies = append(strategies, s)
 			}
 			fk, chans := fakes(strategies...)
-			d, err := New(tc.rules, chans, rdb, nil, nil, fastOptions)
+			d, err := New(tc.rules, chans, dedupe, nil, nil, fastOptions)
 			require.NoError(t, err)
 			stop := start(t, d)
 			require.NoError(t, d.Dispatch(ctx, anomalies(tc.metrics...)))
@@ -178,53 +190,6 @@ func TestDispatchMatchAndDedupe(t *testing.T) {
 	}
 }
 
-// TestDedupeKey checks the key layout Skyline reads: last_alert.<strategy>.<metric>, TTL =
-// expiration, value = msgpack float64 of the anomalous value; and that an expired key alerts again.
-func TestDedupeKey(t *testing.T) {
-	rdb := redistest.Start(t).Client()
-	ctx := context.Background()
-	fk, chans := fakes("smtp")
-	d, err := New([]config.AlertRule{rule("skyline", "smtp", 1800)}, chans, rdb, nil, nil, fastOptions)
-	require.NoError(t, err)
-	stop := start(t, d)
-	a := Anomaly{Metric: "skyline.horizon.queue_size", Value: 1000.25, Timestamp: 1700000000}
-	require.NoError(t, d.Dispatch(ctx, []Anomaly{a}))
-
-	key := "last_alert.smtp.skyline.horizon.queue_size"
-	ttl, err := rdb.TTL(ctx, key).Result()
-	require.NoError(t, err)
-	require.InDelta(t, 1800, ttl.Seconds(), 5)
-	raw, err := rdb.Get(ctx, key).Bytes()
-	require.NoError(t, err)
-	require.Len(t, raw, 9)
-	require.Equal(t, byte(0xcb), raw[0], "msgpack float64, as Python's msgpack.packb(float)")
-	var v float64
-	require.NoError(t, msgpack.Unmarshal(raw, &v))
-	require.Equal(t, 1000.25, v)
-
-	require.NoError(t, d.Dispatch(ctx, []Anomaly{a}))
-	require.NoError(t, rdb.PExpire(ctx, key, time.Millisecond).Err())
-	require.Eventually(t, func() bool { return rdb.Exists(ctx, key).Val() == 0 }, 2*time.Second, 5*time.Millisecond)
-	require.NoError(t, d.Dispatch(ctx, []Anomaly{a}))
-	stop()
-	require.Len(t, fk["smtp"].got(), 2, "once, suppressed, then again after the key expired")
-}
-
-func TestDispatchRedisDownAlertsAnyway(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: time.Second, DialerRetries: 1})
-	t.Cleanup(func() { _ = rdb.Close() })
-	srv.Stop()
-	fk, chans := fakes("log")
-	d, err := New([]config.AlertRule{rule("", "log", 60)}, chans, rdb, nil, nil, fastOptions)
-	require.NoError(t, err)
-	stop := start(t, d)
-	err = d.Dispatch(context.Background(), anomalies("a.b"))
-	require.ErrorContains(t, err, "cannot de-duplicate alerts in Redis")
-	stop()
-	require.Equal(t, []string{"|a.b"}, fk["log"].got())
-}
-
 func TestRetryFlakyWebhook(t *testing.T) {
 	srv := newHookServer(t, func(n int) int {
 		if n <= 2 {
@@ -233,10 +198,10 @@ func TestRetryFlakyWebhook(t *testing.T) {
 		return http.StatusOK
 	})
 	c := testConfig()
-	c.AlertWebhookURL = srv.URL
+	c.WebhookURL = srv.URL
 	w, err := NewWebhook(c)
 	require.NoError(t, err)
-	d, err := New([]config.AlertRule{rule("skyline", "webhook", 60)}, map[string]Channel{"webhook": w}, nil, nil, nil, fastOptions)
+	d, err := New([]Rule{rule("skyline", "webhook", 60)}, map[string]Channel{"webhook": w}, nil, nil, nil, fastOptions)
 	require.NoError(t, err)
 	stop := start(t, d)
 	require.NoError(t, d.Dispatch(context.Background(), anomalies("skyline.a")))
@@ -261,12 +226,12 @@ func TestRetryGivesUp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newHookServer(t, func(int) int { return tc.status })
 			c := testConfig()
-			c.AlertWebhookURL = srv.URL
+			c.WebhookURL = srv.URL
 			w, err := NewWebhook(c)
 			require.NoError(t, err)
 			opts := fastOptions
 			opts.MaxAttempts = 3
-			d, err := New([]config.AlertRule{rule("", "webhook", 60)}, map[string]Channel{"webhook": w}, nil, nil, nil, opts)
+			d, err := New([]Rule{rule("", "webhook", 60)}, map[string]Channel{"webhook": w}, nil, nil, nil, opts)
 			require.NoError(t, err)
 			stop := start(t, d)
 			require.NoError(t, d.Dispatch(context.Background(), anomalies("a")))
@@ -285,7 +250,7 @@ func TestFailingChannelDoesNotBlock(t *testing.T) {
 	fk, chans := fakes("webhook", "log")
 	fk["webhook"].send = func(ctx context.Context, _ int) error { <-ctx.Done(); return ctx.Err() }
 	opts := Options{SendTimeout: 100 * time.Millisecond, MinBackoff: 10 * time.Millisecond, DrainTimeout: 200 * time.Millisecond}
-	d, err := New([]config.AlertRule{rule("", "webhook", 60), rule("", "log", 60)}, chans, nil, nil, nil, opts)
+	d, err := New([]Rule{rule("", "webhook", 60), rule("", "log", 60)}, chans, nil, nil, nil, opts)
 	require.NoError(t, err)
 	stop := start(t, d)
 
@@ -313,7 +278,7 @@ func TestQueueOverflow(t *testing.T) {
 	fk, chans := fakes("log")
 	opts := fastOptions
 	opts.QueueSize = 2
-	d, err := New([]config.AlertRule{rule("", "log", 60)}, chans, nil, nil, nil, opts)
+	d, err := New([]Rule{rule("", "log", 60)}, chans, nil, nil, nil, opts)
 	require.NoError(t, err)
 	// Run is not started yet: nothing drains the queue, and Dispatch must still not block.
 	t0 := time.Now()
@@ -327,23 +292,23 @@ func TestQueueOverflow(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	smtp, err := NewSMTP(&config.Config{AlertSMTPAddr: "127.0.0.1:25", AlertSMTPFrom: "k@example.com",
-		AlertSMTPTLS: "none", AlertSMTPTo: []string{"skyline=ops@example.com"}})
+	smtp, err := NewSMTP(&Config{SMTPAddr: "127.0.0.1:25", SMTPFrom: "k@example.com",
+		SMTPTLS: "none", SMTPTo: []string{"skyline=ops@example.com"}})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name     string
-		rules    []config.AlertRule
+		rules    []Rule
 		channels map[string]Channel
 		want     string
 	}{
-		{"smtp missing", []config.AlertRule{rule("skyline", "smtp", 1800)}, nil, "rule skyline:smtp:1800 needs --alert-smtp-to"},
-		{"webhook missing", []config.AlertRule{rule("a:b", "webhook", 60)}, nil, "rule a:b:webhook:60 needs --alert-webhook-url"},
-		{"slack missing", []config.AlertRule{rule("x", "slack", 60)}, nil, "rule x:slack:60 needs --alert-slack-url"},
-		{"pagerduty missing", []config.AlertRule{rule("x", "pagerduty", 60)}, nil, "rule x:pagerduty:60 needs --alert-pagerduty-key"},
-		{"log missing", []config.AlertRule{rule("x", "log", 60)}, nil, `rule x:log:60 has no "log" channel`},
-		{"no recipient for the pattern", []config.AlertRule{rule("horizon", "smtp", 60)}, map[string]Channel{"smtp": smtp},
+		{"smtp missing", []Rule{rule("skyline", "smtp", 1800)}, nil, "rule skyline:smtp:1800 needs --alert-smtp-to"},
+		{"webhook missing", []Rule{rule("a:b", "webhook", 60)}, nil, "rule a:b:webhook:60 needs --alert-webhook-url"},
+		{"slack missing", []Rule{rule("x", "slack", 60)}, nil, "rule x:slack:60 needs --alert-slack-url"},
+		{"pagerduty missing", []Rule{rule("x", "pagerduty", 60)}, nil, "rule x:pagerduty:60 needs --alert-pagerduty-key"},
+		{"log missing", []Rule{rule("x", "log", 60)}, nil, `rule x:log:60 has no "log" channel`},
+		{"no recipient for the pattern", []Rule{rule("horizon", "smtp", 60)}, map[string]Channel{"smtp": smtp},
 			`rule horizon:smtp:60 needs --alert-smtp-to: no address for pattern "horizon"`},
-		{"zero expiration", []config.AlertRule{{Pattern: "x", Strategy: "log"}}, map[string]Channel{"log": NewLog(&config.Config{}, nil)},
+		{"zero expiration", []Rule{{Pattern: "x", Strategy: "log"}}, map[string]Channel{"log": NewLog(&Config{}, nil)},
 			"expiration must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,14 +316,14 @@ func TestNewErrors(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
-	_, err = New([]config.AlertRule{rule("skyline", "smtp", 60)}, map[string]Channel{"smtp": smtp}, nil, nil, nil, Options{})
+	_, err = New([]Rule{rule("skyline", "smtp", 60)}, map[string]Channel{"smtp": smtp}, nil, nil, nil, Options{})
 	require.NoError(t, err)
 }
 
 func TestMetricsRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	_, chans := fakes("log", "smtp")
-	rules := []config.AlertRule{rule("", "log", 60), rule("x", "smtp", 60)}
+	rules := []Rule{rule("", "log", 60), rule("x", "smtp", 60)}
 	_, err := New(rules, chans, nil, nil, reg, Options{})
 	require.NoError(t, err)
 	require.Equal(t, 10, testutil.CollectAndCount(reg), "5 counters × 2 strategies, exported at 0 from the start")
@@ -368,7 +333,7 @@ func TestMetricsRegistration(t *testing.T) {
 
 func TestRunTwice(t *testing.T) {
 	_, chans := fakes("log")
-	d, err := New([]config.AlertRule{rule("", "log", 60)}, chans, nil, nil, nil, fastOptions)
+	d, err := New([]Rule{rule("", "log", 60)}, chans, nil, nil, nil, fastOptions)
 	require.NoError(t, err)
 	start(t, d)
 	require.Eventually(t, d.running.Load, time.Second, time.Millisecond)

@@ -3,8 +3,6 @@ package alert
 import (
 	"context"
 	"log/slog"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // Log writes one warning line per alert to the process log. It needs no configuration and is
@@ -15,7 +13,7 @@ type Log struct {
 }
 
 // NewLog builds the log channel; a nil logger discards.
-func NewLog(cfg *config.Config, log *slog.Logger) *Log {
+func NewLog(cfg *Config, log *slog.Logger) *Log {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -30,7 +28,7 @@ func (l *Log) String() string { return "the kale log (stderr)" }
 
 // Send logs "anomalous metric" with the keys metric, value, timestamp, triggered, pattern,
 // expiration and, when set, score, explanation and graph_url. It never fails.
-func (l *Log) Send(ctx context.Context, rule config.AlertRule, a Anomaly) error {
+func (l *Log) Send(ctx context.Context, rule Rule, a Anomaly) error {
 	attrs := []slog.Attr{
 		slog.String("metric", a.Metric),
 		slog.Float64("value", a.Value),

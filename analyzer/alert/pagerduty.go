@@ -5,8 +5,6 @@ import (
 	"math"
 	"net/http"
 	"time"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // PagerDuty triggers a PagerDuty Events API v2 event per alert (--alert-pagerduty-key, the
@@ -44,11 +42,11 @@ type pagerDutyLink struct {
 
 // NewPagerDuty builds the PagerDuty channel from --alert-pagerduty-key, --alert-pagerduty-url
 // and --graph-url.
-func NewPagerDuty(cfg *config.Config) (*PagerDuty, error) {
-	if err := checkURL("--alert-pagerduty-url", cfg.AlertPagerDutyURL); err != nil {
+func NewPagerDuty(cfg *Config) (*PagerDuty, error) {
+	if err := checkURL("--alert-pagerduty-url", cfg.PagerDutyURL); err != nil {
 		return nil, err
 	}
-	return &PagerDuty{url: cfg.AlertPagerDutyURL, key: cfg.AlertPagerDutyKey, graphURL: cfg.GraphURL, client: newHTTPClient()}, nil
+	return &PagerDuty{url: cfg.PagerDutyURL, key: cfg.PagerDutyKey, graphURL: cfg.GraphURL, client: newHTTPClient()}, nil
 }
 
 // Name returns "pagerduty".
@@ -58,7 +56,7 @@ func (p *PagerDuty) Name() string { return "pagerduty" }
 func (p *PagerDuty) String() string { return "PagerDuty Events v2 " + redactURL(p.url) }
 
 // Send posts a trigger event with source "kale", severity "warning" and the anomaly's details.
-func (p *PagerDuty) Send(ctx context.Context, rule config.AlertRule, a Anomaly) error {
+func (p *PagerDuty) Send(ctx context.Context, rule Rule, a Anomaly) error {
 	link := graphLink(p.graphURL, a.Metric)
 	details := map[string]any{
 		"metric":             a.Metric,

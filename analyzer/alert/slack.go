@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // Slack posts to a Slack incoming webhook (--alert-slack-url); it replaces Skyline's HipChat
@@ -19,11 +17,11 @@ type Slack struct {
 }
 
 // NewSlack builds the Slack channel from --alert-slack-url and --graph-url.
-func NewSlack(cfg *config.Config) (*Slack, error) {
-	if err := checkURL("--alert-slack-url", cfg.AlertSlackURL); err != nil {
+func NewSlack(cfg *Config) (*Slack, error) {
+	if err := checkURL("--alert-slack-url", cfg.SlackURL); err != nil {
 		return nil, err
 	}
-	return &Slack{url: cfg.AlertSlackURL, graphURL: cfg.GraphURL, client: newHTTPClient()}, nil
+	return &Slack{url: cfg.SlackURL, graphURL: cfg.GraphURL, client: newHTTPClient()}, nil
 }
 
 // Name returns "slack".
@@ -36,7 +34,7 @@ func (s *Slack) String() string { return "Slack incoming webhook " + redactURL(s
 var slackEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // Send posts {"text": ...}.
-func (s *Slack) Send(ctx context.Context, rule config.AlertRule, a Anomaly) error {
+func (s *Slack) Send(ctx context.Context, rule Rule, a Anomaly) error {
 	name := slackEscape.Replace(a.Metric)
 	if link := graphLink(s.graphURL, a.Metric); link != "" {
 		name = "<" + slackEscape.Replace(link) + "|" + name + ">"

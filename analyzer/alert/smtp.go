@@ -20,8 +20,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // SMTPTimeout bounds one mail delivery: connect, TLS, authentication and the whole SMTP
@@ -59,33 +57,33 @@ type recipient struct {
 
 // NewSMTP builds the SMTP channel from the --alert-smtp-* options and --graph-url. It refuses
 // authentication without TLS.
-func NewSMTP(cfg *config.Config) (*SMTP, error) {
-	host, _, err := net.SplitHostPort(cfg.AlertSMTPAddr)
+func NewSMTP(cfg *Config) (*SMTP, error) {
+	host, _, err := net.SplitHostPort(cfg.SMTPAddr)
 	if err != nil {
-		return nil, fmt.Errorf("cannot use --alert-smtp-addr %q: %w", cfg.AlertSMTPAddr, err)
+		return nil, fmt.Errorf("cannot use --alert-smtp-addr %q: %w", cfg.SMTPAddr, err)
 	}
-	switch cfg.AlertSMTPTLS {
+	switch cfg.SMTPTLS {
 	case "starttls", "tls", "none":
 	default:
-		return nil, fmt.Errorf("cannot use --alert-smtp-tls %q: want starttls, tls or none", cfg.AlertSMTPTLS)
+		return nil, fmt.Errorf("cannot use --alert-smtp-tls %q: want starttls, tls or none", cfg.SMTPTLS)
 	}
-	if cfg.AlertSMTPUser != "" && cfg.AlertSMTPTLS == "none" {
+	if cfg.SMTPUser != "" && cfg.SMTPTLS == "none" {
 		return nil, errors.New("cannot authenticate to the SMTP server without TLS: PLAIN authentication " +
 			"would send the password in clear; set --alert-smtp-tls starttls or tls, or drop --alert-smtp-user")
 	}
-	if cfg.AlertSMTPPassword != "" && cfg.AlertSMTPUser == "" {
+	if cfg.SMTPPassword != "" && cfg.SMTPUser == "" {
 		return nil, errors.New("cannot use --alert-smtp-password without --alert-smtp-user")
 	}
-	from, err := mail.ParseAddress(cfg.AlertSMTPFrom)
+	from, err := mail.ParseAddress(cfg.SMTPFrom)
 	if err != nil {
-		return nil, fmt.Errorf("cannot parse --alert-smtp-from %q: %w", cfg.AlertSMTPFrom, err)
+		return nil, fmt.Errorf("cannot parse --alert-smtp-from %q: %w", cfg.SMTPFrom, err)
 	}
 	s := &SMTP{
-		addr: cfg.AlertSMTPAddr, host: host, security: cfg.AlertSMTPTLS, from: from,
-		user: cfg.AlertSMTPUser, password: cfg.AlertSMTPPassword, graphURL: cfg.GraphURL,
+		addr: cfg.SMTPAddr, host: host, security: cfg.SMTPTLS, from: from,
+		user: cfg.SMTPUser, password: cfg.SMTPPassword, graphURL: cfg.GraphURL,
 		helo: heloName(), timeout: SMTPTimeout, now: time.Now,
 	}
-	for _, e := range cfg.AlertSMTPTo {
+	for _, e := range cfg.SMTPTo {
 		r, err := parseRecipient(e)
 		if err != nil {
 			return nil, err
@@ -153,7 +151,7 @@ func (s *SMTP) recipients(pattern string) []*mail.Address {
 }
 
 // CheckRule reports a rule whose pattern has no recipient.
-func (s *SMTP) CheckRule(rule config.AlertRule) error {
+func (s *SMTP) CheckRule(rule Rule) error {
 	if len(s.recipients(rule.Pattern)) == 0 {
 		return fmt.Errorf("no address for pattern %q (add %s=address, or a plain address for every smtp alert)", rule.Pattern, rule.Pattern)
 	}
@@ -161,7 +159,7 @@ func (s *SMTP) CheckRule(rule config.AlertRule) error {
 }
 
 // Send mails one alert to the rule's recipients over one connection.
-func (s *SMTP) Send(ctx context.Context, rule config.AlertRule, a Anomaly) error {
+func (s *SMTP) Send(ctx context.Context, rule Rule, a Anomaly) error {
 	rcpts := s.recipients(rule.Pattern)
 	if len(rcpts) == 0 {
 		return fmt.Errorf("cannot send alert mail: %w: %w", ErrPermanent, s.CheckRule(rule))
@@ -292,7 +290,7 @@ func headerText(s string) string {
 
 // message composes the mail: headers with CRLF line ends, then a multipart/alternative body
 // of a text part and an HTML part, both quoted-printable.
-func (s *SMTP) message(rule config.AlertRule, a Anomaly, rcpts []*mail.Address) ([]byte, error) {
+func (s *SMTP) message(rule Rule, a Anomaly, rcpts []*mail.Address) ([]byte, error) {
 	name := cleanText(a.Metric)
 	value := formatValue(a.Value)
 	next := int64(rule.Expiration.Seconds())
@@ -366,7 +364,7 @@ func (s *SMTP) message(rule config.AlertRule, a Anomaly, rcpts []*mail.Address) 
 		{"MIME-Version", "1.0"},
 		{"Content-Type", "multipart/alternative; boundary=\"" + mw.Boundary() + "\""},
 		{"Auto-Submitted", "auto-generated"},
-		{"X-Kale-Rule", headerText(ruleString(rule))},
+		{"X-Kale-Rule", headerText(rule.String())},
 	} {
 		m.WriteString(h[0] + ": " + h[1] + "\r\n")
 	}

@@ -23,8 +23,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // fakeSMTP is a tiny SMTP server on 127.0.0.1:0 that speaks just enough of the protocol:
@@ -194,13 +192,13 @@ func testTLS(t *testing.T) (server, client *tls.Config) {
 		&tls.Config{RootCAs: pool}
 }
 
-func smtpConfig(addr, security string, to ...string) *config.Config {
+func smtpConfig(addr, security string, to ...string) *Config {
 	c := testConfig()
-	c.AlertSMTPAddr, c.AlertSMTPTLS, c.AlertSMTPFrom, c.AlertSMTPTo = addr, security, "Kale <kale@example.com>", to
+	c.SMTPAddr, c.SMTPTLS, c.SMTPFrom, c.SMTPTo = addr, security, "Kale <kale@example.com>", to
 	return c
 }
 
-func newTestSMTP(t *testing.T, c *config.Config, clientTLS *tls.Config) *SMTP {
+func newTestSMTP(t *testing.T, c *Config, clientTLS *tls.Config) *SMTP {
 	t.Helper()
 	s, err := NewSMTP(c)
 	require.NoError(t, err)
@@ -312,7 +310,7 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 	serverTLS, clientTLS := testTLS(t)
 	f := startSMTP(t, &fakeSMTP{tlsConf: serverTLS, user: "kale", pass: "s3cret"})
 	c := smtpConfig(f.addr(), "starttls", "ops@example.com")
-	c.AlertSMTPUser, c.AlertSMTPPassword = "kale", "s3cret"
+	c.SMTPUser, c.SMTPPassword = "kale", "s3cret"
 	s := newTestSMTP(t, c, clientTLS)
 	require.NoError(t, s.Send(context.Background(), rule("skyline", "smtp", 60), testAnomaly))
 	m := f.messages()[0]
@@ -320,7 +318,7 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 	require.Equal(t, "kale", m.authed)
 
 	// A wrong password is a permanent failure, and the error does not show the password.
-	c.AlertSMTPPassword = "wr0ng-pass"
+	c.SMTPPassword = "wr0ng-pass"
 	s = newTestSMTP(t, c, clientTLS)
 	err := s.Send(context.Background(), rule("skyline", "smtp", 60), testAnomaly)
 	require.ErrorIs(t, err, ErrPermanent)
@@ -342,7 +340,7 @@ func TestSMTPImplicitTLS(t *testing.T) {
 
 func TestSMTPRefusesAuthWithoutTLS(t *testing.T) {
 	c := smtpConfig("127.0.0.1:25", "none", "ops@example.com")
-	c.AlertSMTPUser, c.AlertSMTPPassword = "kale", "s3cret"
+	c.SMTPUser, c.SMTPPassword = "kale", "s3cret"
 	_, err := NewSMTP(c)
 	require.ErrorContains(t, err, "cannot authenticate to the SMTP server without TLS")
 	require.NotContains(t, err.Error(), "s3cret")
@@ -350,7 +348,7 @@ func TestSMTPRefusesAuthWithoutTLS(t *testing.T) {
 	// starttls is required once chosen: a server without it gets nothing, not even MAIL.
 	f := startSMTP(t, &fakeSMTP{})
 	c = smtpConfig(f.addr(), "starttls", "ops@example.com")
-	c.AlertSMTPUser, c.AlertSMTPPassword = "kale", "s3cret"
+	c.SMTPUser, c.SMTPPassword = "kale", "s3cret"
 	s := newTestSMTP(t, c, nil)
 	err = s.Send(context.Background(), rule("skyline", "smtp", 60), testAnomaly)
 	require.ErrorIs(t, err, ErrPermanent)

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/kale-project/kale/utils/config"
 )
 
 // Webhook POSTs an Alertmanager-compatible JSON array (the body of Alertmanager's
@@ -27,11 +25,11 @@ type webhookAlert struct {
 }
 
 // NewWebhook builds the webhook channel from --alert-webhook-url and --graph-url.
-func NewWebhook(cfg *config.Config) (*Webhook, error) {
-	if err := checkURL("--alert-webhook-url", cfg.AlertWebhookURL); err != nil {
+func NewWebhook(cfg *Config) (*Webhook, error) {
+	if err := checkURL("--alert-webhook-url", cfg.WebhookURL); err != nil {
 		return nil, err
 	}
-	return &Webhook{url: cfg.AlertWebhookURL, graphURL: cfg.GraphURL, client: newHTTPClient()}, nil
+	return &Webhook{url: cfg.WebhookURL, graphURL: cfg.GraphURL, client: newHTTPClient()}, nil
 }
 
 // Name returns "webhook".
@@ -43,7 +41,7 @@ func (w *Webhook) String() string { return "POST " + redactURL(w.url) }
 // Send posts one alert with labels alertname="KaleAnomaly", metric, pattern (the rule's) and
 // severity="warning", and annotations summary, value, triggered, graph_url (when --graph-url
 // is set) and explanation (when the analyzer gave one).
-func (w *Webhook) Send(ctx context.Context, rule config.AlertRule, a Anomaly) error {
+func (w *Webhook) Send(ctx context.Context, rule Rule, a Anomaly) error {
 	link := graphLink(w.graphURL, a.Metric)
 	ann := map[string]string{
 		"summary":   "Anomalous metric: " + a.Metric + " (value: " + formatValue(a.Value) + ")",

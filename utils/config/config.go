@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -343,9 +342,6 @@ func (c *Config) Validate() error {
 	if c.AnalyzerLease < 3*time.Second || c.AnalyzerLease > 10*time.Minute {
 		bad("analyzer-lease", "%v must be between 3s and 10m", c.AnalyzerLease)
 	}
-	if _, err := ParseAlertRules(c.Alerts); err != nil {
-		bad("alerts", "%v", err)
-	}
 	switch c.AlertSMTPTLS {
 	case "starttls", "tls", "none":
 	default:
@@ -479,41 +475,4 @@ func (c *Config) Workers() int {
 		return c.AnalyzerProcesses
 	}
 	return runtime.NumCPU()
-}
-
-// AlertRule is one Skyline alert rule: metrics whose name contains Pattern alert through
-// Strategy at most once per Expiration.
-type AlertRule struct {
-	Pattern    string
-	Strategy   string
-	Expiration time.Duration
-}
-
-// AlertStrategies are the alert channels.
-var AlertStrategies = []string{"smtp", "webhook", "slack", "pagerduty", "log"}
-
-// ParseAlertRules parses "pattern:strategy:expiration_seconds" entries. The pattern may
-// itself contain colons (fields are split from the right).
-func ParseAlertRules(entries []string) ([]AlertRule, error) {
-	var out []AlertRule
-	for _, e := range entries {
-		i := strings.LastIndexByte(e, ':')
-		j := -1
-		if i > 0 {
-			j = strings.LastIndexByte(e[:i], ':')
-		}
-		if i < 0 || j < 0 {
-			return nil, fmt.Errorf("rule %q is not pattern:strategy:expiration_seconds", e)
-		}
-		pattern, strategy, exp := e[:j], e[j+1:i], e[i+1:]
-		if !slices.Contains(AlertStrategies, strategy) {
-			return nil, fmt.Errorf("rule %q: strategy %q is not one of %s", e, strategy, strings.Join(AlertStrategies, ", "))
-		}
-		secs, err := strconv.Atoi(exp)
-		if err != nil || secs < 1 {
-			return nil, fmt.Errorf("rule %q: expiration %q is not a positive number of seconds", e, exp)
-		}
-		out = append(out, AlertRule{Pattern: pattern, Strategy: strategy, Expiration: time.Duration(secs) * time.Second})
-	}
-	return out, nil
 }

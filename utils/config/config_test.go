@@ -129,16 +129,6 @@ func TestPrintDefaultRoundTrip(t *testing.T) {
 	}
 }
 
-func TestParseAlertRules(t *testing.T) {
-	rules, err := ParseAlertRules([]string{"skyline:smtp:1800", "a:b:c:log:5"})
-	require.NoError(t, err)
-	require.Equal(t, []AlertRule{{"skyline", "smtp", 1800 * time.Second}, {"a:b:c", "log", 5 * time.Second}}, rules)
-	for _, bad := range []string{"skyline", "skyline:smtp", "x:carrier-pigeon:5", "x:smtp:0", "x:smtp:soon"} {
-		_, err := ParseAlertRules([]string{bad})
-		require.Error(t, err, bad)
-	}
-}
-
 func TestSkylineAnalyzerSettings(t *testing.T) {
 	r, err := resolve(t, []string{"--config", "testdata/skyline_alerts.toml"}, nil)
 	require.NoError(t, err)

@@ -2,28 +2,73 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/analyzer/alert"
+	"github.com/kale-project/kale/analyzer/alert/alertstore"
+	"github.com/kale-project/kale/analyzer/recordstore"
+	"github.com/kale-project/kale/analyzer/statestore"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 )
 
-// startAnalyzer builds the analyzer, its alert dispatcher and Graphite sender, and starts
-// them in g.
+// checkAnalyzerConfig validates the options the analyzer's packages own, which the config
+// binder does not know: the --alerts rules. Every command runs it after parseConfig.
+func checkAnalyzerConfig(c *config.Config) error {
+	_, err := alertRules(c)
+	return err
+}
+
+// alertRules parses --alerts.
+func alertRules(c *config.Config) ([]alert.Rule, error) {
+	rules, err := alert.ParseRules(c.Alerts)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --alerts: %w", err)
+	}
+	return rules, nil
+}
+
+// alertConfig maps the --alert-* options and --graph-url onto the alert channels' Config.
+func alertConfig(c *config.Config) *alert.Config {
+	return &alert.Config{
+		WebhookURL: c.AlertWebhookURL, SlackURL: c.AlertSlackURL,
+		SMTPAddr: c.AlertSMTPAddr, SMTPFrom: c.AlertSMTPFrom, SMTPTo: c.AlertSMTPTo, SMTPUser: c.AlertSMTPUser,
+		SMTPPassword: c.AlertSMTPPassword, SMTPTLS: c.AlertSMTPTLS,
+		PagerDutyKey: c.AlertPagerDutyKey, PagerDutyURL: c.AlertPagerDutyURL, GraphURL: c.GraphURL,
+	}
+}
+
+// analyzerConfig maps the configuration onto the analyzer's Config.
+func analyzerConfig(c *config.Config) analyzer.Config {
+	return analyzer.Config{
+		Detector: c.Detector, Kale: algorithms.DefaultKaleConfig(), KaleThreshold: c.KaleThreshold,
+		Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
+		SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
+		CanaryMetric: c.CanaryMetric, ID: c.AnalyzerID, Lease: c.AnalyzerLease, MaxFuture: c.MaxFuture,
+	}
+}
+
+// startAnalyzer builds the analyzer, its stores, alert dispatcher and Graphite sender, and
+// starts them in g.
 func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg *prometheus.Registry, log *slog.Logger) error {
+	rules, err := alertRules(c)
+	if err != nil {
+		return err
+	}
 	alog := log.With("component", "analyzer")
 	var alerter analyzer.Alerter
-	if rules, _ := config.ParseAlertRules(c.Alerts); c.EnableAlerts && len(rules) > 0 {
-		chs, err := alert.Channels(c, alog)
+	if c.EnableAlerts && len(rules) > 0 {
+		chs, err := alert.Channels(alertConfig(c), alog)
 		if err != nil {
 			return err
 		}
-		d, err := alert.New(rules, chs, store.Client(), alog, reg, alert.Options{})
+		d, err := alert.New(rules, chs, alertstore.New(store.Client()), alog, reg, alert.Options{})
 		if err != nil {
 			return err
 		}
@@ -34,14 +79,11 @@ func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, sto
 	if c.GraphiteAddr != "" {
 		graphite = &alert.Graphite{Addr: c.GraphiteAddr}
 	}
+	records, states := recordstore.New(store.Client()), statestore.New(store)
 	a, err := analyzer.New(analyzer.Options{
-		Config: analyzer.Config{
-			Detector: c.Detector, Kale: algorithms.DefaultKaleConfig(), KaleThreshold: c.KaleThreshold,
-			Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
-			SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
-			CanaryMetric: c.CanaryMetric, ID: c.AnalyzerID, Lease: c.AnalyzerLease, MaxFuture: c.MaxFuture,
-		},
-		Store: store, Alerter: alerter, Graphite: graphite, Registry: reg, Log: alog,
+		Config: analyzerConfig(c), Store: store,
+		Records: records, Leases: records, States: states, Triggers: states,
+		Alerter: alerter, Graphite: graphite, Registry: reg, Log: alog,
 	})
 	if err != nil {
 		return err

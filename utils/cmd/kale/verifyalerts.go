@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/kale-project/kale/analyzer/alert"
-	"github.com/kale-project/kale/utils/config"
 )
 
 // verifyTimeout bounds each test alert sent by verify-alerts --trigger.
@@ -30,15 +29,15 @@ func runVerifyAlerts(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	rules, err := alertRules(r.Config) // until parseConfig runs checkAnalyzerConfig
+	if err != nil {
+		return err
+	}
 	if metric == "" {
 		return fmt.Errorf("%w: --metric is required", errUsage)
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
-	}
-	rules, err := config.ParseAlertRules(r.Alerts)
-	if err != nil {
-		return fmt.Errorf("cannot parse --alerts: %w", err)
 	}
 	if !r.EnableAlerts {
 		fmt.Fprintln(stdout, "note: --enable-alerts is false: the analyzer sends no alerts")
@@ -52,8 +51,8 @@ func runVerifyAlerts(ctx context.Context, args []string, stdout, stderr io.Write
 	log := newLogger(r.Config, stderr)
 	var unconfigured, failed int
 	for _, rule := range matched {
-		name := fmt.Sprintf("%s:%s:%d", rule.Pattern, rule.Strategy, int64(rule.Expiration.Seconds()))
-		ch, err := alert.NewChannel(rule.Strategy, r.Config, log)
+		name := rule.String()
+		ch, err := alert.NewChannel(rule.Strategy, alertConfig(r.Config), log)
 		if err == nil {
 			if rc, ok := ch.(alert.RuleChecker); ok {
 				err = rc.CheckRule(rule)
@@ -98,7 +97,7 @@ func runVerifyAlerts(ctx context.Context, args []string, stdout, stderr io.Write
 
 // describe names a channel's destination (never a secret) and, for SMTP, the recipients of
 // the rule.
-func describe(ch alert.Channel, rule config.AlertRule) string {
+func describe(ch alert.Channel, rule alert.Rule) string {
 	d := ch.Name()
 	if s, ok := ch.(fmt.Stringer); ok {
 		d = s.String()
