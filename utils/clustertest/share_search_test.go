@@ -15,7 +15,8 @@ import (
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/oculus"
-	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/oculus/collectionstore"
+	"github.com/kale-project/kale/oculus/indexstore"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
@@ -164,7 +165,7 @@ func TestTwoAnalyzersShareOneCycleOnCluster(t *testing.T) {
 // into an in-memory index, finds a planted near-duplicate with DTW and Euclidean distance,
 // and saves and lists collections there.
 func TestSearchOnCluster(t *testing.T) {
-	cl, store := openCluster(t)
+	_, store := openCluster(t)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
 	walk := func(n int) []float64 {
@@ -189,12 +190,12 @@ func TestSearchOnCluster(t *testing.T) {
 	series["search.twin.a"], series["search.twin.b"] = twinA, twinB
 	put(t, store, series)
 
-	cfg := config.DefaultConfig()
-	cfg.Redis = cl.URL
-	cfg.OculusIndex = "" // in memory
-	cfg.OculusWindow = 24 * time.Hour
+	cfg := oculus.DefaultConfig() // the index in memory
+	cfg.Window = 24 * time.Hour
 	cfg.SearchTimeout = time.Minute
-	svc, err := oculus.New(oculus.Options{Config: cfg, Store: store, Log: slog.New(slog.DiscardHandler)})
+	log := slog.New(slog.DiscardHandler)
+	svc, err := oculus.New(oculus.Options{Config: cfg, Series: store, Collections: collectionstore.New(store.Client(), log),
+		State: indexstore.New(store.Client()), Log: log})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = svc.Close() })
 	_, err = svc.Sync(ctx)
