@@ -46,6 +46,7 @@ func TestValidate(t *testing.T) {
 		{Query{Values: vals, Prefix: strings.Repeat("p", 2000)}, "prefix of 2000 bytes"},
 	} {
 		_, err := validate(tc.q, 256)
+		require.Equal(t, err, tc.q.Validate(), "the exported check is the search's")
 		if tc.want == "" {
 			require.NoError(t, err, "%+v", tc.q)
 			continue
