@@ -54,6 +54,7 @@ type envOptions struct {
 	password  string
 	burst     int
 	listeners func() []listener.State
+	traffic   func() (received, rejected map[string]float64)
 	logLevel  LogLeveler
 }
 
@@ -82,7 +83,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		e.analyze()
 	}
 	opts := Options{Config: configOf(cfg), Store: store, Records: recordstore.New(store.Client()), Registry: e.reg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Listeners: o.listeners, LogLevel: o.logLevel, Version: "test"}
+		Listeners: o.listeners, Traffic: o.traffic, LogLevel: o.logLevel, Version: "test"}
 	if !o.noSearch {
 		oc := newOculus(t, cfg, store)
 		t.Cleanup(func() { _ = oc.Close() })

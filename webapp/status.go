@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
 )
 
 // Status is what the status page and /api/v1/status report: real checks, each with the
@@ -173,28 +171,15 @@ func (s *Server) redisStatus(ctx context.Context, full bool) RedisStatus {
 	return r
 }
 
-// listenerStatus joins the listeners' states with their counters from the registry.
+// listenerStatus joins the listeners' states with their traffic counts.
 func (s *Server) listenerStatus(now time.Time) []ListenerStatus {
 	out := []ListenerStatus{}
 	if s.listeners == nil {
 		return out
 	}
-	received, rejected := map[string]float64{}, map[string]float64{}
-	if mfs, err := s.reg.Gather(); err == nil {
-		for _, mf := range mfs {
-			var dst map[string]float64
-			switch mf.GetName() {
-			case "kale_horizon_received_total":
-				dst = received
-			case "kale_horizon_rejected_total":
-				dst = rejected
-			default:
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				dst[label(m, "protocol")] += m.GetCounter().GetValue()
-			}
-		}
+	var received, rejected map[string]float64
+	if s.traffic != nil {
+		received, rejected = s.traffic()
 	}
 	rates := s.rates.rates(received, now)
 	for _, l := range s.listeners() {
@@ -206,15 +191,6 @@ func (s *Server) listenerStatus(now time.Time) []ListenerStatus {
 			Received: received[l.Protocol], Rejected: rejected[l.Protocol], Rate: rate})
 	}
 	return out
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
 }
 
 // rateSampler turns counter totals into per-second rates: each call records a sample (at most

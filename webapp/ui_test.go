@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon/listener"
@@ -141,11 +140,9 @@ func TestUI(t *testing.T) {
 			{Protocol: "msgpack-udp", Addr: "127.0.0.1:2025", Up: true},
 			{Protocol: "pickle-tcp", Addr: "127.0.0.1:2024", Error: "listen tcp 127.0.0.1:2024: bind: address already in use"},
 		}
+	}, traffic: func() (received, rejected map[string]float64) {
+		return map[string]float64{"plaintext-tcp": 52_340, "msgpack-udp": 1_200}, map[string]float64{"plaintext-tcp": 3}
 	}})
-	received := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_horizon_received_total", Help: "test"}, []string{"protocol"})
-	e.reg.MustRegister(received)
-	received.WithLabelValues("plaintext-tcp").Add(52_340)
-	received.WithLabelValues("msgpack-udp").Add(1_200)
 	ctx := browser(t)
 	base := e.http.URL
 	require.True(t, e.server.ChartsBuilt() || os.Getenv("CI") != "true", "in CI the chart assets must be built (make assets)")

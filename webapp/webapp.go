@@ -75,8 +75,11 @@ type Options struct {
 	Collections CollectionStore
 	Index       IndexStatuser // nil: taken from Search or Collections when they implement it
 	Listeners   func() []listener.State
-	Registry    *prometheus.Registry // the whole process's collectors, served on /metrics
-	Log         *slog.Logger
+	// Traffic reports the datapoints each listener received and rejected, by protocol
+	// (horizon's counters); nil: the status page shows none.
+	Traffic  func() (received, rejected map[string]float64)
+	Registry *prometheus.Registry // the whole process's collectors, served on /metrics
+	Log      *slog.Logger
 	// LogLevel, when set, lets /api/v1/admin/log-level read and change the level at run time.
 	LogLevel LogLeveler
 	// Version is shown in the footer and /healthz.
@@ -95,6 +98,7 @@ type Server struct {
 	cols      CollectionStore
 	index     IndexStatuser
 	listeners func() []listener.State
+	traffic   func() (received, rejected map[string]float64)
 	reg       *prometheus.Registry
 	log       *slog.Logger
 	logLevel  LogLeveler
@@ -169,7 +173,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: o.Config, store: o.Store, records: o.Records, stats: redisStats{o.Store}, search: o.Search, cols: o.Collections,
-		index: o.Index, listeners: o.Listeners, reg: o.Registry, log: o.Log, logLevel: o.LogLevel, version: o.Version,
+		index: o.Index, listeners: o.Listeners, traffic: o.Traffic, reg: o.Registry, log: o.Log, logLevel: o.LogLevel, version: o.Version,
 		now: o.Now, started: o.Now(),
 		searchLimit: newSearchLimiter(o.Config.SearchRate, o.Config.SearchBurst),
 		authFails:   newFailureLimiter(authFailRate, authFailBurst, authFailClients),

@@ -30,8 +30,12 @@ func startWebapp(ctx context.Context, g *errgroup.Group, c *config.Config, store
 		stopped()
 		return nil
 	}
+	var traffic func() (received, rejected map[string]float64)
+	if listeners != nil {
+		traffic = horizonTraffic(reg)
+	}
 	srv, err := newWebapp(webapp.Options{
-		Config: webappConfig(c), Store: store, Records: recordstore.New(store.Client()), Search: search, Collections: cols, Listeners: listeners,
+		Config: webappConfig(c), Store: store, Records: recordstore.New(store.Client()), Search: search, Collections: cols, Listeners: listeners, Traffic: traffic,
 		Registry: reg, Log: log.With("component", "webapp"), Version: version,
 	}, with...)
 	if err != nil {
@@ -63,5 +67,38 @@ func webappConfig(c *config.Config) webapp.Config {
 		GraphURL:        c.GraphURL, FullNamespace: c.FullNamespace,
 		Detector: c.Detector, Algorithms: c.Algorithms, Consensus: c.Consensus,
 		OculusWindow: c.OculusWindow,
+	}
+}
+
+// horizonTraffic reports what each horizon listener received and rejected, by protocol, from
+// horizon's counters (kale_horizon_received_total and kale_horizon_rejected_total) in the
+// process's registry. Horizon keeps these counters to itself today; once it reports them
+// beside its listeners' states, the webapp's Traffic should take that instead.
+func horizonTraffic(g prometheus.Gatherer) func() (received, rejected map[string]float64) {
+	return func() (received, rejected map[string]float64) {
+		received, rejected = map[string]float64{}, map[string]float64{}
+		mfs, err := g.Gather()
+		if err != nil {
+			return received, rejected
+		}
+		for _, mf := range mfs {
+			var dst map[string]float64
+			switch mf.GetName() {
+			case "kale_horizon_received_total":
+				dst = received
+			case "kale_horizon_rejected_total":
+				dst = rejected
+			default:
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "protocol" {
+						dst[l.GetValue()] += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return received, rejected
 	}
 }

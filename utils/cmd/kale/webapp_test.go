@@ -78,9 +78,9 @@ func TestStartWebapp(t *testing.T) {
 	require.True(t, called, "without a webapp, what waits for it is released at once")
 }
 
-// TestWebappConfig checks that every field of webapp.Config is mapped from the process's
+// TestWebappConfigMapping checks that every field of webapp.Config is mapped from the process's
 // configuration: a field added to webapp.Config but forgotten in webappConfig stays zero.
-func TestWebappConfig(t *testing.T) {
+func TestWebappConfigMapping(t *testing.T) {
 	c := config.DefaultConfig()
 	c.Webapp, c.WebappMaxConns, c.WebappAllowedHosts = "127.0.0.1:1501", 7, []string{"kale.example.com"}
 	c.WebappToken, c.WebappUser, c.WebappPassword = "tok", "ops", "pw"
@@ -99,4 +99,19 @@ func TestWebappConfig(t *testing.T) {
 		GraphURL: "http://graphite/?target=%s", FullNamespace: "full.", Detector: "skyline",
 		Algorithms: []string{"grubbs", "ks_test"}, Consensus: 2, OculusWindow: 2 * time.Hour,
 	}, got)
+}
+
+// TestWebappHorizonTraffic checks that horizon's listener counters reach the webapp by protocol.
+func TestWebappHorizonTraffic(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	received := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_horizon_received_total", Help: "test"}, []string{"protocol"})
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_horizon_rejected_total", Help: "test"}, []string{"protocol", "reason"})
+	reg.MustRegister(received, rejected)
+	received.WithLabelValues("plaintext-tcp").Add(52_340)
+	received.WithLabelValues("msgpack-udp").Add(1_200)
+	rejected.WithLabelValues("plaintext-tcp", "bad_value").Add(2)
+	rejected.WithLabelValues("plaintext-tcp", "too_long").Add(3)
+	rec, rej := horizonTraffic(reg)()
+	require.Equal(t, map[string]float64{"plaintext-tcp": 52_340, "msgpack-udp": 1_200}, rec)
+	require.Equal(t, map[string]float64{"plaintext-tcp": 5}, rej)
 }
