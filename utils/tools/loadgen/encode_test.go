@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/kale-project/kale/horizon/protocol"
 	"math/big"
 	"os"
 	"os/exec"
@@ -63,7 +64,7 @@ func ogrekDecode(t *testing.T, b []byte) any {
 // (pickletools.optimize), and og-rek reads it as the same value as Python's own pickle.
 func TestPickleMatchesPython(t *testing.T) {
 	names := Names("loadgen.", 5)
-	got := encode(t, PickleUDP, names, pythonPoints)
+	got := encode(t, protocol.PickleUDP, names, pythonPoints)
 	require.Equal(t, hex.EncodeToString(readFile(t, "testdata/python-protocol2-optimized.pickle")), hex.EncodeToString(got))
 
 	python := ogrekDecode(t, readFile(t, "testdata/python-protocol2.pickle"))
@@ -77,25 +78,9 @@ func TestPickleMatchesPython(t *testing.T) {
 	}, python)
 
 	// pickle-tcp is the same pickle behind a big-endian uint32 length.
-	framed := encode(t, PickleTCP, names, pythonPoints)
+	framed := encode(t, protocol.PickleTCP, names, pythonPoints)
 	require.Equal(t, uint32(len(got)), binary.BigEndian.Uint32(framed))
 	require.Equal(t, got, framed[4:])
-}
-
-func TestAppendPickleIntMatchesPython(t *testing.T) {
-	// pickletools.optimize(pickle.dumps(v, 2))[2:-1].hex() in Python 3.11.
-	for _, tc := range []struct {
-		v   int64
-		hex string
-	}{
-		{0, "4b00"}, {5, "4b05"}, {128, "4b80"}, {255, "4bff"}, {256, "4d0001"}, {65535, "4dffff"},
-		{65536, "4a00000100"}, {-1, "4affffffff"}, {-5, "4afbffffff"}, {-70000, "4a90eefeff"},
-		{2147483647, "4affffff7f"}, {-2147483648, "4a00000080"}, {2147483648, "8a050000008000"},
-		{5000000000, "8a0500f2052a01"}, {-2147483649, "8a05ffffff7fff"}, {549755813888, "8a06000000008000"},
-		{9223372036854775807, "8a08ffffffffffffff7f"}, {-9223372036854775808, "8a080000000000000080"},
-	} {
-		require.Equal(t, tc.hex, hex.EncodeToString(appendPickleInt(nil, tc.v)), "int %d", tc.v)
-	}
 }
 
 // A frame larger than Python's 1000-item APPENDS batches decodes with og-rek and with
@@ -106,7 +91,7 @@ func TestPickleRoundTrip(t *testing.T) {
 	for i := range 2500 {
 		pts = append(pts, pt{i % 7, 1_700_000_000 + int64(i/7), i % valueCount})
 	}
-	b := encode(t, PickleUDP, names, pts)
+	b := encode(t, protocol.PickleUDP, names, pts)
 	list, ok := ogrekDecode(t, b).([]any)
 	require.True(t, ok)
 	require.Len(t, list, len(pts))
@@ -125,7 +110,7 @@ func TestPickleLoadsInPython(t *testing.T) {
 	}
 	names := Names("loadgen.", 5)
 	cmd := exec.Command(py, "-c", "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read()))")
-	cmd.Stdin = bytes.NewReader(encode(t, PickleUDP, names, pythonPoints))
+	cmd.Stdin = bytes.NewReader(encode(t, protocol.PickleUDP, names, pythonPoints))
 	out, err := cmd.Output()
 	require.NoError(t, err)
 	var want []string
@@ -138,7 +123,7 @@ func TestPickleLoadsInPython(t *testing.T) {
 func TestMsgpack(t *testing.T) {
 	names := Names("mp.", 3)
 	// One datapoint is sent bare, as Skyline's seed_data.py did.
-	single := encode(t, MsgpackUDP, names, []pt{{2, 1_700_000_000, 3}})
+	single := encode(t, protocol.MsgpackUDP, names, []pt{{2, 1_700_000_000, 3}})
 	var v []any
 	require.NoError(t, msgpack.Unmarshal(single, &v))
 	require.Equal(t, []any{"mp.000002", []any{uint32(1_700_000_000), Value(3)}}, v)
@@ -149,7 +134,7 @@ func TestMsgpack(t *testing.T) {
 		for i := range n {
 			pts = append(pts, pt{i % 3, int64(i), i % valueCount})
 		}
-		b := encode(t, MsgpackUDP, names, pts)
+		b := encode(t, protocol.MsgpackUDP, names, pts)
 		var batch [][]any
 		require.NoError(t, msgpack.Unmarshal(b, &batch), "batch of %d", n)
 		require.Len(t, batch, n)
@@ -157,36 +142,12 @@ func TestMsgpack(t *testing.T) {
 	}
 }
 
-// The hand-written msgpack primitives write what vmihailenco/msgpack (compact ints) and
-// Python's msgpack write.
-func TestMsgpackPrimitives(t *testing.T) {
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	for _, v := range []int64{0, 5, 127, 128, 255, 256, 65535, 65536, 1_700_000_000, 1 << 32, 1<<63 - 1,
-		-1, -32, -33, -128, -129, -32768, -32769, -1 << 31, -1<<31 - 1, -1 << 63} {
-		buf.Reset()
-		require.NoError(t, enc.EncodeInt(v))
-		require.Equal(t, buf.Bytes(), appendMsgpackInt(nil, v), "int %d", v)
-	}
-	for _, n := range []int{0, 31, 32, 255, 256, 65535, 65536} {
-		s := strings.Repeat("a", n)
-		buf.Reset()
-		require.NoError(t, enc.EncodeString(s))
-		require.Equal(t, buf.Bytes(), appendMsgpackStr(nil, s), "str of %d", n)
-	}
-	for _, n := range []int{0, 15, 16, 65535, 65536} {
-		buf.Reset()
-		require.NoError(t, enc.EncodeArrayLen(n))
-		require.Equal(t, buf.Bytes(), appendMsgpackArray(nil, n), "array of %d", n)
-	}
-}
-
 func TestPlaintext(t *testing.T) {
 	names := Names("pt.", 2)
 	pts := []pt{{0, 1_700_000_000, 0}, {1, 1_700_000_001, 1023}, {0, 1_700_000_002, 4}}
-	b := encode(t, PlaintextTCP, names, pts)
+	b := encode(t, protocol.PlaintextTCP, names, pts)
 	require.Equal(t, "pt.000000 0.125 1700000000\npt.000001 255.875 1700000001\npt.000000 1.125 1700000002\n", string(b))
-	require.Equal(t, b, encode(t, PlaintextUDP, names, pts))
+	require.Equal(t, b, encode(t, protocol.PlaintextUDP, names, pts))
 	requireDecodes(t, plaintext.Decode, b, names, pts)
 }
 

@@ -21,6 +21,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"github.com/kale-project/kale/horizon/protocol"
 	"io"
 	"net"
 	"strconv"
@@ -260,9 +261,9 @@ func (o *Options) normalize() (Target, error) {
 	}
 	if o.Batch == 0 {
 		switch t.Protocol {
-		case PickleTCP, PlaintextTCP:
+		case protocol.PickleTCP, protocol.PlaintextTCP:
 			o.Batch = 500
-		case PickleUDP, MsgpackUDP:
+		case protocol.PickleUDP, protocol.MsgpackUDP:
 			o.Batch = 20
 		default:
 			o.Batch = 1

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"github.com/kale-project/kale/horizon/protocol"
 	"io"
 	"net"
 	"strings"
@@ -30,11 +31,11 @@ func benchEncode(b *testing.B, proto string, batch int) {
 	b.ReportMetric(float64(b.N)*float64(batch)/b.Elapsed().Seconds(), "datapoints/s")
 }
 
-func BenchmarkEncodePickle(b *testing.B)        { benchEncode(b, PickleTCP, 500) }
-func BenchmarkEncodePickleUDP(b *testing.B)     { benchEncode(b, PickleUDP, 20) }
-func BenchmarkEncodeMsgpack(b *testing.B)       { benchEncode(b, MsgpackUDP, 20) }
-func BenchmarkEncodeMsgpackSingle(b *testing.B) { benchEncode(b, MsgpackUDP, 1) }
-func BenchmarkEncodePlaintext(b *testing.B)     { benchEncode(b, PlaintextTCP, 500) }
+func BenchmarkEncodePickle(b *testing.B)        { benchEncode(b, protocol.PickleTCP, 500) }
+func BenchmarkEncodePickleUDP(b *testing.B)     { benchEncode(b, protocol.PickleUDP, 20) }
+func BenchmarkEncodeMsgpack(b *testing.B)       { benchEncode(b, protocol.MsgpackUDP, 20) }
+func BenchmarkEncodeMsgpackSingle(b *testing.B) { benchEncode(b, protocol.MsgpackUDP, 1) }
+func BenchmarkEncodePlaintext(b *testing.B)     { benchEncode(b, protocol.PlaintextTCP, 500) }
 
 // BenchmarkSend measures the generator's ceiling end to end: a one-second unlimited run per
 // protocol into a local sink that reads and discards (TCP) or a UDP socket nobody drains

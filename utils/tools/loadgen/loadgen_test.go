@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"github.com/kale-project/kale/horizon/protocol"
 	"io"
 	"net"
 	"strings"
@@ -22,19 +23,19 @@ func TestParseTarget(t *testing.T) {
 		in   string
 		want Target
 	}{
-		{"pickle://127.0.0.1:2024", Target{PickleTCP, "tcp", "127.0.0.1:2024"}},
-		{"pickle-tcp://localhost:2024", Target{PickleTCP, "tcp", "localhost:2024"}},
-		{"pickle-udp://127.0.0.1:2024", Target{PickleUDP, "udp", "127.0.0.1:2024"}},
-		{"msgpack://127.0.0.1:2025", Target{MsgpackUDP, "udp", "127.0.0.1:2025"}},
-		{"msgpack-udp://127.0.0.1:2025", Target{MsgpackUDP, "udp", "127.0.0.1:2025"}},
-		{"plaintext://[::1]:2003", Target{PlaintextTCP, "tcp", "[::1]:2003"}},
-		{"PLAINTEXT-UDP://:2003", Target{PlaintextUDP, "udp", ":2003"}},
+		{"pickle://127.0.0.1:2024", Target{protocol.PickleTCP, "tcp", "127.0.0.1:2024"}},
+		{"pickle-tcp://localhost:2024", Target{protocol.PickleTCP, "tcp", "localhost:2024"}},
+		{"pickle-udp://127.0.0.1:2024", Target{protocol.PickleUDP, "udp", "127.0.0.1:2024"}},
+		{"msgpack://127.0.0.1:2025", Target{protocol.MsgpackUDP, "udp", "127.0.0.1:2025"}},
+		{"msgpack-udp://127.0.0.1:2025", Target{protocol.MsgpackUDP, "udp", "127.0.0.1:2025"}},
+		{"plaintext://[::1]:2003", Target{protocol.PlaintextTCP, "tcp", "[::1]:2003"}},
+		{"PLAINTEXT-UDP://:2003", Target{protocol.PlaintextUDP, "udp", ":2003"}},
 	} {
 		got, err := ParseTarget(tc.in)
 		require.NoError(t, err, tc.in)
 		require.Equal(t, tc.want, got, tc.in)
 	}
-	require.Equal(t, "pickle-tcp://127.0.0.1:2024", Target{PickleTCP, "tcp", "127.0.0.1:2024"}.String())
+	require.Equal(t, "pickle-tcp://127.0.0.1:2024", Target{protocol.PickleTCP, "tcp", "127.0.0.1:2024"}.String())
 
 	for _, tc := range []struct{ in, msg string }{
 		{"", "want pickle://HOST:PORT"},
@@ -242,7 +243,7 @@ func TestRunVerifyRedisUnreachable(t *testing.T) {
 }
 
 func TestReportString(t *testing.T) {
-	r := Report{Target: Target{PickleTCP, "tcp", "h:1"}, Metrics: 1000, Planned: 2_000_000, Sent: 1_000_000, Bytes: 36_000_000,
+	r := Report{Target: Target{protocol.PickleTCP, "tcp", "h:1"}, Metrics: 1000, Planned: 2_000_000, Sent: 1_000_000, Bytes: 36_000_000,
 		Payloads: 2000, Duration: time.Second, Elapsed: 2 * time.Second, Verified: true, Stored: 999_000}
 	require.Equal(t, int64(1000), r.Lost())
 	require.InDelta(t, 0.1, r.LossPct(), 1e-9)

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"github.com/kale-project/kale/horizon/protocol"
 	"net"
 	"strconv"
 	"strings"
@@ -18,14 +19,14 @@ type Target struct {
 // schemes maps every accepted URL scheme to a listener option name. The short forms match
 // the listeners' native transport (pickle and plaintext are TCP, msgpack is UDP).
 var schemes = map[string]string{
-	"pickle":        PickleTCP,
-	"pickle-tcp":    PickleTCP,
-	"pickle-udp":    PickleUDP,
-	"msgpack":       MsgpackUDP,
-	"msgpack-udp":   MsgpackUDP,
-	"plaintext":     PlaintextTCP,
-	"plaintext-tcp": PlaintextTCP,
-	"plaintext-udp": PlaintextUDP,
+	"pickle":        protocol.PickleTCP,
+	"pickle-tcp":    protocol.PickleTCP,
+	"pickle-udp":    protocol.PickleUDP,
+	"msgpack":       protocol.MsgpackUDP,
+	"msgpack-udp":   protocol.MsgpackUDP,
+	"plaintext":     protocol.PlaintextTCP,
+	"plaintext-tcp": protocol.PlaintextTCP,
+	"plaintext-udp": protocol.PlaintextUDP,
 }
 
 // SchemeHelp lists the accepted target forms for flag help and error messages.
@@ -53,11 +54,7 @@ func ParseTarget(s string) (Target, error) {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return Target{}, fmt.Errorf("cannot parse target %q: port %q is not a number in 1..65535", s, port)
 	}
-	network := "tcp"
-	if strings.HasSuffix(proto, "-udp") {
-		network = "udp"
-	}
-	return Target{Protocol: proto, Network: network, Addr: addr}, nil
+	return Target{Protocol: proto, Network: protocol.Network(proto), Addr: addr}, nil
 }
 
 // String is the canonical form, e.g. "pickle-tcp://127.0.0.1:2024".

@@ -30,25 +30,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
-// The listener protocols, named like horizon's listener options.
-const (
-	PickleTCP    = "pickle-tcp"
-	PickleUDP    = "pickle-udp"
-	MsgpackUDP   = "msgpack-udp"
-	PlaintextTCP = "plaintext-tcp"
-	PlaintextUDP = "plaintext-udp"
-)
-
-// Protocols lists the protocols in the order reports print them.
-var Protocols = []string{PickleTCP, PickleUDP, MsgpackUDP, PlaintextTCP, PlaintextUDP}
-
 // Target is one enabled horizon listener.
 type Target struct {
-	Protocol string // one of Protocols
+	Protocol string // one of horizon/protocol.All
 	Addr     string // host:port
 }
 
@@ -141,8 +130,8 @@ func (o *Options) validate() error {
 	}
 	seen := map[string]bool{}
 	for _, t := range o.Targets {
-		if !slices.Contains(Protocols, t.Protocol) {
-			return bad("unknown protocol %q (want one of %s)", t.Protocol, strings.Join(Protocols, ", "))
+		if !slices.Contains(protocol.All, t.Protocol) {
+			return bad("unknown protocol %q (want one of %s)", t.Protocol, strings.Join(protocol.All, ", "))
 		}
 		if seen[t.Protocol] {
 			return bad("protocol %q listed twice", t.Protocol)
@@ -194,7 +183,7 @@ func (r Report) OK() bool { return len(r.Missing) == 0 && len(r.Errors) == 0 && 
 // String is the summary printed by `kale seed`.
 func (r Report) String() string {
 	var via []string
-	for _, p := range Protocols {
+	for _, p := range protocol.All {
 		if n, ok := r.Sent[p]; ok {
 			via = append(via, fmt.Sprintf("%s %d", p, n))
 		}

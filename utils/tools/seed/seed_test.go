@@ -3,6 +3,7 @@ package seed
 import (
 	"bytes"
 	"context"
+	"github.com/kale-project/kale/horizon/protocol"
 	"log/slog"
 	"slices"
 	"testing"
@@ -59,7 +60,7 @@ func TestSeedThroughHorizon(t *testing.T) {
 	require.True(t, rep.OK(), rep.String())
 	require.Equal(t, DefaultMetrics, rep.Metrics)
 	require.Len(t, rep.Sent, 5)
-	for _, p := range Protocols {
+	for _, p := range protocol.All {
 		require.GreaterOrEqual(t, rep.Sent[p], 7*90, "%s carries several metrics", p)
 	}
 	require.Equal(t, DefaultMetrics*90, rep.SentTotal())
@@ -111,11 +112,11 @@ func TestSeedThroughHorizon(t *testing.T) {
 
 // A disabled listener is not a target: the others carry all the metrics.
 func TestSeedSkipsDisabledProtocol(t *testing.T) {
-	store, targets := startHorizon(t, PlaintextUDP, PickleUDP)
+	store, targets := startHorizon(t, protocol.PlaintextUDP, protocol.PickleUDP)
 	require.Len(t, targets, 3)
 	rep, err := Run(context.Background(), Options{Store: store, Targets: targets, Metrics: 12, History: time.Hour})
 	require.NoError(t, err)
-	require.Equal(t, map[string]int{PickleTCP: 360, MsgpackUDP: 360, PlaintextTCP: 360}, rep.Sent)
+	require.Equal(t, map[string]int{protocol.PickleTCP: 360, protocol.MsgpackUDP: 360, protocol.PlaintextTCP: 360}, rep.Sent)
 	require.Equal(t, 12*90, rep.Stored)
 	require.NotContains(t, rep.String(), "plaintext-udp")
 }
@@ -123,12 +124,12 @@ func TestSeedSkipsDisabledProtocol(t *testing.T) {
 // Datagrams sent where nobody listens never arrive: verification fails, naming the metrics
 // and the protocol, within the timeout — even when an earlier run stored the same datapoints.
 func TestSeedFailsWhenNothingListens(t *testing.T) {
-	store, targets := startHorizon(t, MsgpackUDP)
+	store, targets := startHorizon(t, protocol.MsgpackUDP)
 	now := time.Now()
 	_, err := Run(context.Background(), Options{Store: store, Targets: targets, Metrics: 10, History: time.Hour, Now: now})
 	require.NoError(t, err)
 
-	targets = append(targets, Target{Protocol: MsgpackUDP, Addr: redistest.FreePort(t, "udp")})
+	targets = append(targets, Target{Protocol: protocol.MsgpackUDP, Addr: redistest.FreePort(t, "udp")})
 	start := time.Now()
 	rep, err := Run(context.Background(), Options{Store: store, Targets: targets, Metrics: 10, History: time.Hour, Now: now, VerifyTimeout: time.Second})
 	require.Less(t, time.Since(start), 5*time.Second)
@@ -144,7 +145,7 @@ func TestSeedFailsWhenNothingListens(t *testing.T) {
 	}
 
 	// A TCP listener that is not there fails at once.
-	tcp := append(targets[:0:0], Target{Protocol: PickleTCP, Addr: redistest.FreePort(t, "tcp")})
+	tcp := append(targets[:0:0], Target{Protocol: protocol.PickleTCP, Addr: redistest.FreePort(t, "tcp")})
 	_, err = Run(context.Background(), Options{Store: store, Targets: tcp, Metrics: 2, History: time.Hour, VerifyTimeout: 10 * time.Second})
 	require.ErrorContains(t, err, "cannot connect to pickle-tcp at ")
 }

@@ -1,17 +1,16 @@
 package seed
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
-	"strconv"
 	"time"
 
+	"github.com/kale-project/kale/horizon/msgpackudp"
+	"github.com/kale-project/kale/horizon/pickle"
+	"github.com/kale-project/kale/horizon/plaintext"
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/utils/metric"
-	ogorek "github.com/kisielk/og-rek"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Batch sizes: a carbon pickle frame holds up to 500 datapoints; a datagram up to about 1 kB
@@ -59,10 +58,7 @@ func send(ctx context.Context, t Target, series []Series) (int, error) {
 	if len(series) == 0 {
 		return 0, nil
 	}
-	network := "udp"
-	if t.Protocol == PickleTCP || t.Protocol == PlaintextTCP {
-		network = "tcp"
-	}
+	network := protocol.Network(t.Protocol)
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, network, t.Addr)
 	if err != nil {
@@ -78,26 +74,17 @@ func send(ctx context.Context, t Target, series []Series) (int, error) {
 	}
 	all := interleave(series)
 	switch t.Protocol {
-	case PickleTCP:
+	case protocol.PickleTCP:
 		// Python 3 carbon style: names as unicode, length-prefixed frames.
 		for _, chunk := range chunks(all, frameItems) {
-			p, err := encodePickle(chunk, true)
-			if err != nil {
-				return 0, err
-			}
-			frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(p)), uint32(len(p)))
-			add(append(frame, p...), len(chunk))
+			add(pickle.AppendFrame(nil, points(chunk)), len(chunk))
 		}
-	case PickleUDP:
+	case protocol.PickleUDP:
 		// Python 2 carbon style: names as byte strings.
 		for _, chunk := range chunks(all, datagramItems) {
-			p, err := encodePickle(chunk, false)
-			if err != nil {
-				return 0, err
-			}
-			add(p, len(chunk))
+			add(encodePickle(chunk, false), len(chunk))
 		}
-	case MsgpackUDP:
+	case protocol.MsgpackUDP:
 		// The first metric one datapoint per datagram, as Skyline's seed_data.py sent; the
 		// others batched.
 		for _, it := range interleave(series[:1]) {
@@ -106,11 +93,11 @@ func send(ctx context.Context, t Target, series []Series) (int, error) {
 		for _, chunk := range chunks(interleave(series[1:]), datagramItems) {
 			add(encodeMsgpack(chunk), len(chunk))
 		}
-	case PlaintextTCP:
+	case protocol.PlaintextTCP:
 		for _, chunk := range chunks(all, tcpLines) {
 			add(encodePlaintext(chunk), len(chunk))
 		}
-	case PlaintextUDP:
+	case protocol.PlaintextUDP:
 		// The first metric one line per datagram, the others several lines per datagram.
 		for _, it := range interleave(series[:1]) {
 			add(encodePlaintext([]item{it}), 1)
@@ -147,65 +134,31 @@ func chunks(items []item, n int) [][]item {
 	return out
 }
 
-// number is the Go value og-rek and msgpack encode for n: an int64 or a float64.
-func number(n metric.Number) any {
-	if n.IsInt {
-		return n.I
+// points converts items to what the wire encoders take.
+func points(items []item) []metric.Point {
+	pts := make([]metric.Point, len(items))
+	for i, it := range items {
+		pts[i] = metric.Point{Name: it.name, Timestamp: metric.Int(it.p.Timestamp), Value: it.p.Value}
 	}
-	return n.F
+	return pts
 }
 
-// encodePickle writes a protocol-2 pickle of [(name, (ts, value)), …] with og-rek, names as
-// unicode (Python 3) or byte strings (Python 2).
-func encodePickle(items []item, unicode bool) ([]byte, error) {
-	list := make([]any, len(items))
+// encodePickle writes a protocol-2 pickle of [(name, (ts, value)), …] with horizon's pickle
+// encoder, names as unicode (Python 3 carbon) or byte strings (Python 2 carbon).
+func encodePickle(items []item, unicode bool) []byte {
+	if unicode {
+		return pickle.Append(nil, points(items))
+	}
+	b := pickle.AppendHeader(nil, false)
+	var value [9]byte
 	for i, it := range items {
-		list[i] = ogorek.Tuple{it.name, ogorek.Tuple{it.p.Timestamp, number(it.p.Value)}}
+		b = pickle.AppendItem(b, i, pickle.AppendBytesName(nil, it.name), metric.Int(it.p.Timestamp), pickle.AppendNumber(value[:0], it.p.Value))
 	}
-	var b bytes.Buffer
-	enc := ogorek.NewEncoderWithConfig(&b, &ogorek.EncoderConfig{Protocol: 2, StrictUnicode: unicode})
-	if err := enc.Encode(list); err != nil {
-		return nil, fmt.Errorf("cannot encode a pickle of %d datapoints: %w", len(items), err)
-	}
-	return b.Bytes(), nil
+	return pickle.AppendTrailer(b, 0, false)
 }
 
 // encodeMsgpack writes [name, [ts, value]] for one item, or an array of those.
-func encodeMsgpack(items []item) []byte {
-	var b bytes.Buffer
-	enc := msgpack.NewEncoder(&b)
-	// Writes to a bytes.Buffer cannot fail.
-	if len(items) > 1 {
-		_ = enc.EncodeArrayLen(len(items))
-	}
-	for _, it := range items {
-		_ = enc.EncodeArrayLen(2)
-		_ = enc.EncodeString(it.name)
-		_ = enc.EncodeArrayLen(2)
-		_ = enc.EncodeInt(it.p.Timestamp)
-		if it.p.Value.IsInt {
-			_ = enc.EncodeInt(it.p.Value.I)
-		} else {
-			_ = enc.EncodeFloat64(it.p.Value.F)
-		}
-	}
-	return b.Bytes()
-}
+func encodeMsgpack(items []item) []byte { return msgpackudp.Append(nil, points(items)) }
 
-// encodePlaintext writes "name value timestamp\n" lines; floats in the shortest form that
-// parses back to the same float64.
-func encodePlaintext(items []item) []byte {
-	var b []byte
-	for _, it := range items {
-		b = append(append(b, it.name...), ' ')
-		if it.p.Value.IsInt {
-			b = strconv.AppendInt(b, it.p.Value.I, 10)
-		} else {
-			b = strconv.AppendFloat(b, it.p.Value.F, 'g', -1, 64)
-		}
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, it.p.Timestamp, 10)
-		b = append(b, '\n')
-	}
-	return b
-}
+// encodePlaintext writes "name value timestamp\n" lines.
+func encodePlaintext(items []item) []byte { return plaintext.Append(nil, points(items)) }
