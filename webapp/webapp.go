@@ -3,8 +3,9 @@
 // the similar-series search UI, collections, a status page and the JSON API, every asset
 // embedded in the binary. It replaces Skyline's Flask webapp (/, /api, /app_settings and the
 // anomalies.json dump, kept compatible) and Oculus's Sinatra app (/search with its parameters,
-// collections, status and help), and talks to the analyzer's records in Redis and to oculus
-// through the small interfaces declared here.
+// collections, status and help). It reads the series through utils/redisstore and talks to
+// the analyzer's record store and to oculus through the small interfaces it declares
+// (stores.go, webapp.go).
 package webapp
 
 import (
