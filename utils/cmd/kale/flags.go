@@ -32,6 +32,10 @@ func parseConfig(name string, args []string, stderr io.Writer, defaults *config.
 	if err != nil {
 		return nil, nil, err
 	}
+	// Options whose meaning belongs to a service are validated by its package.
+	if err := checkAnalyzerConfig(r.Config); err != nil {
+		return nil, nil, err
+	}
 	return r, fs, nil
 }
 

@@ -29,7 +29,7 @@ func runVerifyAlerts(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	rules, err := alertRules(r.Config) // until parseConfig runs checkAnalyzerConfig
+	rules, err := alertRules(r.Config) // validated by parseConfig already; parsed again for use
 	if err != nil {
 		return err
 	}
