@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/kale-project/kale/algorithms"
@@ -107,7 +103,7 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case set["detector"] || set["window"]:
 			return fmt.Errorf("%w: --detector and --window apply to NAB mode (--out), not to --cases", errUsage)
 		}
-		return detectCases(ctx, f.cases, etsySemantics(settingsFromConfig(r.Config)), stdout, stderr)
+		return detectCases(ctx, f.cases, settingsFromConfig(r.Config).WithEtsySemantics(), stdout, stderr)
 	}
 	switch {
 	case f.out == "" && len(inputs) == 0:
@@ -127,8 +123,8 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // settingsFromConfig maps the configuration onto the Skyline ensemble's settings: the
 // ALGORITHMS list, CONSENSUS, the skip checks (FULL_DURATION, STALE_PERIOD,
 // MIN_TOLERABLE_LENGTH, MAX_TOLERABLE_BOREDOM, BOREDOM_SET_SIZE, the Incomplete check) and
-// the --skyline-compat switches. Defaults are Kale's: Etsy's defects fixed unless a switch
-// asks for them.
+// the --skyline-compat switches (algorithms.Settings.ApplyCompat). Defaults are Kale's:
+// Etsy's defects fixed unless a switch asks for them.
 func settingsFromConfig(c *config.Config) algorithms.Settings {
 	s := algorithms.DefaultSettings()
 	s.FullDuration = c.FullDuration
@@ -139,27 +135,9 @@ func settingsFromConfig(c *config.Config) algorithms.Settings {
 	s.Consensus = c.Consensus
 	s.Algorithms = slices.Clone(c.Algorithms)
 	s.RejectIncomplete = c.RejectIncomplete
-	s.MADNoneVotes = c.Compat("mad-none-votes")
-	s.TailAvgIntDiv = c.Compat("tail-avg-int-div")
-	s.BoringEquality = c.Compat("boring-equality")
-	s.HistogramEdgeCompat = c.Compat("histogram-edges")
-	s.OneSidedGrubbs = c.Compat("one-sided-grubbs")
-	s.AlgorithmErrorVetoes = c.Compat("algorithm-error-vetoes")
-	return s
-}
-
-// etsySemantics turns on every compat switch that algorithms.SkylineCompatSettings turns on,
-// so that s behaves like Etsy's algorithms.py (what the golden files record); the numeric
-// settings, the algorithm list and the other switches stay as they are.
-func etsySemantics(s algorithms.Settings) algorithms.Settings {
-	etsy := algorithms.SkylineCompatSettings()
-	s.MADNoneVotes = s.MADNoneVotes || etsy.MADNoneVotes
-	s.TailAvgIntDiv = s.TailAvgIntDiv || etsy.TailAvgIntDiv
-	s.BoringEquality = s.BoringEquality || etsy.BoringEquality
-	s.HistogramEdgeCompat = s.HistogramEdgeCompat || etsy.HistogramEdgeCompat
-	s.OneSidedGrubbs = s.OneSidedGrubbs || etsy.OneSidedGrubbs
-	s.AlgorithmErrorVetoes = s.AlgorithmErrorVetoes || etsy.AlgorithmErrorVetoes
-	s.EWMLegacyBias = s.EWMLegacyBias || etsy.EWMLegacyBias
+	// config.Validate has checked the names with algorithms.ValidateCompat; a list with an
+	// unknown name (a Config not validated) turns no switch on.
+	_ = s.ApplyCompat(c.SkylineCompat)
 	return s
 }
 
@@ -190,15 +168,8 @@ func detectNAB(ctx context.Context, detector string, opts nab.Options, outDir st
 	return nil
 }
 
-// caseResult is one evaluated case, or the error that stops the run.
-type caseResult struct {
-	out golden.Output
-	err error
-}
-
-// detectCases evaluates the cases of path with base and prints one JSON line per case to
-// stdout, in input order. Cases are evaluated concurrently (GOMAXPROCS at a time) and at
-// most a few hundred are held in memory, so the file may be of any size.
+// detectCases evaluates the cases of path ("-": stdin) with base and prints one JSON line
+// per case to stdout, in input order (golden.Run), then a summary to stderr.
 func detectCases(ctx context.Context, path string, base algorithms.Settings, stdout, stderr io.Writer) error {
 	ev, err := golden.NewEvaluator(base)
 	if err != nil {
@@ -213,113 +184,14 @@ func detectCases(ctx context.Context, path string, base algorithms.Settings, std
 		defer f.Close()
 		in = f
 	}
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	// The reader hands each case to a worker and queues the worker's result channel, so the
-	// writer below prints results in input order; the queue bounds the cases in flight.
-	workers := runtime.GOMAXPROCS(0)
-	queue := make(chan chan caseResult, 4*workers)
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(queue)
-		rd := golden.NewReader(in)
-		for {
-			c, err := rd.Next()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			ch := make(chan caseResult, 1)
-			select {
-			case queue <- ch:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				ch <- caseResult{err: fmt.Errorf("cannot read %q: %w", path, err)}
-				return
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				ch <- caseResult{err: ctx.Err()}
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				out, err := ev.Evaluate(c)
-				if err != nil {
-					err = fmt.Errorf("cannot evaluate case %q on line %d of %q: %w", c.ID, c.Line, path, err)
-				}
-				ch <- caseResult{out: out, err: err}
-			}()
-		}
-	}()
-
-	w := bufio.NewWriterSize(stdout, 1<<16)
-	start, lastReport := time.Now(), time.Now()
-	var (
-		n, anomalous int
-		exceptions   = map[string]int{}
-		buf          []byte
-		runErr       error
-	)
-	for ch := range queue {
-		res := <-ch
-		if res.err != nil {
-			runErr = res.err
-			break
-		}
-		buf = res.out.AppendJSON(buf[:0])
-		buf = append(buf, '\n')
-		if _, err := w.Write(buf); err != nil {
-			runErr = fmt.Errorf("cannot write results: %w", err)
-			break
-		}
-		n++
-		if res.out.Anomalous {
-			anomalous++
-		}
-		if res.out.Exception != "" {
-			exceptions[res.out.Exception]++
-		}
-		if time.Since(lastReport) >= 2*time.Second {
-			lastReport = time.Now()
-			if err := w.Flush(); err != nil {
-				runErr = fmt.Errorf("cannot write results: %w", err)
-				break
-			}
-			fmt.Fprintf(stderr, "kale detect: %d cases…\n", n)
-		}
-	}
-	cancel()
-	for range queue { // let the reader stop
-	}
-	wg.Wait()
-	if err := w.Flush(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("cannot write results: %w", err)
-	}
-	if runErr != nil {
-		return runErr
-	}
-	if err := parent.Err(); err != nil {
+	start := time.Now()
+	sum, err := golden.Run(ctx, in, path, ev, stdout, func(n int) {
+		fmt.Fprintf(stderr, "kale detect: %d cases…\n", n)
+	})
+	if err != nil {
 		return err
 	}
-	var exc []string
-	for name, k := range exceptions {
-		exc = append(exc, fmt.Sprintf("%s %d", name, k))
-	}
-	slices.Sort(exc)
-	if len(exc) == 0 {
-		exc = []string{"none"}
-	}
 	fmt.Fprintf(stderr, "kale detect: %d cases in %.2fs: %d anomalous; exceptions: %s\n",
-		n, time.Since(start).Seconds(), anomalous, strings.Join(exc, ", "))
+		sum.Cases, time.Since(start).Seconds(), sum.Anomalous, sum.ExceptionList())
 	return nil
 }

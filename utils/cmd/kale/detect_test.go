@@ -282,12 +282,12 @@ func TestSplitDetectArgs(t *testing.T) {
 func TestSettingsFromConfig(t *testing.T) {
 	c := config.DefaultConfig()
 	require.Equal(t, algorithms.DefaultSettings(), settingsFromConfig(c), "the defaults agree")
-	require.Equal(t, algorithms.SkylineCompatSettings(), etsySemantics(settingsFromConfig(c)))
+	require.Equal(t, algorithms.SkylineCompatSettings(), settingsFromConfig(c).WithEtsySemantics())
 
 	c.SkylineCompat = []string{"all"}
 	s := settingsFromConfig(c)
 	require.True(t, s.MADNoneVotes && s.TailAvgIntDiv && s.BoringEquality && s.HistogramEdgeCompat && s.OneSidedGrubbs && s.AlgorithmErrorVetoes)
-	require.True(t, etsySemantics(s).TailAvgIntDiv, "switches the config turns on stay on")
+	require.True(t, s.WithEtsySemantics().TailAvgIntDiv, "switches the config turns on stay on")
 
 	c = config.DefaultConfig()
 	c.Algorithms = []string{"grubbs", "ks_test"}
