@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/oculus"
 	"github.com/kale-project/kale/oculus/indexstore"
+	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
@@ -83,4 +86,25 @@ func TestOculusCommandUsage(t *testing.T) {
 	require.ErrorIs(t, err, errUsage)
 	err = runOculus(context.Background(), []string{"stray"}, &out, &errb)
 	require.ErrorIs(t, err, errUsage)
+}
+
+func TestOculusConfigMapping(t *testing.T) {
+	c := config.DefaultConfig()
+	c.OculusIndex, c.OculusSource, c.OculusWindow, c.OculusInterval = "/data/idx", "mini", 2*time.Hour, 3*time.Minute
+	c.SearchLength, c.SearchTimeout, c.SearchMaxWork = 128, 5*time.Second, 9_000_000
+	c.FullNamespace, c.MiniNamespace = "full.", "short."
+	got := oculusConfig(c)
+	v := reflect.ValueOf(got)
+	for i := range v.NumField() {
+		require.False(t, v.Field(i).IsZero(), "oculus.Config.%s is not mapped", v.Type().Field(i).Name)
+	}
+	require.Equal(t, oculus.Config{
+		IndexPath: "/data/idx", Source: "mini", Window: 2 * time.Hour, Interval: 3 * time.Minute,
+		SearchLength: 128, SearchTimeout: 5 * time.Second, SearchMaxWork: 9_000_000,
+		FullNamespace: "full.", MiniNamespace: "short.",
+	}, got)
+	// The flag defaults are oculus's own defaults (the index path aside: kale keeps it on disk).
+	def := oculusConfig(config.DefaultConfig())
+	def.IndexPath = ""
+	require.Equal(t, oculus.DefaultConfig(), def)
 }
