@@ -9,6 +9,7 @@ package promwrite
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
@@ -49,19 +50,37 @@ func Decode(b []byte, lim ingest.Limits, emit func(metric.Point)) error {
 	if n > lim.MaxPayload {
 		return ingest.Fail(ingest.TooLarge, fmt.Errorf("cannot decode remote_write request: %d decompressed bytes exceed the limit of %d", n, lim.MaxPayload))
 	}
-	raw, err := snappy.Decode(nil, b)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	if cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	raw, err := snappy.Decode((*bp)[:n], b)
 	if err != nil {
 		return ingest.Fail(ingest.Malformed, fmt.Errorf("cannot decode remote_write request: bad snappy block: %w", err))
 	}
 	return DecodeProto(raw, lim, emit)
 }
 
+// bufPool holds decompression buffers (at most lim.MaxPayload bytes each) between requests.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// reqPool holds WriteRequests between requests: Unmarshal appends into the kept capacity of
+// the series slice. Point names are fresh strings, so nothing emitted refers to a pooled one.
+var reqPool = sync.Pool{New: func() any { return new(prompb.WriteRequest) }}
+
 // DecodeProto decodes an uncompressed WriteRequest; see Decode.
 func DecodeProto(raw []byte, lim ingest.Limits, emit func(metric.Point)) error {
 	if len(raw) > lim.MaxPayload {
 		return ingest.Fail(ingest.TooLarge, fmt.Errorf("cannot decode remote_write request: %d bytes exceed the limit of %d", len(raw), lim.MaxPayload))
 	}
-	var req prompb.WriteRequest
+	req := reqPool.Get().(*prompb.WriteRequest)
+	defer func() {
+		clear(req.Timeseries) // drop label strings so the pool does not pin them
+		req.Timeseries = req.Timeseries[:0]
+		req.Metadata = nil
+		reqPool.Put(req)
+	}()
 	if err := req.Unmarshal(raw); err != nil {
 		return ingest.Fail(ingest.Malformed, fmt.Errorf("cannot decode remote_write request: bad protobuf: %w", err))
 	}
