@@ -12,10 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/utils/secret"
 )
 
@@ -327,8 +327,8 @@ func (c *Config) Validate() error {
 		bad("min-tolerable-length", "min-tolerable-length >= 0, max-tolerable-boredom >= 1 and boredom-set-size >= 0 are required")
 	}
 	for _, s := range c.SkylineCompat {
-		if !slices.Contains(CompatSwitches, s) && s != "all" {
-			bad("skyline-compat", "%q is not one of %s or all", s, strings.Join(CompatSwitches, ", "))
+		if err := algorithms.ValidateCompat(s); err != nil {
+			bad("skyline-compat", "%v", err)
 		}
 	}
 	if c.AnomalyHistory < time.Minute {
@@ -458,15 +458,6 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// CompatSwitches names the Etsy defects --skyline-compat can reproduce.
-var CompatSwitches = []string{"mad-none-votes", "tail-avg-int-div", "boring-equality", "histogram-edges",
-	"one-sided-grubbs", "algorithm-error-vetoes"}
-
-// Compat reports whether a --skyline-compat switch is on ("all" turns every switch on).
-func (c *Config) Compat(name string) bool {
-	return slices.Contains(c.SkylineCompat, name) || slices.Contains(c.SkylineCompat, "all")
 }
 
 // Workers is the number of analysis workers: --analyzer-processes, or one per CPU core.

@@ -5,10 +5,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kale-project/kale/algorithms"
 )
 
 func resolve(t *testing.T, args []string, env map[string]string) (*Resolved, error) {
@@ -145,15 +148,19 @@ func TestSkylineAnalyzerSettings(t *testing.T) {
 }
 
 func TestCompatSwitches(t *testing.T) {
+	// The names are bound here; algorithms.Settings.ApplyCompat maps them onto the switches.
 	r, err := resolve(t, []string{"--skyline-compat", "mad-none-votes"}, nil)
 	require.NoError(t, err)
-	require.True(t, r.Compat("mad-none-votes"))
-	require.False(t, r.Compat("boring-equality"))
+	require.Equal(t, []string{"mad-none-votes"}, r.SkylineCompat)
 	r, err = resolve(t, []string{"--skyline-compat", "all"}, nil)
 	require.NoError(t, err)
-	require.True(t, r.Compat("boring-equality"))
+	require.Equal(t, []string{"all"}, r.SkylineCompat)
 	_, err = resolve(t, []string{"--skyline-compat", "everything"}, nil)
-	require.ErrorContains(t, err, "invalid --skyline-compat")
+	require.ErrorContains(t, err, `invalid --skyline-compat: "everything" is not one of mad-none-votes, tail-avg-int-div, boring-equality, histogram-edges, one-sided-grubbs, algorithm-error-vetoes or all`)
+	field, _ := reflect.TypeFor[Config]().FieldByName("SkylineCompat")
+	for _, name := range algorithms.CompatSwitches() {
+		require.Contains(t, field.Tag.Get("help"), name, "the flag's help names every switch")
+	}
 	_, err = resolve(t, []string{"--consensus", "10"}, nil)
 	require.ErrorContains(t, err, "invalid --consensus")
 }
