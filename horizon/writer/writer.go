@@ -21,8 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kale-project/kale/horizon/ingest"
@@ -63,6 +65,17 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Now is the clock used by the MAX_RESOLUTION filter (time.Now when nil).
 	Now func() time.Time
+
+	// Bulk loading (kale import) rather than live ingestion:
+	//   - AnyAge turns off the MAX_RESOLUTION and MaxFuture filters (history is loaded);
+	//   - MiniWindow, when positive, copies to the mini namespace only the points newer than
+	//     Now - MiniWindow (0: every point, as horizon does);
+	//   - FailFast makes Run return the first write that fails or that Redis refuses, instead
+	//     of retrying or dropping and counting: what was buffered is then lost, and the caller
+	//     reports the error.
+	AnyAge     bool
+	MiniWindow time.Duration
+	FailFast   bool
 }
 
 // DefaultMaxFuture is Config.MaxFuture when it is 0 (--max-future's default).
@@ -111,8 +124,10 @@ type Writer struct {
 	lastErr      error
 	redisDownLog time.Time
 	droppedLog   time.Time
-	dropped      int  // datapoints dropped at flush time because Redis refused their key
-	stopping     bool // shutdown: its one summary line replaces the per-flush log lines
+	dropped      int   // datapoints dropped at flush time because Redis refused their key
+	stopping     bool  // shutdown: its one summary line replaces the per-flush log lines
+	failed       error // FailFast: the write that failed
+	stored       atomic.Int64
 }
 
 // New returns a Writer; stats must not be nil.
@@ -227,9 +242,18 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		if w.pendingPts >= w.cfg.FlushPoints || now.Sub(w.lastFlush) >= w.cfg.FlushInterval || len(w.pending) > 0 && w.backoff > 0 {
 			w.flush(ctx)
+			if w.failed != nil {
+				if ctx.Err() == nil {
+					return w.failed
+				}
+				w.failed = nil // cut short by the stop: the final flush tries again
+			}
 		}
 	}
 }
+
+// Stored returns the number of datapoints written to the full namespace so far.
+func (w *Writer) Stored() int64 { return w.stored.Load() }
 
 // shutdown delivers what is buffered within ShutdownTimeout (0: one attempt) and logs one
 // line that says how it went.
@@ -246,6 +270,9 @@ func (w *Writer) shutdown() error {
 	for len(w.pending) > 0 || len(w.unset) > 0 {
 		if w.flush(ctx) {
 			continue
+		}
+		if w.failed != nil {
+			return w.failed
 		}
 		if w.cfg.ShutdownTimeout == 0 {
 			break
@@ -321,6 +348,13 @@ func (w *Writer) drain() {
 	now := w.cfg.Now()
 	oldest := float64(now.Add(-w.cfg.MaxResolution).Unix())
 	newest := float64(now.Add(w.cfg.MaxFuture).Unix())
+	if w.cfg.AnyAge {
+		oldest, newest = math.Inf(-1), math.Inf(1)
+	}
+	miniFrom := math.Inf(-1)
+	if w.cfg.MiniWindow > 0 {
+		miniFrom = float64(now.Add(-w.cfg.MiniWindow).Unix())
+	}
 	filtered := 0
 	for _, b := range q {
 		for _, p := range b.pts {
@@ -354,7 +388,7 @@ func (w *Writer) drain() {
 			}
 			n := len(m.full)
 			m.full = w.enc.AppendPair(m.full, p.Timestamp, p.Value)
-			if w.cfg.Mini {
+			if w.cfg.Mini && ts > miniFrom {
 				m.mini = append(m.mini, m.full[n:]...)
 			}
 			m.points++
@@ -434,7 +468,13 @@ func (w *Writer) flush(ctx context.Context) bool {
 	w.pendingPts -= stored + dropped
 	w.dropped += dropped
 	w.stats.Stored.Add(float64(stored))
+	w.stored.Add(int64(stored))
 	w.release(stored + dropped)
+	if w.cfg.FailFast && (res.Retry() || len(res.Dropped) > 0) {
+		w.failed = fmt.Errorf("cannot store %d points (%d series not written): %w",
+			w.pendingPts+dropped, len(res.FailedAppend)+len(res.Dropped), res.Err)
+		return false
+	}
 	w.lastFlush = time.Now()
 	if len(w.pending) == 0 && w.mapPeak > 2*flushed+1024 {
 		// A flood of names grew the map, which never shrinks: give it back.

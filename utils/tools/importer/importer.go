@@ -13,7 +13,12 @@
 //     `{"metric":"a.b","values":[v,…]}`; the values of the second form are spaced by
 //     Options.Step, the last one at Options.Now. A line without "metric" uses Options.Metric.
 //
-// Metric names follow Horizon's rule (metric.CheckName); values and timestamps must be finite.
+// Points are stored through horizon/writer, the same bounded batching writer the listeners
+// feed (with its bulk-loading options: points of any age, the mini copy limited to
+// MiniDuration, the first failed write fatal), in batches of BatchPoints.
+//
+// Metric names follow Horizon's rule (metric.CheckName) and must not land on one of the
+// store's own keys; values and timestamps must be finite.
 // Errors name the file and line. Numbers keep their int/float type in the stored msgpack, as
 // Python's msgpack would write them.
 package importer
@@ -27,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -34,6 +40,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kale-project/kale/horizon/telemetry"
+	"github.com/kale-project/kale/horizon/writer"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -133,43 +141,69 @@ func Run(ctx context.Context, files []string, o Options) (Summary, error) {
 		}
 	}
 	start := time.Now()
-	w := &writer{o: o, enc: redisstore.NewEncoder(), pending: map[string][]byte{}, metrics: map[string]bool{},
-		miniFrom: float64(o.Now().Add(-o.MiniDuration).Unix())}
+	// horizon's writer batches, encodes and appends, as it does for the listeners; the
+	// importer hands it whole batches of BatchPoints, so on an error the partial batch is not
+	// written and every earlier one is.
+	now := o.Now()
+	stats := telemetry.New(nil)
+	hw := writer.New(writer.Config{
+		QueueSize: 2 * o.BatchPoints, FlushPoints: o.BatchPoints, FlushInterval: time.Second,
+		FullNamespace: o.Store.Options().FullNamespace, MiniNamespace: o.Store.Options().MiniNamespace,
+		Mini: o.Mini, MiniWindow: o.MiniDuration, AnyAge: true, FailFast: true,
+		Now: func() time.Time { return now },
+	}, o.Store, stats, slog.New(slog.DiscardHandler))
+	// The writer's final flush runs after ctx ends too (stop), so every batch handed over is
+	// delivered or reported; ctx ends the import, and so does a failed write (the writer's Run
+	// returns early and cancels ctx for the parsers and a Put waiting for room).
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	werr := make(chan error, 1)
+	go func() {
+		werr <- hw.Run(wctx)
+		cancel()
+	}()
+	w := &batcher{o: o, w: hw, proto: stats.Proto("import"), metrics: map[string]bool{}}
+	finish := func(sum Summary, err error) (Summary, error) {
+		stop()
+		if e := <-werr; e != nil {
+			err = e // a failed write, and the cause of any error after it
+		}
+		sum.Points, sum.Metrics, sum.Duration = int(hw.Stored()), len(w.metrics), time.Since(start)
+		return sum, err
+	}
 	var sum Summary
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
-			return sum, fmt.Errorf("cannot import %s: %w", f, err)
+			return finish(sum, fmt.Errorf("cannot import %s: %w", f, err))
 		}
 		before, beforeMetrics := w.points, len(w.metrics)
 		if err := w.file(ctx, f); err != nil {
-			sum.Points, sum.Metrics, sum.Duration = w.written, len(w.metrics), time.Since(start)
-			return sum, err
+			return finish(sum, err)
 		}
 		sum.Files++
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "%s: %d points, %d new metrics\n", f, w.points-before, len(w.metrics)-beforeMetrics)
 		}
 	}
-	if err := w.flush(ctx); err != nil {
-		return sum, err
+	if err := w.put(ctx); err != nil {
+		return finish(sum, err)
 	}
-	sum.Points, sum.Metrics, sum.Duration = w.written, len(w.metrics), time.Since(start)
-	return sum, nil
+	return finish(sum, nil)
 }
 
-// writer buffers encoded pairs per key and appends them in batches.
-type writer struct {
-	o        Options
-	enc      *redisstore.Encoder
-	pending  map[string][]byte
-	npending int
-	points   int // points parsed
-	written  int // points stored
-	metrics  map[string]bool
-	miniFrom float64
+// batcher collects parsed points into batches of BatchPoints for horizon's writer.
+type batcher struct {
+	o       Options
+	w       *writer.Writer
+	proto   *telemetry.Proto
+	batch   []metric.Point
+	points  int // points parsed
+	metrics map[string]bool
 }
 
-func (w *writer) file(ctx context.Context, path string) error {
+func (w *batcher) file(ctx context.Context, path string) error {
 	format := w.o.Format
 	if format == "" {
 		var err error
@@ -193,9 +227,11 @@ func (w *writer) file(ctx context.Context, path string) error {
 		r = f
 	}
 	emit := func(mname string, ts, v metric.Number) error {
-		w.add(mname, ts, v)
-		if w.npending >= w.o.BatchPoints {
-			return w.flush(ctx)
+		if err := w.add(mname, ts, v); err != nil {
+			return err
+		}
+		if len(w.batch) >= w.o.BatchPoints {
+			return w.put(ctx)
 		}
 		return nil
 	}
@@ -218,32 +254,31 @@ func (w *writer) file(ctx context.Context, path string) error {
 	}
 }
 
-func (w *writer) add(mname string, ts, v metric.Number) {
-	key := w.o.Store.FullKey(mname)
-	b := w.pending[key]
-	n := len(b)
-	b = w.enc.AppendPair(b, ts, v)
-	w.pending[key] = b
-	if w.o.Mini && ts.Float64() > w.miniFrom {
-		mk := w.o.Store.MiniKey(mname)
-		w.pending[mk] = append(w.pending[mk], b[n:]...)
+func (w *batcher) add(mname string, ts, v metric.Number) error {
+	if !w.metrics[mname] {
+		if w.o.Store.ReservedName(mname) {
+			return fmt.Errorf("cannot import metric %q: its key is one of the store's own", mname)
+		}
+		w.metrics[mname] = true
 	}
-	w.metrics[mname] = true
-	w.npending++
+	if w.batch == nil {
+		w.batch = make([]metric.Point, 0, min(w.o.BatchPoints, 1<<16))
+	}
+	w.batch = append(w.batch, metric.Point{Name: mname, Timestamp: ts, Value: v})
 	w.points++
+	return nil
 }
 
-func (w *writer) flush(ctx context.Context) error {
-	if len(w.pending) == 0 {
+// put hands the batch to the writer (which takes ownership), waiting while it is full.
+func (w *batcher) put(ctx context.Context) error {
+	if len(w.batch) == 0 {
 		return nil
 	}
-	res := w.o.Store.Append(ctx, w.pending, nil)
-	if res.Err != nil {
-		return fmt.Errorf("cannot store %d points (%d series not written): %w", w.npending, len(res.FailedAppend), res.Err)
+	err := w.w.Put(ctx, w.proto, w.batch, true)
+	w.batch = nil
+	if err != nil {
+		return fmt.Errorf("cannot import: %w", err)
 	}
-	w.written += w.npending
-	w.pending = map[string][]byte{}
-	w.npending = 0
 	return nil
 }
 
