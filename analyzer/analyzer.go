@@ -238,7 +238,7 @@ func (a *Analyzer) Run(ctx context.Context) error {
 		var wait time.Duration
 		switch {
 		case err != nil:
-			a.m.errors.WithLabelValues("cycle").Inc()
+			a.m.errors.WithLabelValues(errCycle).Inc()
 			a.log.Warn("analyzer cycle failed; retrying in 10s", "err", err)
 			wait = 10 * time.Second
 		case st.Metrics == 0:
@@ -271,6 +271,7 @@ type workerOut struct {
 	records    []Record
 	exceptions map[string]int
 	triggers   []int
+	fresh      int // records found in this cycle's points (the rest are carried over)
 	analysed   int
 	errors     int
 	corrupt    int
@@ -343,6 +344,7 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	for _, o := range outs {
 		recs = append(recs, o.records...)
 		st.Analysed += o.analysed
+		st.AnomaliesNew += o.fresh
 		st.Errors += o.errors
 		corrupt += o.corrupt
 		future += o.future
@@ -358,9 +360,10 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 		recs = []Record{}
 	}
 	st.Anomalies = len(recs)
+	st.AnomaliesCarried = st.Anomalies - st.AnomaliesNew
 	if n, err := a.applyFeedback(ctx, recs, started.Unix()); err != nil {
 		st.Errors++
-		a.m.errors.WithLabelValues("feedback").Inc()
+		a.m.errors.WithLabelValues(errFeedback).Inc()
 		a.log.Warn("cannot apply operator feedback; anomalies are alerted as usual", "err", err)
 	} else {
 		st.Suppressed = n
@@ -369,13 +372,13 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 
 	if err := a.save(ctx, st, recs, members); err != nil {
 		st.Errors++
-		a.m.errors.WithLabelValues("records").Inc()
+		a.m.errors.WithLabelValues(errRecords).Inc()
 		a.log.Warn("cannot store this cycle's anomaly records", "err", err)
 	}
 	if alerts := toAlerts(recs); a.alerter != nil && len(alerts) > 0 {
 		if err := a.alerter.Dispatch(ctx, alerts); err != nil {
 			st.Errors++
-			a.m.errors.WithLabelValues("alert").Inc()
+			a.m.errors.WithLabelValues(errAlert).Inc()
 			a.log.Warn("alert de-duplication failed; alerts were queued anyway", "err", err)
 		}
 	}
@@ -401,7 +404,7 @@ func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64
 			// One failed read costs its keys, counted, not the cycle.
 			out.errors++
 			out.exceptions[Other] += len(keys)
-			a.m.errors.WithLabelValues("read").Inc()
+			a.m.errors.WithLabelValues(errRead).Inc()
 			continue
 		}
 		var saved map[string][]byte
@@ -456,6 +459,7 @@ func (a *Analyzer) guarded(name string, series []algorithms.Point, out *workerOu
 		if r := recover(); r != nil {
 			out.exceptions[Other]++
 			out.errors++
+			a.m.errors.WithLabelValues(errPanic).Inc()
 			a.log.Error("analysis panicked; the series is skipped", "metric", name, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
@@ -488,7 +492,7 @@ func (a *Analyzer) analyse(ctx context.Context, name, key string, series []algor
 		ok, err := a.secondOrder(ctx, key, now, res.Value)
 		if err != nil {
 			out.errors++
-			a.m.errors.WithLabelValues("second_order").Inc()
+			a.m.errors.WithLabelValues(errSecondOrder).Inc()
 		}
 		if !ok {
 			return
@@ -497,6 +501,7 @@ func (a *Analyzer) analyse(ctx context.Context, name, key string, series []algor
 	if triggered == nil {
 		triggered = []string{}
 	}
+	out.fresh++ // the ensemble re-judges the whole window every cycle: every anomaly is new
 	out.records = append(out.records, Record{Metric: name, Value: Float(res.Value), Timestamp: int64(last.Timestamp),
 		Triggered: triggered, Score: Float(float64(len(triggered)) / float64(len(res.Votes)))})
 }
@@ -564,7 +569,7 @@ func (a *Analyzer) sendSelfMetrics(ctx context.Context, st CycleStats, started t
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := a.graphite.Send(sctx, m, started); err != nil {
-		a.m.errors.WithLabelValues("graphite").Inc()
+		a.m.errors.WithLabelValues(errGraphite).Inc()
 		a.log.Warn("cannot send Graphite self-metrics", "err", err)
 	}
 }

@@ -118,6 +118,9 @@ func (a *Analyzer) loadStates(ctx context.Context, names []string) map[string][]
 	}
 	saved, err := a.kaleStore.LoadStates(ctx, missing)
 	if err != nil {
+		if ctx.Err() == nil {
+			a.m.errors.WithLabelValues(errState).Inc()
+		}
 		return nil // rebuilt from the series instead
 	}
 	return saved
@@ -174,6 +177,7 @@ func (a *Analyzer) analyseKale(name string, series []algorithms.Point, now float
 			st = s
 		} else {
 			out.errors++ // a stale or corrupt state: rebuilt from the series below
+			a.m.errors.WithLabelValues(errState).Inc()
 		}
 	}
 	if st != nil && !(st.last <= now+a.cfg.MaxFuture.Seconds()) {
@@ -200,8 +204,8 @@ func (a *Analyzer) analyseKale(name string, series []algorithms.Point, now float
 			best = sc
 		}
 	}
-	if best.Score > 0 {
-		out.triggers[0]++
+	fresh := best.Score > 0
+	if fresh {
 		st.anomaly = &Record{
 			Metric: name, Value: Float(best.Value), Timestamp: int64(best.Timestamp),
 			Triggered: []string{"kale:" + best.Component}, Score: Float(best.Score),
@@ -211,8 +215,14 @@ func (a *Analyzer) analyseKale(name string, series []algorithms.Point, now float
 	}
 	// A metric stays anomalous while its anomalous point is recent, new points or not (the
 	// streaming detector scores each point once; Skyline re-judged the whole window).
+	// It counts as a trigger in every cycle that reports it, as a Skyline anomaly counts in
+	// every cycle its detectors vote for it; fresh tells a new one from one carried over.
 	if st.anomaly != nil && float64(st.anomaly.Timestamp) >= recent {
 		out.records = append(out.records, *st.anomaly)
+		out.triggers[0]++
+		if fresh {
+			out.fresh++
+		}
 	} else {
 		st.anomaly = nil
 	}

@@ -66,7 +66,7 @@ func (a *Analyzer) heartbeat(ctx context.Context) {
 		case <-t.C:
 		}
 		if err := a.Join(ctx); err != nil && ctx.Err() == nil {
-			a.m.errors.WithLabelValues("lease").Inc()
+			a.m.errors.WithLabelValues(errLease).Inc()
 			a.log.Warn("cannot renew the analyzer lease; other analyzers take over this share if it expires", "err", err)
 		}
 	}

@@ -85,7 +85,8 @@ func TestMergeOfMembers(t *testing.T) {
 	ctx := context.Background()
 	cyc := func(id string, n int) CycleStats {
 		return CycleStats{Started: now, Metrics: 10, Assigned: n, Analysed: n, Anomalies: 1, Instance: id,
-			Exceptions: map[string]int{"Stale": 1}, Triggers: map[string]int{}}
+			AnomaliesNew: n % 2, AnomaliesCarried: 1 - n%2,
+			Exceptions: map[string]int{"Stale": 1}, Triggers: map[string]int{"kale": 1}}
 	}
 	_, err := s.Save(ctx, "b", Current{Anomalies: []Record{{Metric: "y", Triggered: []string{}}}, Cycle: cyc("b", 4)}, []string{"a", "b"}, time.Hour)
 	require.NoError(t, err)
@@ -95,6 +96,10 @@ func TestMergeOfMembers(t *testing.T) {
 	require.Equal(t, 10, merged.Cycle.Assigned)
 	require.Equal(t, 2, merged.Cycle.Exceptions["Stale"])
 	require.Equal(t, 2, merged.Cycle.Instances)
+	require.Equal(t, 2, merged.Cycle.Anomalies)
+	require.Equal(t, 2, merged.Cycle.AnomaliesCarried, "new and carried are summed like the anomalies")
+	require.Zero(t, merged.Cycle.AnomaliesNew)
+	require.Equal(t, map[string]int{"kale": 2}, merged.Cycle.Triggers)
 	cur, err := s.Current(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "x", cur.Anomalies[0].Metric)

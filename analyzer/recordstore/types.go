@@ -47,12 +47,20 @@ type Explanation struct {
 
 // CycleStats describes one analyzer cycle.
 type CycleStats struct {
-	Started    time.Time      `json:"started"`
-	DurationS  float64        `json:"duration_s"`
-	Metrics    int            `json:"metrics"`
-	Analysed   int            `json:"analysed"`
-	Anomalies  int            `json:"anomalies"`
-	Exceptions map[string]int `json:"exceptions"`
+	Started   time.Time `json:"started"`
+	DurationS float64   `json:"duration_s"`
+	Metrics   int       `json:"metrics"`
+	Analysed  int       `json:"analysed"`
+	Anomalies int       `json:"anomalies"`
+	// AnomaliesNew were found in this cycle's points; AnomaliesCarried were found in an
+	// earlier cycle and are still current (the kale detector scores each point once and
+	// keeps reporting its anomaly while the point is recent; Skyline's ensemble re-judges
+	// every window, so all its anomalies are new). They add up to Anomalies.
+	AnomaliesNew     int            `json:"anomalies_new"`
+	AnomaliesCarried int            `json:"anomalies_carried"`
+	Exceptions       map[string]int `json:"exceptions"`
+	// Triggers counts each detector's anomalous votes in this cycle, carried-over anomalies
+	// included, so they add up to at least Anomalies.
 	Triggers   map[string]int `json:"triggers"`
 	Errors     int            `json:"errors"`
 	Suppressed int            `json:"suppressed"` // anomalies not alerted because of operator feedback
@@ -123,6 +131,8 @@ func MergeCurrent(parts []Current) Current {
 		c.Assigned += s.Assigned
 		c.Analysed += s.Analysed
 		c.Anomalies += s.Anomalies
+		c.AnomaliesNew += s.AnomaliesNew
+		c.AnomaliesCarried += s.AnomaliesCarried
 		c.Errors += s.Errors
 		c.Suppressed += s.Suppressed
 		for k, v := range s.Exceptions {
