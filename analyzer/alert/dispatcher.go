@@ -155,7 +155,9 @@ func New(rules []Rule, channels map[string]Channel, dedupe Deduper, log *slog.Lo
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("cannot configure alerts: %w", err)
 	}
-	for s := range d.lanes {
+	// Every strategy is exported at 0 from the start, configured or not, so absent() alerts
+	// and dashboards see the same series whatever the rules.
+	for _, s := range Strategies {
 		for _, v := range []*prometheus.CounterVec{d.m.sent, d.m.failed, d.m.retried, d.m.dropped, d.m.suppressed} {
 			v.WithLabelValues(s)
 		}
