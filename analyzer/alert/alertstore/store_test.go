@@ -57,16 +57,24 @@ func dispatch(t *testing.T, rules []alert.Rule, ch *sink, dedupe alert.Deduper, 
 	return reg
 }
 
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// counter is the value of name{strategy=strategy}.
+func counter(t *testing.T, reg *prometheus.Registry, name, strategy string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "strategy" && l.GetValue() == strategy {
+					return m.GetCounter().GetValue()
+				}
+			}
 		}
 	}
-	t.Fatalf("no metric %s", name)
+	t.Fatalf("no metric %s{strategy=%q}", name, strategy)
 	return 0
 }
 
@@ -106,8 +114,8 @@ func TestDedupeKey(t *testing.T) {
 			require.NoError(t, d.Dispatch(ctx, []alert.Anomaly{a}))
 		})
 	require.Equal(t, []string{a.Metric, a.Metric}, ch.sent(), "once, suppressed, then again after the key expired; never the metric Skyline alerted")
-	require.Equal(t, 2.0, counter(t, reg, "kale_alerts_suppressed_total"))
-	require.Equal(t, 2.0, counter(t, reg, "kale_alerts_sent_total"))
+	require.Equal(t, 2.0, counter(t, reg, "kale_alerts_suppressed_total", "smtp"))
+	require.Equal(t, 2.0, counter(t, reg, "kale_alerts_sent_total", "smtp"))
 }
 
 func TestRedisDownAlertsAnyway(t *testing.T) {
