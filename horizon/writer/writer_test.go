@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
@@ -64,7 +65,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 		mod(&cfg)
 	}
 	stats := telemetry.New(nil)
-	f := &fixture{srv: srv, store: store, stats: stats, proto: stats.Proto(telemetry.PickleTCP), done: make(chan error, 1),
+	f := &fixture{srv: srv, store: store, stats: stats, proto: stats.Proto(protocol.PickleTCP), done: make(chan error, 1),
 		logs: &syncBuffer{}}
 	f.w = New(cfg, store, stats, slog.New(slog.NewTextHandler(f.logs, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -205,5 +206,5 @@ func TestOversizedBatchIsAcceptedWhenEmpty(t *testing.T) {
 
 func counterValue(t *testing.T, s *telemetry.Stats, reason string) float64 {
 	t.Helper()
-	return counterTotal(s.Rejected.WithLabelValues(telemetry.PickleTCP, reason))
+	return counterTotal(s.Rejected.WithLabelValues(protocol.PickleTCP, reason))
 }
