@@ -38,7 +38,7 @@ type Appender interface {
 	Append(ctx context.Context, data map[string][]byte, alsoSet []string) redisstore.AppendResult
 }
 
-// Config tunes the writer; see utils/config for the meaning of each field.
+// Config tunes the writer; each field means what the kale flag of the same name says.
 type Config struct {
 	QueueSize     int
 	FlushInterval time.Duration
