@@ -218,7 +218,10 @@ func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redis
 		}
 		if err := pingWithin(ctx, store.Ping); err != nil {
 			h.Redis, h.RedisErr = "down", err.Error()
-			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			// go-redis turns the context deadline into the socket's: its i/o timeout may come
+			// a moment before the context itself reports the deadline.
+			var ne net.Error
+			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 				h.Redis = "timeout"
 			}
 		}
