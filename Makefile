@@ -33,9 +33,10 @@ build: assets
 run: build
 	$(BIN) all --seed
 
-# vet + every test (integration tests start their own redis-server on free loopback ports).
+# vet + the layout rules (.ci/depcheck) + every test (integration tests start their own redis-server on free loopback ports).
 test: assets
 	$(GO) vet $(PKGS)
+	bash .ci/depcheck
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 test-race:
