@@ -144,6 +144,9 @@ func bruteForce(corpus map[string][]float64, q Query, defaultLength int) []Hit {
 	}
 	var all []scored
 	for name, x := range corpus {
+		if p.dropSelf && name == q.Metric {
+			continue // a search by metric leaves the metric itself out unless IncludeSelf
+		}
 		if len(x) < 2 || !strings.HasPrefix(name, p.prefix) || !p.eligible(name) {
 			continue
 		}
@@ -169,7 +172,7 @@ func bruteForce(corpus map[string][]float64, q Query, defaultLength int) []Hit {
 		return strings.Compare(a.name, b.name)
 	})
 	hits := []Hit{}
-	for _, sc := range all[min(p.page*p.k, len(all)):min(p.need, len(all))] {
+	for _, sc := range all[min(p.page*p.k, len(all)):min((p.page+1)*p.k, len(all))] {
 		hits = append(hits, Hit{Metric: sc.name, Distance: math.Sqrt(sc.d)})
 	}
 	return hits

@@ -22,6 +22,10 @@ type Query struct {
 	Prefix    string    `json:"prefix,omitempty"`    // only metrics whose name starts with it
 	Exclude   []string  `json:"exclude,omitempty"`   // drop metrics having any of these name segments (split on '.')
 	Slop      *int      `json:"slop,omitempty"`      // fastdtw phase-1 phrase slop (Oculus p_slop), default 20
+	// IncludeSelf keeps the query metric among the results (it is its own closest match, at
+	// distance 0). By default a search by metric name leaves it out and still returns K
+	// other metrics, as Oculus users expect "other metrics like this one".
+	IncludeSelf bool `json:"include_self,omitempty"`
 
 	// Windows asks for each hit's window (Hit.Window) and the query metric's
 	// (Result.QueryWindow) in the result, for drawing them. Not part of the JSON API.
@@ -56,7 +60,7 @@ type Result struct {
 	TookMS      float64           `json:"took_ms"`     // wall time of the search
 	Candidates  int               `json:"candidates"`  // phase-1 candidates from the index
 	Scanned     int               `json:"scanned"`     // distances computed (not pruned by bounds)
-	Total       int               `json:"total"`       // series eligible after filters
+	Total       int               `json:"total"`       // series eligible after filters (less the query metric unless IncludeSelf)
 	Skipped     int               `json:"skipped"`     // unequal length at native length (length 0)
 	Method      string            `json:"method"`      // the method used
 	Approximate bool              `json:"approximate"` // true for fastdtw
@@ -107,6 +111,8 @@ type plan struct {
 	exclude   []string
 	slop      int
 	windows   bool
+	dropSelf  bool   // leave the query metric out of the results (ranked one deeper)
+	self      string // the query metric's resolved name, set once it is read
 }
 
 // validate checks q and applies the defaults; defaultLength is --search-length.
@@ -154,6 +160,11 @@ func validate(q Query, defaultLength int) (plan, error) {
 		return p, badf("page %d of %d results reaches beyond the first %d results", q.Page, p.k, MaxRank)
 	}
 	p.need = (p.page + 1) * p.k
+	if q.Metric != "" && !q.IncludeSelf {
+		// The query metric is its own best match: rank one more, then drop it (result).
+		p.dropSelf = true
+		p.need++
+	}
 	p.window = DefaultWindow
 	if q.Window != nil {
 		p.window = *q.Window

@@ -102,6 +102,7 @@ func (s *Service) queryValues(ctx context.Context, sn *snapshot, p *plan) ([]flo
 	}
 	for _, n := range names {
 		if e := sn.get(n); e != nil {
+			p.self = n
 			return e.raw, e.times, nil
 		}
 	}
@@ -109,6 +110,7 @@ func (s *Service) queryValues(ctx context.Context, sn *snapshot, p *plan) ([]flo
 	var err error
 	for _, n := range names {
 		if b, err = s.readRaw(ctx, n); !errors.Is(err, ErrNotFound) {
+			p.self = n
 			break
 		}
 	}
@@ -298,21 +300,35 @@ func (e *engine) positions(ids []string) []int32 {
 	return out
 }
 
-// result turns the ranked candidates into the requested page.
+// result turns the ranked candidates into the requested page, without the query metric
+// unless the query includes it (the ranking holds one more result then: plan.need).
 func (e *engine) result(candidates int, ranked []cand, squared bool) Result {
 	res := emptyResult(e.p.method)
 	res.Candidates = candidates
 	res.Scanned = int(e.scanned.Load())
 	res.Total = int(e.total.Load())
 	res.Skipped = int(e.skipped.Load())
-	from := min(e.p.page*e.p.k, len(ranked))
-	to := min(e.p.need, len(ranked))
-	for _, c := range ranked[from:to] {
-		d := c.d
-		if squared {
-			d = math.Sqrt(d)
+	if i, ok := e.sn.pos[e.p.self]; ok && e.p.dropSelf && i >= e.lo && i < e.hi && e.p.eligible(e.p.self) && res.Total > 0 {
+		res.Total-- // the total counts the other metrics, as the results do
+	}
+	from, to := e.p.page*e.p.k, (e.p.page+1)*e.p.k
+	rank := 0
+	for _, c := range ranked {
+		if rank >= to {
+			break
 		}
-		res.Results = append(res.Results, Hit{Metric: e.sn.list[c.i].name, Distance: d})
+		name := e.sn.list[c.i].name
+		if e.p.dropSelf && name == e.p.self {
+			continue
+		}
+		if rank >= from {
+			d := c.d
+			if squared {
+				d = math.Sqrt(d)
+			}
+			res.Results = append(res.Results, Hit{Metric: name, Distance: d})
+		}
+		rank++
 	}
 	return res
 }

@@ -56,8 +56,8 @@ func TestValidate(t *testing.T) {
 	}
 	p, err := validate(Query{Metric: "m", Exclude: []string{"a.b", "c"}}, 128)
 	require.NoError(t, err)
-	require.Equal(t, plan{metric: "m", method: MethodDTW, k: 10, need: 10, window: 0.1, radius: 5, length: 128,
-		normalize: true, exclude: []string{"a", "b", "c"}, slop: 20}, p)
+	require.Equal(t, plan{metric: "m", method: MethodDTW, k: 10, need: 11, window: 0.1, radius: 5, length: 128,
+		normalize: true, exclude: []string{"a", "b", "c"}, slop: 20, dropSelf: true}, p)
 }
 
 func TestSearchQueries(t *testing.T) {
@@ -77,8 +77,8 @@ func TestSearchQueries(t *testing.T) {
 	_, err = s.Search(ctx, Query{Metric: "no.such.metric"})
 	require.ErrorIs(t, err, ErrNotFound)
 
-	// The full-namespace prefix is accepted, and the metric finds itself first.
-	res, err := s.Search(ctx, Query{Metric: "metrics.svc.a.m010"})
+	// The full-namespace prefix is accepted, and the metric finds itself first when asked.
+	res, err := s.Search(ctx, Query{Metric: "metrics.svc.a.m010", IncludeSelf: true})
 	require.NoError(t, err)
 	require.Equal(t, "svc.a.m010", res.Results[0].Metric)
 	require.Zero(t, res.Results[0].Distance)
@@ -146,7 +146,7 @@ func TestFastDTWSearch(t *testing.T) {
 	e.put(corpus)
 	s := e.synced()
 	ctx := context.Background()
-	res, err := s.Search(ctx, Query{Metric: "fd.base", Method: "FastDTW", K: 6})
+	res, err := s.Search(ctx, Query{Metric: "fd.base", Method: "FastDTW", K: 6, IncludeSelf: true})
 	require.NoError(t, err)
 	require.True(t, res.Approximate)
 	require.Equal(t, MethodFastDTW, res.Method)
@@ -166,7 +166,7 @@ func TestFastDTWSearch(t *testing.T) {
 	require.LessOrEqual(t, res.Scanned, res.Candidates)
 
 	// At native length and with a strict phrase (slop 0) the twins still match.
-	res, err = s.Search(ctx, Query{Metric: "fd.base", Method: MethodFastDTW, Length: ptr(0), Slop: ptr(0), Radius: ptr(2)})
+	res, err = s.Search(ctx, Query{Metric: "fd.base", Method: MethodFastDTW, Length: ptr(0), Slop: ptr(0), Radius: ptr(2), IncludeSelf: true})
 	require.NoError(t, err)
 	require.Equal(t, "fd.base", res.Results[0].Metric)
 
@@ -218,7 +218,7 @@ func TestCollections(t *testing.T) {
 	require.True(t, c.Created.Equal(got.Created))
 
 	// Searches report collections holding result metrics.
-	res, err := s.Search(ctx, Query{Metric: "c.two", K: 3, Length: ptr(0)})
+	res, err := s.Search(ctx, Query{Metric: "c.two", K: 3, Length: ptr(0), IncludeSelf: true})
 	require.NoError(t, err)
 	require.Equal(t, []CollectionMatch{{Collection: "Incident 42", Members: []string{"c.one", "c.two"}}}, sortedMembers(res.Collections))
 
@@ -246,7 +246,7 @@ func TestCollections(t *testing.T) {
 	require.Equal(t, "<i>solved</i>", u.Description)
 	_, err = s.Collection(ctx, "Incident 42")
 	require.ErrorIs(t, err, ErrNotFound)
-	res, err = s.Search(ctx, Query{Metric: "c.two", K: 3, Length: ptr(0)})
+	res, err = s.Search(ctx, Query{Metric: "c.two", K: 3, Length: ptr(0), IncludeSelf: true})
 	require.NoError(t, err)
 	require.Equal(t, "disk-full 2024", sortedMembers(res.Collections)[0].Collection, "the search sees the rename")
 
@@ -270,4 +270,73 @@ func sortedMembers(ms []CollectionMatch) []CollectionMatch {
 		}
 	}
 	return ms
+}
+
+// TestSearchLeavesOutTheQueryMetric checks issue #18 item 8: a search by metric name returns
+// k other metrics (the query metric, its own distance-0 match, only with IncludeSelf), for
+// every method, on every page, by either form of the name; exact copies of the query are
+// other metrics and stay.
+func TestSearchLeavesOutTheQueryMetric(t *testing.T) {
+	e := newEnv(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	base := randomWalk(rng, 90)
+	corpus := map[string][]float64{"self.q": base, "self.copy1": base, "self.copy2": base}
+	for i := range 60 {
+		corpus[fmt.Sprintf("self.walk%02d", i)] = randomWalk(rng, 90)
+	}
+	e.put(corpus)
+	s := e.synced()
+	e.put(map[string][]float64{"late.q": base}) // not indexed yet: read from Redis
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name      string
+		q         Query
+		wantSelf  bool
+		wantTotal int
+	}{
+		{"dtw", Query{Metric: "self.q", K: 5}, false, 62},
+		{"dtw namespaced name", Query{Metric: "metrics.self.q", K: 5}, false, 62},
+		{"euclidean", Query{Metric: "self.q", K: 5, Method: MethodEuclidean}, false, 62},
+		{"fastdtw", Query{Metric: "self.q", K: 5, Method: MethodFastDTW}, false, 62},
+		{"page 2", Query{Metric: "self.q", K: 5, Page: 1}, false, 62},
+		{"native length", Query{Metric: "self.q", K: 5, Length: ptr(0)}, false, 62},
+		{"include self", Query{Metric: "self.q", K: 5, IncludeSelf: true}, true, 63},
+		{"include self fastdtw", Query{Metric: "self.q", K: 5, Method: MethodFastDTW, IncludeSelf: true}, true, 63},
+		{"query not indexed", Query{Metric: "late.q", K: 5}, false, 63},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := s.Search(ctx, tc.q)
+			require.NoError(t, err)
+			require.Len(t, res.Results, tc.q.K, "k results whatever happens to self")
+			require.Equal(t, tc.wantTotal, res.Total)
+			var names []string
+			for _, h := range res.Results {
+				names = append(names, h.Metric)
+			}
+			self := strings.TrimPrefix(tc.q.Metric, "metrics.")
+			if tc.wantSelf {
+				// Distance-0 ties go by name: the copies, then the metric itself.
+				require.Equal(t, []string{"self.copy1", "self.copy2", "self.q"}, names[:3])
+				require.Zero(t, res.Results[2].Distance)
+			} else {
+				require.NotContains(t, names, self)
+			}
+			if tc.q.Page == 0 && !tc.wantSelf {
+				require.ElementsMatch(t, []string{"self.copy1", "self.copy2"}, names[:2], "exact copies are other metrics")
+			}
+			if self == "late.q" {
+				require.Contains(t, names, "self.q", "only the query metric itself is left out")
+			}
+		})
+	}
+
+	// The second page continues the first without a gap or an overlap.
+	p1, err := s.Search(ctx, Query{Metric: "self.q", K: 5})
+	require.NoError(t, err)
+	p2, err := s.Search(ctx, Query{Metric: "self.q", K: 5, Page: 1})
+	require.NoError(t, err)
+	all, err := s.Search(ctx, Query{Metric: "self.q", K: 10})
+	require.NoError(t, err)
+	require.Equal(t, all.Results, append(p1.Results, p2.Results...))
 }

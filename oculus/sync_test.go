@@ -44,7 +44,7 @@ func TestSyncIsIncrementalAndSurvivesRestart(t *testing.T) {
 	st, err = s2.Sync(ctx)
 	require.NoError(t, err)
 	require.Equal(t, SyncStats{Metrics: 51, Loaded: 50, Skipped: 1, Documents: 50}, withoutDuration(st), "restart")
-	res, err := s2.Search(ctx, Query{Metric: "app.m07", K: 1})
+	res, err := s2.Search(ctx, Query{Metric: "app.m07", K: 1, IncludeSelf: true})
 	require.NoError(t, err)
 	require.Equal(t, "app.m07", res.Results[0].Metric)
 
@@ -65,7 +65,7 @@ func TestSyncIsIncrementalAndSurvivesRestart(t *testing.T) {
 	require.Equal(t, SyncStats{Metrics: 51, Indexed: 2, Unchanged: 47, Deleted: 2, Skipped: 1, Documents: 49}, withoutDuration(st))
 	_, err = s2.Search(ctx, Query{Metric: "app.m09"})
 	require.ErrorIs(t, err, ErrNotFound)
-	res, err = s2.Search(ctx, Query{Metric: "app.new", K: 1, Length: ptr(0)})
+	res, err = s2.Search(ctx, Query{Metric: "app.new", K: 1, Length: ptr(0), IncludeSelf: true})
 	require.NoError(t, err)
 	require.Equal(t, "app.new", res.Results[0].Metric)
 

@@ -57,7 +57,7 @@ func TestSearchWindows(t *testing.T) {
 	e.put(map[string][]float64{"w.regular": {3, 1, 4, 1, 5}})
 	s := e.synced()
 
-	res, err := s.Search(ctx, Query{Metric: "w.regular", K: 2, Length: ptr(0), Windows: true})
+	res, err := s.Search(ctx, Query{Metric: "w.regular", K: 2, Length: ptr(0), Windows: true, IncludeSelf: true})
 	require.NoError(t, err)
 	require.Len(t, res.Results, 2)
 	regular := []algorithms.Point{{Timestamp: baseTS, Value: 3}, {Timestamp: baseTS + 1, Value: 1},

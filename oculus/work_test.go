@@ -70,7 +70,7 @@ func TestSearchRefusesTooMuchWork(t *testing.T) {
 
 	// Over the limit before the bounds (303 × 13,000 cells), but the LB_PAA pass leaves only
 	// the query metric's exact copies: the search runs, and is exact.
-	q := Query{Metric: "w.m007", K: 1}
+	q := Query{Metric: "w.m007", K: 1, IncludeSelf: true}
 	res, err := s.Search(context.Background(), q)
 	require.NoError(t, err)
 	s.cfg.SearchMaxWork = 1_000_000
