@@ -97,6 +97,36 @@ func Normalize(series string) (string, error) {
 	return string(b), nil
 }
 
+// IsNormal reports whether series is valid and already in its normal form, that is whether
+// Normalize would return it unchanged. It allocates nothing, so the writer checks every
+// tagged name with it and normalises only the ones that are not (a remote_write or Influx
+// name, built by Format, always is).
+func IsNormal(series string) bool {
+	name, rest, tagged := strings.Cut(series, ";")
+	if name == "" {
+		return false
+	}
+	if !tagged {
+		return true
+	}
+	var prev Tag
+	for i := 0; ; i++ {
+		seg, more, next := strings.Cut(rest, ";")
+		k, v, ok := strings.Cut(seg, "=")
+		if !ok || k == "name" || Validate(k, v) != nil {
+			return false
+		}
+		t := Tag{k, v}
+		if i > 0 && compare(prev, t) >= 0 {
+			return false
+		}
+		if !next {
+			return true
+		}
+		prev, rest = t, more
+	}
+}
+
 // Format builds the normalised tagged name of name and tags (validated; the slice is
 // sorted in place). It is the helper the labelled formats use to name their series.
 func Format(name string, tags []Tag) (string, error) {

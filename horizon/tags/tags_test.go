@@ -80,6 +80,33 @@ func TestAppendTagsAllocs(t *testing.T) {
 	require.Zero(t, n)
 }
 
+func TestIsNormal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"a.b.c", true},
+		{"name;a=1;b=2", true},
+		{"name;b=2;a=1", false},
+		{"m;a=1;a=2", false},    // a duplicate
+		{"m;name=x;z=1", false}, // a "name" tag
+		{"m;a.b=2;a=1", true},   // graphite's order
+		{"m;a=1;a.b=2", false},  // ...not byte order of the keys
+		{"", false},             // no name
+		{"m;", false},           // empty segment
+		{"m;a=~x", false},       // bad value
+		{"m;a!=1", false},       // bad key
+		{"m;a=x=y;b=1", true},   // split at the first '='
+	} {
+		require.Equal(t, tc.want, IsNormal(tc.in), tc.in)
+		if n, err := Normalize(tc.in); err == nil {
+			require.Equal(t, n == tc.in, tc.want, tc.in)
+		}
+	}
+	s := "kale_horizon_received_total;instance=localhost:1500;job=kale;protocol=pickle-tcp"
+	require.Zero(t, testing.AllocsPerRun(100, func() { _ = IsNormal(s) }))
+}
+
 func TestParse(t *testing.T) {
 	name, tags, err := Parse("m;b=2;a=1;b=3")
 	require.NoError(t, err)
@@ -96,8 +123,11 @@ func FuzzNormalize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, seed uint64) {
 		n, err := Normalize(s)
 		if err != nil {
+			require.False(t, IsNormal(s), "%q is refused by Normalize", s)
 			return
 		}
+		require.True(t, IsNormal(n), "normal form %q", n)
+		require.Equal(t, s == n, IsNormal(s), "%q normalises to %q", s, n)
 		n2, err := Normalize(n)
 		require.NoError(t, err, "normal form %q does not parse", n)
 		require.Equal(t, n, n2, "not idempotent")
@@ -123,6 +153,17 @@ func FuzzNormalize(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, n, n3, "depends on tag order")
 	})
+}
+
+func BenchmarkIsNormal(b *testing.B) {
+	s := "kale_horizon_received_total;instance=localhost:1500;job=kale;protocol=pickle-tcp"
+	b.SetBytes(int64(len(s)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !IsNormal(s) {
+			b.Fatal("not normal")
+		}
+	}
 }
 
 func BenchmarkNormalize(b *testing.B) {
