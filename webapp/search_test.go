@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +230,71 @@ func TestSearchPageChartsTheSearchedWindows(t *testing.T) {
 
 	_, _ = post(t, base, searchPath, `{"metric":"query.metric"}`)
 	require.False(t, asked.Windows, "the API does not")
+}
+
+// A search by metric name leaves the metric itself out (issue #18 item 8): include_self in
+// the JSON body or on the page brings it back, and the page's links keep the choice.
+func TestSearchIncludeSelf(t *testing.T) {
+	var asked Query
+	_, base := newBare(t, fakeSearcher(func(_ context.Context, q Query) (Result, error) {
+		asked = q
+		return Result{Results: []Hit{{Metric: "a.b", Distance: 1}}, Total: 100}, nil
+	}), nil)
+	for _, tc := range []struct {
+		name string
+		page string // GET path, or "" for the API
+		body string
+		code int
+		want bool
+	}{
+		{"api default", "", `{"metric":"q.m"}`, http.StatusOK, false},
+		{"api include_self", "", `{"metric":"q.m","include_self":true}`, http.StatusOK, true},
+		{"api include_self false", "", `{"metric":"q.m","include_self":false}`, http.StatusOK, false},
+		{"page default", "/search?query=q.m", "", http.StatusOK, false},
+		{"page include_self=true", "/search?query=q.m&include_self=true", "", http.StatusOK, true},
+		{"page checkbox", "/search?query=q.m&include_self=on", "", http.StatusOK, true},
+		{"page include_self=false", "/search?query=q.m&include_self=false", "", http.StatusOK, false},
+		{"page bad", "/search?query=q.m&include_self=maybe", "", http.StatusBadRequest, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked = Query{}
+			var res *http.Response
+			var body string
+			if tc.page == "" {
+				res, body = post(t, base, searchPath, tc.body)
+			} else {
+				res, body = get(t, base, tc.page)
+			}
+			require.Equal(t, tc.code, res.StatusCode, body)
+			if tc.code != http.StatusOK {
+				require.Contains(t, body, `include_self &#34;maybe&#34; is not true or false`)
+				return
+			}
+			require.Equal(t, tc.want, asked.IncludeSelf)
+			if tc.page != "" {
+				require.Equal(t, tc.want, strings.Contains(body, "include_self=true"), "the pager keeps include_self")
+				require.Equal(t, tc.want, strings.Contains(body, `value="true" checked`), "the checkbox shows it")
+			}
+		})
+	}
+
+	// Through the real oculus: the query metric is not among its own results unless asked.
+	e := newEnv(t, envOptions{metrics: 6})
+	for _, tc := range []struct {
+		body string
+		self bool
+	}{
+		{`{"metric":"demo.web.latency_ms","k":3}`, false},
+		{`{"metric":"demo.web.latency_ms","k":3,"include_self":true}`, true},
+	} {
+		res, body := e.do(http.MethodPost, searchPath, tc.body)
+		require.Equal(t, http.StatusOK, res.StatusCode, body)
+		got := decode[Result](t, body)
+		require.Len(t, got.Results, 3, body)
+		var names []string
+		for _, h := range got.Results {
+			names = append(names, h.Metric)
+		}
+		require.Equal(t, tc.self, slices.Contains(names, "demo.web.latency_ms"), body)
+	}
 }

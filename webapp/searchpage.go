@@ -26,6 +26,7 @@ type searchData struct {
 	Filters    []filterChip
 	DrawValues string
 	Page       int
+	Self       bool // include_self: keep the query metric among the results
 	Ran        bool
 	Drawn      bool
 	Error      string
@@ -78,6 +79,7 @@ type searchParams struct {
 	query, searchType, window, radius, pslop, prefix, drawValues string
 	filters                                                      []string
 	page                                                         int
+	includeSelf                                                  bool
 }
 
 func (p searchParams) url(page int, filters []string) string {
@@ -100,6 +102,9 @@ func (p searchParams) url(page int, filters []string) string {
 		v.Set("draw_values", p.drawValues)
 	}
 	v.Set("filters", strings.Join(filters, "."))
+	if p.includeSelf {
+		v.Set("include_self", "true")
+	}
 	if page > 1 {
 		v.Set("page", strconv.Itoa(page))
 	}
@@ -127,13 +132,22 @@ func (s *Server) searchPage(c echo.Context) error {
 		pslop: c.QueryParam("p_slop"), prefix: strings.TrimSpace(c.QueryParam("prefix")),
 		drawValues: strings.TrimSpace(c.QueryParam("draw_values")),
 	}
+	if v := c.QueryParam("include_self"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil && v != "on" { // "on": an HTML checkbox
+			return s.render(c, http.StatusBadRequest, "search", page{Title: "Search", Scripts: []string{"search.js"}, Query: p.query,
+				Body: searchData{Query: p.query, Error: fmt.Sprintf("include_self %q is not true or false", v), ErrorCode: http.StatusBadRequest,
+					Available: s.search != nil, Data: searchJS{Query: p.query, Series: map[string]points{}, Hits: []string{}, Drawn: []float64{}}}})
+		}
+		p.includeSelf = b || v == "on"
+	}
 	for f := range strings.SplitSeq(c.QueryParam("filters"), ".") {
 		if f = strings.TrimSpace(f); f != "" && !slices.Contains(p.filters, f) {
 			p.filters = append(p.filters, f)
 		}
 	}
 	d := searchData{Query: p.query, Window: p.window, Radius: p.radius, PSlop: p.pslop, Prefix: p.prefix,
-		DrawValues: p.drawValues, Available: s.search != nil}
+		DrawValues: p.drawValues, Self: p.includeSelf, Available: s.search != nil}
 	d.Data = searchJS{Query: p.query, Series: map[string]points{}, Hits: []string{}, Drawn: []float64{}}
 	method, ok := searchMethod(p.searchType)
 	if !ok {
@@ -168,7 +182,7 @@ func (s *Server) searchPage(c echo.Context) error {
 		d.Error, d.ErrorCode = errNoSearch, http.StatusServiceUnavailable
 		return s.render(c, d.ErrorCode, "search", page{Title: title, Scripts: []string{"search.js"}, Query: p.query, Body: d})
 	}
-	q := Query{Method: method, K: pageSize, Page: pageNo - 1, Prefix: p.prefix, Exclude: p.filters, Windows: true}
+	q := Query{Method: method, K: pageSize, Page: pageNo - 1, Prefix: p.prefix, Exclude: p.filters, Windows: true, IncludeSelf: p.includeSelf}
 	if p.pslop != "" {
 		slop, perr := strconv.Atoi(p.pslop)
 		if perr != nil || slop < 0 {
