@@ -1,7 +1,8 @@
 // Package writer is horizon's bounded, batching path from the listeners to Redis. Listeners
-// Put decoded datapoints; the writer applies Skyline's ingest filters (SKIP_LIST,
-// MAX_RESOLUTION), batches per metric and appends with pipelined round trips at least every
-// flush interval. It replaces Skyline's multiprocessing queue and worker.py, which made one
+// Put decoded datapoints; the writer normalises Graphite 1.1 tagged names, whatever format
+// they came in ("name;b=2;a=1" is stored as "name;a=1;b=2"; an invalid tagged name is refused
+// as bad_name), applies Skyline's ingest filters (SKIP_LIST, MAX_RESOLUTION), batches per
+// metric and appends with pipelined round trips at least every flush interval. It replaces Skyline's multiprocessing queue and worker.py, which made one
 // MULTI/EXEC round trip per datapoint and dropped whole chunks silently.
 //
 // Drop policy: the writer holds at most QueueSize datapoints (queued, batched or being
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/kale-project/kale/horizon/ingest"
+	"github.com/kale-project/kale/horizon/tags"
 	"github.com/kale-project/kale/horizon/telemetry"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
@@ -358,6 +360,17 @@ func (w *Writer) drain() {
 	filtered := 0
 	for _, b := range q {
 		for _, p := range b.pts {
+			if strings.IndexByte(p.Name, ';') >= 0 && !tags.IsNormal(p.Name) {
+				// A Graphite 1.1 tagged name from a sender: stored in its normal form (tags
+				// sorted), so tag order does not make two series; an invalid one is refused.
+				n, err := tags.Normalize(p.Name)
+				if err != nil {
+					b.proto.Reject(ingest.BadName, 1)
+					filtered++
+					continue
+				}
+				p.Name = n
+			}
 			if w.skipped(p.Name) {
 				b.proto.Reject(ingest.SkipList, 1)
 				filtered++
