@@ -28,22 +28,24 @@ import (
 	"github.com/kale-project/kale/horizon/influx"
 	"github.com/kale-project/kale/horizon/ingest"
 	"github.com/kale-project/kale/horizon/promwrite"
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/utils/metric"
 )
 
-// Protocol names, the "protocol" label of the counters.
+// Protocol names, the "protocol" label of the counters (horizon/protocol's names).
 const (
-	RemoteWrite = "remote-write"
-	InfluxV1    = "influx-v1"
-	InfluxV2    = "influx-v2"
+	RemoteWrite = protocol.RemoteWrite
+	InfluxV1    = protocol.InfluxV1
+	InfluxV2    = protocol.InfluxV2
 )
 
-// Sink takes the points of one request. Put returns only once the points are accepted
-// (queued in the bounded writer): the handler answers 2xx after that, never before. A sink
-// that cannot take them now returns an error wrapping ErrFull; the client is told to retry
-// (429 with Retry-After), which is what makes Prometheus back off.
+// Sink takes the points of one request, decoded from the format proto (RemoteWrite,
+// InfluxV1 or InfluxV2). Put returns only once the points are accepted (queued in the bounded
+// writer): the handler answers 2xx after that, never before. A sink that cannot take them now
+// returns an error wrapping ErrFull; the client is told to retry (429 with Retry-After),
+// which is what makes Prometheus back off.
 type Sink interface {
-	Put(ctx context.Context, pts []metric.Point) error
+	Put(ctx context.Context, proto string, pts []metric.Point) error
 }
 
 // ErrFull is wrapped by a Sink's error when its queue is full.
@@ -266,7 +268,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, proto string, p
 		h.cfg.Counter.Received(proto, len(pts))
 	}
 	if len(pts) > 0 {
-		if err := h.sink.Put(r.Context(), pts); err != nil {
+		if err := h.sink.Put(r.Context(), proto, pts); err != nil {
 			w.Header().Set("Retry-After", strconv.Itoa(int((h.cfg.RetryAfter+time.Second-1)/time.Second)))
 			if errors.Is(err, ErrFull) {
 				h.reject(proto, ingest.QueueFull, len(pts))

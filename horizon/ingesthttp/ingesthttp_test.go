@@ -22,14 +22,16 @@ import (
 )
 
 type sink struct {
-	mu  sync.Mutex
-	pts []metric.Point
-	err error
+	mu     sync.Mutex
+	pts    []metric.Point
+	protos []string // the proto of every Put
+	err    error
 }
 
-func (s *sink) Put(_ context.Context, pts []metric.Point) error {
+func (s *sink) Put(_ context.Context, proto string, pts []metric.Point) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.protos = append(s.protos, proto)
 	if s.err != nil {
 		return s.err
 	}
@@ -112,6 +114,7 @@ func TestRemoteWrite(t *testing.T) {
 		{Name: name, Timestamp: metric.Float(1700000015.5), Value: metric.Float(8)},
 	}, s.pts)
 	require.Equal(t, map[string]int{RemoteWrite: 2}, c.received)
+	require.Equal(t, []string{RemoteWrite}, s.protos)
 
 	resp, _ = post(t, srv.URL+"/api/v1/write", []byte("junk"), rwHeaders...)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
@@ -185,6 +188,7 @@ func TestInflux(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 
 	require.Equal(t, 4, c.received[InfluxV1]) // 2 from the first request, 1 gzipped, 1 of the partial write
+	require.Equal(t, []string{InfluxV1, InfluxV2, InfluxV1, InfluxV1}, s.protos)
 }
 
 func TestLimits(t *testing.T) {
