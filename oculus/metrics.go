@@ -7,6 +7,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// The label values of kale_oculus_searches_total: a query whose method is not valid counts
+// as methodInvalid (with resultBadQuery only).
+var (
+	searchMethods = []string{MethodDTW, MethodEuclidean, MethodFastDTW}
+	searchResults = []string{resultOK, resultBadQuery, resultTooMuchWork, resultNotFound, resultTimeout, resultCancelled,
+		resultClosed, resultError}
+)
+
+const (
+	methodInvalid     = "invalid"
+	resultOK          = "ok"
+	resultBadQuery    = "bad_query"
+	resultTooMuchWork = "too_much_work"
+	resultNotFound    = "not_found"
+	resultTimeout     = "timeout"
+	resultCancelled   = "cancelled"
+	resultClosed      = "closed"
+	resultError       = "error"
+)
+
 // metrics are the service's Prometheus self-metrics (documented in README.md).
 type metrics struct {
 	searches      *prometheus.CounterVec   // method, result
@@ -61,6 +81,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Index sync passes that failed.",
 		}),
 	}
+	// Every known label value is exported from the start (at 0), so that dashboards and
+	// absent() alerts see the series before the first search of each kind.
+	for _, method := range searchMethods {
+		for _, result := range searchResults {
+			m.searches.WithLabelValues(method, result)
+		}
+		m.searchSeconds.WithLabelValues(method)
+	}
+	m.searches.WithLabelValues(methodInvalid, resultBadQuery)
 	if reg == nil {
 		return m, nil
 	}

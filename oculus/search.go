@@ -41,10 +41,10 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 	p, err := validate(q, s.cfg.SearchLength)
 	method := p.method
 	if method == "" {
-		method = "invalid"
+		method = methodInvalid
 	}
 	if err != nil {
-		s.m.searches.WithLabelValues(method, "bad_query").Inc()
+		s.m.searches.WithLabelValues(method, resultBadQuery).Inc()
 		return emptyResult(method), err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SearchTimeout)
@@ -59,7 +59,7 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 	}
 	res.Collections = s.matchCollections(ctx, res.Results)
 	res.TookMS = float64(time.Since(start).Microseconds()) / 1000
-	s.m.searches.WithLabelValues(method, "ok").Inc()
+	s.m.searches.WithLabelValues(method, resultOK).Inc()
 	s.m.searchSeconds.WithLabelValues(method).Observe(time.Since(start).Seconds())
 	s.m.candidates.Add(float64(res.Candidates))
 	s.m.scanned.Add(float64(res.Scanned))
@@ -70,19 +70,19 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 func outcome(err error) string {
 	switch {
 	case errors.Is(err, ErrTooMuchWork):
-		return "too_much_work"
+		return resultTooMuchWork
 	case errors.Is(err, ErrBadQuery):
-		return "bad_query"
+		return resultBadQuery
 	case errors.Is(err, ErrNotFound):
-		return "not_found"
+		return resultNotFound
 	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
+		return resultTimeout
 	case errors.Is(err, context.Canceled):
-		return "cancelled"
+		return resultCancelled
 	case errors.Is(err, ErrClosed):
-		return "closed"
+		return resultClosed
 	}
-	return "error"
+	return resultError
 }
 
 func emptyResult(method string) Result {
