@@ -221,7 +221,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kale_webapp_search_limited_total", Help: "Search requests refused by the per-client rate limit (--search-rate).",
 		}),
 		searchFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kale_webapp_search_failed_total", Help: "Searches answered without results, by reason (timeout, shutting_down, error).",
+			Name: "kale_webapp_search_failed_total", Help: "Searches answered without results, by reason (timeout, shutting_down, cancelled, error).",
 		}, []string{"reason"}),
 		hostRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kale_webapp_host_refused_total", Help: "Requests refused because their Host header is not in --webapp-allowed-hosts.",
@@ -256,8 +256,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot register the webapp metrics: %w", err)
 	}
+	// Every known reason is exported at 0 from the start, so absent() alerts and dashboards
+	// see the series before the first refusal or failure.
+	for _, r := range searchFailReasons {
+		m.searchFailed.WithLabelValues(r)
+	}
+	for _, r := range writeRefusalReasons {
+		m.writesRefused.WithLabelValues(r)
+	}
 	return m, nil
 }
+
+// The reasons of kale_webapp_search_failed_total and kale_webapp_writes_refused_total.
+var (
+	searchFailReasons   = []string{"timeout", "shutting_down", "cancelled", "error"}
+	writeRefusalReasons = []string{"unconfigured", "unauthorized", "throttled", "csrf"}
+)
 
 // register registers c, or reuses the collector already registered under its name (a second
 // Server on the same registry, as in tests).
