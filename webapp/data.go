@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kale-project/kale/utils/redisstore"
@@ -178,63 +177,6 @@ func expectedBand(pts []redisstore.Pair) *Band {
 	}
 	sd := math.Sqrt(variance)
 	return &Band{Lower: num(mean - 3*sd), Upper: num(mean + 3*sd)}
-}
-
-// nameCache keeps the sorted metric names for autocomplete, re-read at most every ttl, so a
-// keystroke costs a binary search, not an SMEMBERS of 100,000 keys.
-type nameCache struct {
-	store *redisstore.Store
-	ttl   time.Duration
-
-	mu      sync.Mutex
-	names   []string
-	fetched time.Time
-}
-
-func (n *nameCache) get(ctx context.Context) ([]string, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.names != nil && time.Since(n.fetched) < n.ttl {
-		return n.names, nil
-	}
-	ns := n.store.Options().FullNamespace
-	keys, err := n.store.Members(ctx, ns)
-	if err != nil {
-		if n.names != nil {
-			return n.names, nil // stale beats nothing while Redis is away
-		}
-		return nil, err
-	}
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = strings.TrimPrefix(k, ns)
-	}
-	sort.Strings(names)
-	n.names, n.fetched = names, time.Now()
-	return names, nil
-}
-
-// match returns up to limit names starting with prefix, then (when q is not empty and room
-// is left) names containing q elsewhere.
-func match(names []string, prefix, contains string, limit int) []string {
-	out := []string{}
-	i := sort.SearchStrings(names, prefix)
-	for ; i < len(names) && len(out) < limit && strings.HasPrefix(names[i], prefix); i++ {
-		out = append(out, names[i])
-	}
-	if contains == "" || len(out) >= limit {
-		return out
-	}
-	lc := strings.ToLower(contains)
-	for _, n := range names {
-		if len(out) >= limit {
-			break
-		}
-		if !strings.HasPrefix(n, prefix) && strings.Contains(strings.ToLower(n), lc) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // parseTime reads a time parameter: unix seconds, unix milliseconds (Grafana's ${__from}),

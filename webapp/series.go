@@ -9,8 +9,8 @@ import (
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
-// apiMetrics lists metric names starting with ?prefix= (then, with ?q=, names containing q),
-// sorted, at most ?limit=.
+// apiMetrics lists the metric names that start with ?prefix= and contain ?q= (ignoring case),
+// at most ?limit= (see match); total is the number of matches.
 func (s *Server) apiMetrics(c echo.Context) error {
 	limit, err := intParam(c, "limit", metricsDefault, 1, metricsMax)
 	if err != nil {
@@ -20,11 +20,12 @@ func (s *Server) apiMetrics(c echo.Context) error {
 	if len(prefix) > maxNameLen || len(q) > maxNameLen {
 		return errJSON(http.StatusBadRequest, "prefix or q longer than %d bytes", maxNameLen)
 	}
-	names, err := s.names.get(c.Request().Context())
+	names, lower, err := s.names.get(c.Request().Context())
 	if err != nil {
 		return s.unavailable(c, "the metric names", err)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"metrics": match(names, prefix, q, limit), "total": len(names)})
+	out, total := match(names, lower, prefix, q, limit)
+	return c.JSON(http.StatusOK, map[string]any{"metrics": out, "total": total})
 }
 
 // SeriesAnswer is GET /api/v1/series.

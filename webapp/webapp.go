@@ -189,7 +189,7 @@ func New(o Options) (*Server, error) {
 			s.index = is
 		}
 	}
-	s.names = &nameCache{store: o.Store, ttl: 30 * time.Second}
+	s.names = &nameCache{list: s.metricNames, count: s.stats.MetricCount, fresh: namesFresh, ttl: namesTTL, now: time.Now}
 	var err error
 	if s.static, err = fs.Sub(embedded, "static"); err != nil {
 		return nil, fmt.Errorf("cannot open the embedded assets: %w", err)

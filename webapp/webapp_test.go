@@ -123,9 +123,7 @@ func TestMetricsAndSeriesAPI(t *testing.T) {
 		Total   int
 	}](t, body)
 	require.Equal(t, []string{"demo.web.bytes_out_total", "demo.web.errors", "demo.web.latency_ms", "demo.web.requests", "demo.web.requests_total"}, got.Metrics)
-	require.Equal(t, 37, got.Total)
-	_, body = e.get("/api/v1/metrics?prefix=zzz&q=LATENCY&limit=1")
-	require.Len(t, decode[struct{ Metrics []string }](t, body).Metrics, 1)
+	require.Equal(t, 5, got.Total, "the matches, not every metric")
 
 	res, body = e.get("/api/v1/series?metric=demo.web.requests&from=now-1h")
 	require.Equal(t, http.StatusOK, res.StatusCode)

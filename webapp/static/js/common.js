@@ -216,7 +216,8 @@
       if (v.length < 1) return;
       const seq = ++acSeq;
       try {
-        const res = await fetch('/api/v1/metrics?limit=20&prefix=' + encodeURIComponent(v) + '&q=' + encodeURIComponent(v));
+        // Names containing v, those starting with it first.
+        const res = await fetch('/api/v1/metrics?limit=20&q=' + encodeURIComponent(v));
         if (!res.ok || seq !== acSeq) return;
         const { metrics } = await res.json();
         const dl = document.getElementById('metric-names');
