@@ -18,6 +18,7 @@ type dashboardData struct {
 	Cycle      *recordstore.CycleStats
 	CycleAge   string
 	Metrics    int64
+	Detector   string // --detector: names the band the charts draw (bandLegend)
 	Algorithms int
 	Consensus  int
 	Listeners  []listener.State
@@ -28,7 +29,7 @@ type dashboardData struct {
 func (s *Server) dashboardPage(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
 	defer cancel()
-	d := dashboardData{Algorithms: len(s.cfg.Algorithms), Consensus: s.cfg.Consensus, GraphURL: s.cfg.GraphURL}
+	d := dashboardData{Detector: s.cfg.Detector, Algorithms: len(s.cfg.Algorithms), Consensus: s.cfg.Consensus, GraphURL: s.cfg.GraphURL}
 	cur, err := s.records.Current(ctx)
 	if err != nil {
 		s.log.Warn("webapp cannot read from the store", "what", "the anomalies", "path", c.Request().URL.Path, "err", err)
@@ -55,4 +56,20 @@ func (s *Server) dashboardPage(c echo.Context) error {
 		d.Listeners = s.listeners()
 	}
 	return s.render(c, http.StatusOK, "dashboard", page{Title: "Anomalies", Scripts: []string{"dashboard.js"}, Body: d})
+}
+
+// bandLegend names the band the charts draw (kale.band in common.js, Band on the server):
+// the exponentially weighted moving average (centre of mass 50) ± 3 exponentially weighted
+// standard deviations of the points before each point. That is the band of Skyline's
+// stddev_from_moving_average, one of the ensemble's detectors; Kale's detector does not judge
+// by it (it scores new patterns, daily seasonality and flat runs) and reports its own
+// expected range with each anomaly (Explanation), which the pages show beside the chart.
+func bandLegend(detector string) string {
+	switch detector {
+	case "kale":
+		return "moving average ± 3σ, a guide only: Kale's detector judges new patterns, daily seasonality and flat runs, and reports its own expected range with each anomaly"
+	case "skyline":
+		return "expected band: moving average ± 3σ of the points before (Skyline's stddev_from_moving_average, one of the ensemble's detectors)"
+	}
+	return "moving average ± 3σ of the points before"
 }

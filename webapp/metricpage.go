@@ -32,6 +32,7 @@ type metricData struct {
 	Feedback      []Feedback           // newest first
 	FeedbackSaved bool
 	GraphURL      string
+	Detector      string // --detector: names the band the charts draw (bandLegend)
 	Points        int
 	First, Last   int64
 	LastValue     float64
@@ -76,7 +77,7 @@ func (s *Server) metricPage(c echo.Context) error {
 	if err != nil {
 		return s.unavailable(c, "the series", err)
 	}
-	d := metricData{Name: name, Points: len(pts), Consensus: s.cfg.Consensus, Marked: map[int64]bool{}}
+	d := metricData{Name: name, Points: len(pts), Consensus: s.cfg.Consensus, Detector: s.cfg.Detector, Marked: map[int64]bool{}}
 	d.Data = metricJS{Metric: name, Anomalies: [][2]num{}, Feedback: []int64{}, Similar: s.search != nil, Triggered: [][]string{}}
 	if len(pts) > 0 {
 		d.First, d.Last, d.LastValue = int64(pts[0].Timestamp), int64(pts[len(pts)-1].Timestamp), pts[len(pts)-1].Value

@@ -51,6 +51,7 @@ var funcs = template.FuncMap{
 	"plain":         plainText,
 	"counts":        counts,
 	"short":         short,
+	"bandlegend":    bandLegend,
 	"add":           func(a, b int) int { return a + b },
 	"seconds":       func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + " s" },
 	"isotime":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },

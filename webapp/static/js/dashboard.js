@@ -89,7 +89,7 @@
     $('#sel-similar').setAttribute('href', kale.searchURL(name));
     $('#sel-meta').textContent = rec
       ? `Value ${kale.fmt(rec.value)} at ${kale.clock(rec.timestamp)} · score ${Math.round(100 * rec.score)}% · ${rec.triggered.join(', ') || '—'}` +
-        (rec.explanation ? ` · expected ${kale.short(rec.explanation.lower)} … ${kale.short(rec.explanation.upper)}` : '')
+        (rec.explanation ? ` · Kale's ${rec.explanation.component} component expected ${kale.short(rec.explanation.lower)} … ${kale.short(rec.explanation.upper)}` : '')
       : '';
     if (seriesAbort) seriesAbort.abort();
     seriesAbort = new AbortController();
