@@ -1,6 +1,9 @@
 package algorithms
 
-import "math"
+import (
+	"context"
+	"math"
+)
 
 // DTW returns the squared dynamic-time-warping distance of a and b within a Sakoe-Chiba
 // band of r cells, the UCR suite's DTW (Rakthanmanon et al. 2012; conventions in
@@ -23,7 +26,8 @@ import "math"
 // It takes O(len(a)·r) time and O(r) memory, two rows of 2r+3 cells indexed relative to the
 // diagonal; for bands up to 510 cells they live on the stack, so DTW does not allocate.
 func DTW(a, b []float64, r int) float64 {
-	return dtwBanded(a, b, r, math.Inf(1), nil)
+	d, _ := dtwBanded(context.Background(), a, b, r, math.Inf(1), nil) // Background: no error
+	return d
 }
 
 // DTWEA is DTW with early abandoning against a best-so-far bsf (a squared distance, like
@@ -41,7 +45,8 @@ func DTW(a, b []float64, r int) float64 {
 // the raw per-point contributions instead of the suffix sums is safe, only weaker. cb is
 // used only when len(cb) == len(a) == len(b).
 func DTWEA(a, b []float64, r int, bsf float64, cb []float64) float64 {
-	return dtwBanded(a, b, r, bsf, cb)
+	d, _ := dtwBanded(context.Background(), a, b, r, bsf, cb) // Background: no error
+	return d
 }
 
 // SakoeChibaCells converts a Sakoe-Chiba window given as a fraction of the series length
@@ -74,44 +79,51 @@ const (
 	dtwStackLarge = 1024
 )
 
-// dtwBanded normalises the band and picks the row storage for dtwRows.
-func dtwBanded(a, b []float64, r int, bsf float64, cb []float64) float64 {
+// dtwBanded normalises the band and picks the row storage for dtwRows. It returns
+// (+Inf, ctx.Err()) once ctx is done (see dtwRows).
+func dtwBanded(ctx context.Context, a, b []float64, r int, bsf float64, cb []float64) (float64, error) {
 	n, m := len(a), len(b)
 	if n == 0 || m == 0 {
 		if n == m {
-			return 0
+			return 0, nil
 		}
-		return math.Inf(1)
+		return math.Inf(1), nil
 	}
 	r = max(r, 0, n-m, m-n)
 	r = min(r, max(n, m)-1)
 	w := 2*r + 3
 	switch {
 	case w <= dtwStackSmall:
-		return dtwSmall(a, b, r, bsf, cb, w)
+		return dtwSmall(ctx, a, b, r, bsf, cb, w)
 	case w <= dtwStackLarge:
-		return dtwLarge(a, b, r, bsf, cb, w)
+		return dtwLarge(ctx, a, b, r, bsf, cb, w)
 	default:
 		buf := make([]float64, 2*w)
-		return dtwRows(a, b, r, bsf, cb, buf[:w], buf[w:])
+		return dtwRows(ctx, a, b, r, bsf, cb, buf[:w], buf[w:])
 	}
 }
 
-func dtwSmall(a, b []float64, r int, bsf float64, cb []float64, w int) float64 {
+// dtwSmall and dtwLarge hold the rows on the stack, each in its own frame so that a small
+// band does not pay for the large buffer.
+func dtwSmall(ctx context.Context, a, b []float64, r int, bsf float64, cb []float64, w int) (float64, error) {
 	var buf [2 * dtwStackSmall]float64
-	return dtwRows(a, b, r, bsf, cb, buf[:w], buf[dtwStackSmall:dtwStackSmall+w])
+	return dtwRows(ctx, a, b, r, bsf, cb, buf[:w], buf[dtwStackSmall:dtwStackSmall+w])
 }
 
-func dtwLarge(a, b []float64, r int, bsf float64, cb []float64, w int) float64 {
+func dtwLarge(ctx context.Context, a, b []float64, r int, bsf float64, cb []float64, w int) (float64, error) {
 	var buf [2 * dtwStackLarge]float64
-	return dtwRows(a, b, r, bsf, cb, buf[:w], buf[dtwStackLarge:dtwStackLarge+w])
+	return dtwRows(ctx, a, b, r, bsf, cb, buf[:w], buf[dtwStackLarge:dtwStackLarge+w])
 }
 
 // dtwRows is the banded recurrence. Cell (i, j) of row i lives at index p = j − i + r + 1 of
 // its row, so p runs over [1, 2r+1]; indexes 0 and 2r+2 and the cells just outside each
 // row's range hold +Inf, which stands for "outside the band / the matrix". The previous row
 // starts as all +Inf except D(−1,−1) = 0 at index r+1, which seeds D(0,0).
-func dtwRows(a, b []float64, r int, bsf float64, cb []float64, prev, cur []float64) float64 {
+//
+// Rows are computed in runs of about checkCells cells, with a check of ctx (an atomic load;
+// nothing for context.Background()) before each run, the first one included, so the row loop
+// itself carries no check; once ctx is done it returns (+Inf, ctx.Err()).
+func dtwRows(ctx context.Context, a, b []float64, r int, bsf float64, cb []float64, prev, cur []float64) (float64, error) {
 	n, m := len(a), len(b)
 	inf := math.Inf(1)
 	for k := range prev {
@@ -120,41 +132,47 @@ func dtwRows(a, b []float64, r int, bsf float64, cb []float64, prev, cur []float
 	}
 	prev[r+1] = 0
 	useCB := cb != nil && len(cb) == n && m == n
-	for i := range n {
-		jlo, jhi := max(0, i-r), min(m-1, i+r)
-		off := r + 1 - i
-		plo, phi := jlo+off, jhi+off
-		cur[plo-1] = inf
-		cur[phi+1] = inf
-		ai := a[i]
-		bs := b[jlo : jhi+1]
-		row := cur[plo : plo+len(bs)]
-		diag := prev[plo : plo+len(bs)+1] // diag[k] = D(i−1, j−1), diag[k+1] = D(i−1, j)
-		left, rowMin := inf, inf
-		for k, bj := range bs {
-			best := diag[k]
-			if up := diag[k+1]; up < best {
-				best = up
-			}
-			if left < best {
-				best = left
-			}
-			d := ai - bj
-			v := best + float64(d*d)
-			row[k] = v
-			left = v
-			if v < rowMin {
-				rowMin = v
-			}
+	run := max(1, checkCells/(2*r+1))
+	for i0 := 0; i0 < n; i0 += run {
+		if err := ctx.Err(); err != nil {
+			return inf, err
 		}
-		lb := rowMin
-		if useCB && i+r+1 < n {
-			lb += cb[i+r+1]
+		for k, ai := range a[i0:min(n, i0+run)] {
+			i := i0 + k
+			jlo, jhi := max(0, i-r), min(m-1, i+r)
+			off := r + 1 - i
+			plo, phi := jlo+off, jhi+off
+			cur[plo-1] = inf
+			cur[phi+1] = inf
+			bs := b[jlo : jhi+1]
+			row := cur[plo : plo+len(bs)]
+			diag := prev[plo : plo+len(bs)+1] // diag[c] = D(i−1, j−1), diag[c+1] = D(i−1, j)
+			left, rowMin := inf, inf
+			for c, bj := range bs {
+				best := diag[c]
+				if up := diag[c+1]; up < best {
+					best = up
+				}
+				if left < best {
+					best = left
+				}
+				d := ai - bj
+				v := best + float64(d*d)
+				row[c] = v
+				left = v
+				if v < rowMin {
+					rowMin = v
+				}
+			}
+			lb := rowMin
+			if useCB && i+r+1 < n {
+				lb += cb[i+r+1]
+			}
+			if lb > bsf {
+				return inf, nil
+			}
+			prev, cur = cur, prev
 		}
-		if lb > bsf {
-			return inf
-		}
-		prev, cur = cur, prev
 	}
-	return prev[m-n+r+1]
+	return prev[m-n+r+1], nil
 }

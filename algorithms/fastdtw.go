@@ -1,6 +1,9 @@
 package algorithms
 
-import "math"
+import (
+	"context"
+	"math"
+)
 
 // FastDTW returns Salvador & Chan's FastDTW approximation (KDD TDM workshop 2004) of the DTW
 // distance of a and b as Oculus' Elasticsearch plugin computed it (spec §6.7, the bundled
@@ -75,8 +78,20 @@ func (w *FastDTWWorkspace) OculusScore(query, candidate []float64, radius int) f
 // FastDTW is the package-level FastDTW using w's memory; after the first calls with series
 // of a given size it does not allocate.
 func (w *FastDTWWorkspace) FastDTW(a, b []float64, radius int) float64 {
+	d, _ := w.FastDTWContext(context.Background(), a, b, radius) // Background: no error
+	return d
+}
+
+// FastDTWContext is FastDTW using w's memory that gives up when ctx ends: it checks ctx
+// first, then before each resolution and about every checkCells cells of each level's
+// windowed DTW, and returns (+Inf, ctx.Err()) once ctx is done. Otherwise the error is nil
+// and the result equals w.FastDTW(a, b, radius).
+func (w *FastDTWWorkspace) FastDTWContext(ctx context.Context, a, b []float64, radius int) (float64, error) {
 	if len(a) == 0 || len(b) == 0 {
-		return math.Inf(1)
+		return math.Inf(1), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return math.Inf(1), err
 	}
 	radius = max(radius, 0)
 
@@ -107,10 +122,14 @@ func (w *FastDTWWorkspace) FastDTW(a, b []float64, radius int) float64 {
 	w.fullWindow(len(lv.a), len(lv.b))
 	for level := top; ; level-- {
 		lv = &w.levels[level]
-		d := w.windowDTW(lv.a, lv.b)
+		d, err := w.windowDTW(ctx, lv.a, lv.b)
+		if err != nil {
+			w.levels[0] = fastDTWLevel{}
+			return math.Inf(1), err
+		}
 		if level == 0 {
 			w.levels[0] = fastDTWLevel{} // do not keep the caller's slices alive
-			return d
+			return d, nil
 		}
 		w.backtrack(len(lv.a), len(lv.b))
 		fine := &w.levels[level-1]
@@ -305,8 +324,13 @@ func (w *FastDTWWorkspace) at(i, j int) float64 {
 }
 
 // windowDTW is com.dtw.DTW's constrained time warp over the current window (cost |a_i − b_j|),
-// keeping the cost matrix for backtrack; it returns D(nI−1, nJ−1).
-func (w *FastDTWWorkspace) windowDTW(a, b []float64) float64 {
+// keeping the cost matrix for backtrack; it returns D(nI−1, nJ−1). It checks ctx first and
+// then before a column whenever about checkCells cells were computed since the last check,
+// and returns (+Inf, ctx.Err()) once ctx is done.
+func (w *FastDTWWorkspace) windowDTW(ctx context.Context, a, b []float64) (float64, error) {
+	if err := ctx.Err(); err != nil {
+		return math.Inf(1), err
+	}
 	nI := len(a)
 	w.offs = growInts(w.offs, nI)
 	total := 0
@@ -325,9 +349,17 @@ func (w *FastDTWWorkspace) windowDTW(a, b []float64) float64 {
 		row[j] = acc
 	}
 
+	budget := checkCells - len(row) // cells left before the next check of ctx
 	for i := 1; i < nI; i++ {
 		ai := a[i]
 		lo, hi := w.lo[i], w.hi[i]
+		if budget <= 0 {
+			if err := ctx.Err(); err != nil {
+				return inf, err
+			}
+			budget = checkCells
+		}
+		budget -= hi - lo + 1
 		row := w.cost[w.offs[i] : w.offs[i]+hi-lo+1]
 		plo, phi := w.lo[i-1], w.hi[i-1] // the previous column: +Inf outside [plo, phi]
 		prev := w.cost[w.offs[i-1] : w.offs[i-1]+phi-plo+1]
@@ -361,7 +393,7 @@ func (w *FastDTWWorkspace) windowDTW(a, b []float64) float64 {
 			row[j-lo] = down
 		}
 	}
-	return w.at(nI-1, len(b)-1)
+	return w.at(nI-1, len(b)-1), nil
 }
 
 // backtrack is the warp path search of com.dtw.DTW: from (nI−1, nJ−1) to (0, 0), moving
