@@ -7,8 +7,9 @@ import (
 	"github.com/kale-project/kale/horizon/protocol"
 )
 
-// Listener is one listener's address. Protocol is one of the horizon/protocol names
-// ("pickle-tcp", …), which are also the flags that set the addresses.
+// Listener is one listener's address. Protocol is one of horizon/protocol's Listeners
+// ("pickle-tcp", …, "ingest-http", "statsd-udp"), which are also the flags that set the
+// addresses.
 type Listener struct {
 	Protocol string
 	Addr     string // host:port; "" disables the listener
@@ -25,6 +26,12 @@ type Listener struct {
 // command line onto it; the meaning of each field is the help of the flag of the same name.
 type Config struct {
 	Listeners []Listener
+
+	// IngestToken, when set, is required by every write to the ingest-http listener (bearer
+	// token, Influx "Token", basic-auth password or Influx v1 p=).
+	IngestToken string
+	// StatsdFlush is the statsd-udp listener's aggregation interval (Etsy's flushInterval).
+	StatsdFlush time.Duration
 
 	// Namespaces and windows (Skyline FULL_NAMESPACE, MINI_NAMESPACE, FULL_DURATION,
 	// MINI_DURATION); Mini also writes the mini namespace.
@@ -60,11 +67,14 @@ type Config struct {
 	RoombaGraceTime time.Duration
 }
 
-// Protocols lists the five listener protocols in the order New binds them.
+// Protocols lists the five Graphite-family listener protocols, the ones kale seed and kale
+// loadgen drive, in the order New binds them; protocol.Listeners adds ingest-http and
+// statsd-udp.
 var Protocols = protocol.All
 
-// DefaultConfig returns horizon with Skyline's defaults: every listener on its Graphite port
-// on the loopback interface, Roomba on. It equals what utils/cmd/kale maps from the
+// DefaultConfig returns horizon with Skyline's defaults: every listener on the loopback
+// interface (the Graphite family on Graphite's ports, HTTP ingest on 2006, StatsD on 8125),
+// Roomba on. It equals what utils/cmd/kale maps from the
 // configuration defaults (a test there checks it).
 func DefaultConfig() Config {
 	return Config{
@@ -74,7 +84,10 @@ func DefaultConfig() Config {
 			{Protocol: protocol.MsgpackUDP, Addr: "127.0.0.1:2025"},
 			{Protocol: protocol.PlaintextTCP, Addr: "127.0.0.1:2003"},
 			{Protocol: protocol.PlaintextUDP, Addr: "127.0.0.1:2003"},
+			{Protocol: protocol.IngestHTTP, Addr: "127.0.0.1:2006"},
+			{Protocol: protocol.StatsdUDP, Addr: "127.0.0.1:8125"},
 		},
+		StatsdFlush:   10 * time.Second,
 		FullNamespace: "metrics.", MiniNamespace: "mini.",
 		FullDuration: 86400 * time.Second, MiniDuration: 3600 * time.Second,
 		MaxNameLength: 255, MaxFrame: 4 << 20, MaxItems: 100_000, MaxConns: 4096,
@@ -98,12 +111,13 @@ func (c Config) Listen(protocols ...string) Config {
 	return c
 }
 
-// Validate reports a listener with an unknown protocol or listed twice.
+// Validate reports a listener with an unknown protocol or listed twice, and a StatsD flush
+// interval below a millisecond.
 func (c Config) Validate() error {
 	seen := map[string]bool{}
 	for _, l := range c.Listeners {
 		known := false
-		for _, p := range Protocols {
+		for _, p := range protocol.Listeners {
 			known = known || p == l.Protocol
 		}
 		if !known {
@@ -113,6 +127,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("cannot configure horizon: listener %q listed twice", l.Protocol)
 		}
 		seen[l.Protocol] = true
+		if l.Protocol == protocol.StatsdUDP && l.Addr != "" && c.StatsdFlush < time.Millisecond {
+			return fmt.Errorf("cannot configure horizon: statsd flush interval %v is below 1ms", c.StatsdFlush)
+		}
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 // Package horizon is Kale's ingestion service: listeners for carbon pickle (TCP and UDP),
-// Skyline msgpack (UDP) and Graphite plaintext (TCP and UDP) decode datapoints, a bounded
-// writer appends them to Redis in Skyline's layout, and Roomba trims the stored series. It
-// replaces Skyline's horizon-agent.py with its listen.py, worker.py and roomba.py.
+// Skyline msgpack (UDP), Graphite plaintext (TCP and UDP), HTTP ingest (Prometheus
+// remote_write and the InfluxDB line protocol) and StatsD (UDP, aggregated and flushed every
+// --statsd-flush) decode datapoints, a bounded writer normalises Graphite 1.1 tagged names and
+// appends them to Redis in Skyline's layout, and Roomba trims the stored series. It replaces
+// Skyline's horizon-agent.py with its listen.py, worker.py and roomba.py.
 package horizon
 
 import (
@@ -87,8 +89,11 @@ func New(o Options) (*Service, error) {
 			continue
 		}
 		base := listener.Config{
-			Addr: l.Addr, Limits: lim, Sink: s.writer, Proto: stats.Proto(l.Protocol), Stats: stats,
+			Addr: l.Addr, Limits: lim, Sink: s.writer, Stats: stats,
 			Log: o.Log.With("component", "listener", "protocol", l.Protocol),
+		}
+		if l.Protocol != protocol.IngestHTTP { // its points are counted per format
+			base.Proto = stats.Proto(l.Protocol)
 		}
 		var r runner
 		var err error
@@ -101,6 +106,17 @@ func New(o Options) (*Service, error) {
 			base.Decode = plaintext.Decode
 			t := tcp(base, listener.Lines)
 			err, r = t.Listen(), t
+		case protocol.IngestHTTP:
+			h := s.httpListener(l.Addr, lim, stats, base.Log)
+			err, r = h.Listen(), h
+		case protocol.StatsdUDP:
+			base.Limits.MaxPayload = min(base.Limits.MaxPayload, 65536)
+			sd, serr := newStatsd(base, c, s.writer, c.UDPReadBuffer)
+			if serr != nil {
+				s.closeListeners()
+				return nil, fmt.Errorf("cannot configure horizon: %w", serr)
+			}
+			err, r = sd.Listen(), sd
 		case protocol.PickleUDP, protocol.MsgpackUDP, protocol.PlaintextUDP:
 			base.Decode = map[string]listener.Decoder{
 				protocol.PickleUDP: pickle.Decode, protocol.MsgpackUDP: msgpackudp.Decode, protocol.PlaintextUDP: plaintext.Decode,
@@ -166,7 +182,8 @@ func (s *Service) Addr(protocol string) string {
 func (s *Service) Buffered() int { return s.writer.Buffered() }
 
 // Run serves until ctx ends, then stops the listeners (which drain what their connections had
-// already sent into the writer), stops the writer (which delivers or reports what it holds
+// already sent into the writer; HTTP ingest finishes the requests in progress; StatsD makes
+// its final flush), stops the writer (which delivers or reports what it holds
 // within --shutdown-timeout) and returns.
 func (s *Service) Run(ctx context.Context) error {
 	wctx, stopWriter := context.WithCancel(context.Background())

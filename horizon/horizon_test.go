@@ -25,6 +25,7 @@ import (
 )
 
 type env struct {
+	srv   *redistest.Server
 	svc   *horizon.Service
 	store *redisstore.Store
 	reg   *prometheus.Registry
@@ -49,7 +50,7 @@ func start(t *testing.T, mod func(*horizon.Config)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	e := &env{svc: svc, store: store, reg: reg}
+	e := &env{srv: srv, svc: svc, store: store, reg: reg}
 	e.halt = func() {
 		cancel()
 		require.NoError(t, <-done)
