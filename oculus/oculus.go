@@ -79,6 +79,12 @@ type IndexStatus struct {
 	LastImportEnd     time.Time `json:"last_import_end"`
 	LastImportSeconds float64   `json:"last_import_seconds"`
 	Indexing          bool      `json:"indexing"`
+	// Metrics is the size of the unique-metrics set as last seen (polled every few seconds);
+	// CatchingUp is true until the first sync ends and while the set has changed since the
+	// last pass (new metrics not searchable yet). Documents < Metrics is normal otherwise:
+	// series with fewer than 2 points in the window are not indexed.
+	Metrics    int  `json:"metrics"`
+	CatchingUp bool `json:"catching_up"`
 }
 
 // Service is the shape index, its in-memory series and the search over them. It is safe for
@@ -97,11 +103,20 @@ type Service struct {
 	idx    bleve.Index
 	closed bool
 
-	syncMu  sync.Mutex        // one sync or rebuild at a time
-	indexed map[string]string // name → change marker of its bleve document (nil until loaded)
-	short   map[string]string // name → marker of a series too short to index
+	syncMu  sync.Mutex          // one sync or rebuild at a time
+	indexed map[string]string   // name → change marker of its bleve document (nil until loaded)
+	short   map[string]string   // name → marker of a series too short to index
+	watch   map[string]*watched // recently discovered metrics, probed by every quick pass (catchup.go)
 	snap    atomic.Pointer[snapshot]
 	busy    atomic.Bool
+
+	// The catch-up poll (catchup.go): the unique set's size as last seen (SCARD or SMEMBERS)
+	// and as of the last finished pass, whether a pass has finished, the watched metrics.
+	seen      atomic.Int64
+	listed    atomic.Int64
+	synced    atomic.Bool
+	watching  atomic.Int64
+	pollEvery time.Duration
 
 	statusMu sync.Mutex
 	last     IndexStatus
@@ -141,6 +156,8 @@ func New(o Options) (*Service, error) {
 		s.ns = cfg.MiniNamespace
 	}
 	s.snap.Store(emptySnapshot(s.length))
+	s.watch = map[string]*watched{}
+	s.pollEvery = min(pollInterval, cfg.Interval)
 	idx, err := s.openIndex()
 	if err != nil {
 		return nil, err
@@ -151,12 +168,16 @@ func New(o Options) (*Service, error) {
 }
 
 // Run keeps the index up to date: a sync at once, then one every --oculus-interval, until ctx
-// ends. A failed pass (Redis down) is logged and retried at the next tick. Run closes the
-// index when it returns.
+// ends; in between, a cheap poll of the unique set's size every few seconds indexes new metrics
+// within seconds (catchup.go). A failed pass (Redis down) is logged and retried at the next
+// tick. Run closes the index when it returns.
 func (s *Service) Run(ctx context.Context) error {
 	defer s.Close()
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
+	poll := time.NewTicker(s.pollEvery)
+	defer poll.Stop()
+	var ps pollState
 	for {
 		st, err := s.Sync(ctx)
 		switch {
@@ -167,10 +188,16 @@ func (s *Service) Run(ctx context.Context) error {
 		default:
 			s.log.Info("oculus sync done", st.logAttrs()...)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				break wait
+			case now := <-poll.C:
+				s.poll(ctx, &ps, now)
+			}
 		}
 	}
 }
@@ -198,6 +225,8 @@ func (s *Service) Status(ctx context.Context) IndexStatus {
 	st := s.last
 	s.statusMu.Unlock()
 	st.Indexing = s.busy.Load()
+	st.Metrics = int(s.seen.Load())
+	st.CatchingUp = !s.synced.Load() || s.seen.Load() != s.listed.Load()
 	s.idxMu.RLock()
 	if !s.closed {
 		if n, err := s.idx.DocCount(); err == nil {

@@ -16,6 +16,9 @@ import (
 type SeriesReader interface {
 	// Members returns the keys of a namespace's unique set (SMEMBERS <ns>unique_metrics).
 	Members(ctx context.Context, namespace string) ([]string, error)
+	// MemberCount returns the size of a namespace's unique set (SCARD), the poll for new
+	// metrics.
+	MemberCount(ctx context.Context, namespace string) (int64, error)
 	// Raw returns each key's stored bytes, nil for a missing key.
 	Raw(ctx context.Context, keys []string) ([][]byte, error)
 	// Tails returns each key's length and last n bytes (length 0: missing), the change probe.

@@ -47,7 +47,7 @@ func markerOf(b []byte) string { return marker(len(b), b[max(0, len(b)-markerTai
 func (s *Service) Sync(ctx context.Context) (SyncStats, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	return s.syncLocked(ctx, false)
+	return s.syncLocked(ctx, passProbe)
 }
 
 // Rebuild drops the index and builds it again from Redis. Searches keep using the previous
@@ -80,7 +80,8 @@ func (s *Service) Rebuild(ctx context.Context) error {
 	s.idxMu.Unlock()
 	s.indexed = map[string]string{}
 	s.short = map[string]string{}
-	if _, err := s.syncLocked(ctx, true); err != nil {
+	s.watch = map[string]*watched{}
+	if _, err := s.syncLocked(ctx, passRebuild); err != nil {
 		return fmt.Errorf("cannot rebuild the oculus index: %w", err)
 	}
 	return nil
@@ -96,7 +97,20 @@ func (s *Service) index() (bleve.Index, error) {
 	return s.idx, nil
 }
 
-func (s *Service) syncLocked(ctx context.Context, full bool) (st SyncStats, err error) {
+// Kinds of sync pass.
+type passMode int
+
+const (
+	passProbe   passMode = iota // every listed metric probed for changes (Sync, every --oculus-interval)
+	passRebuild                 // every listed metric read and indexed (Rebuild)
+	passQuick                   // only new and watched metrics probed (catchUp, when the unique set changed)
+)
+
+// unprobed marks a metric a quick pass did not probe (a real marker holds a colon).
+const unprobed = "-"
+
+func (s *Service) syncLocked(ctx context.Context, mode passMode) (st SyncStats, err error) {
+	full := mode == passRebuild
 	start := time.Now()
 	s.busy.Store(true)
 	defer func() {
@@ -122,6 +136,7 @@ func (s *Service) syncLocked(ctx context.Context, full bool) (st SyncStats, err 
 	if err != nil {
 		return st, err
 	}
+	s.seen.Store(int64(len(keys)))
 	names := make([]string, 0, len(keys))
 	for _, k := range keys {
 		if n, ok := strings.CutPrefix(k, s.ns); ok && n != "" {
@@ -133,14 +148,28 @@ func (s *Service) syncLocked(ctx context.Context, full bool) (st SyncStats, err 
 	old := s.snap.Load()
 	var keep []*series
 	fetch := names
-	if !full && len(old.list) > 0 {
-		probed, err := s.probe(ctx, names)
+	if !full && (len(old.list) > 0 || mode == passQuick) {
+		var probed []string
+		if mode == passQuick {
+			probed, err = s.probeNew(ctx, names, old)
+		} else {
+			probed, err = s.probe(ctx, names)
+		}
 		if err != nil {
 			return st, err
 		}
 		fetch = fetch[:0:0]
 		for i, n := range names {
 			m := probed[i]
+			if mode == passQuick && !s.fetchNow(n, m, old, start) {
+				if e := old.get(n); e != nil {
+					keep = append(keep, e)
+					st.Unchanged++
+				} else if m != "" {
+					st.Skipped++ // too short, or still being written and indexed a moment ago
+				}
+				continue
+			}
 			switch {
 			case m == "":
 				// vanished since SMEMBERS: deleted below
@@ -250,7 +279,8 @@ func (s *Service) syncLocked(ctx context.Context, full bool) (st SyncStats, err 
 	if err := g.Wait(); err != nil && readErr == nil {
 		readErr = err
 	}
-	if readErr == nil {
+	changed := st.Indexed > 0 || len(deleted) > 0
+	if readErr == nil && (mode != passQuick || changed) {
 		fin := idx.NewBatch()
 		fin.SetInternal(syncedKey, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
 		if err := s.durableBatch(ctx, idx, fin); err != nil {
@@ -271,13 +301,21 @@ func (s *Service) syncLocked(ctx context.Context, full bool) (st SyncStats, err 
 	if full || st.Indexed > 0 || st.Loaded > 0 || st.Deleted > 0 || len(list) != len(old.list) {
 		s.snap.Store(newSnapshot(s.length, list))
 	}
+	s.listed.Store(int64(len(keys)))
+	s.synced.Store(true)
 	if n, err := idx.DocCount(); err == nil {
 		st.Documents = int(n)
 	}
 	s.m.reindexed.Add(float64(st.Indexed))
 	s.m.deleted.Add(float64(st.Deleted))
 	s.m.documents.Set(float64(st.Documents))
-	s.recordImport(ctx, start, time.Now(), st.Documents)
+	if mode == passQuick {
+		s.expireWatch(start, present)
+	}
+	s.watching.Store(int64(len(s.watch)))
+	if mode != passQuick || changed {
+		s.recordImport(ctx, start, time.Now(), st.Documents)
+	}
 	return st, nil
 }
 

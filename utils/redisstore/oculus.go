@@ -38,3 +38,14 @@ func (s *Store) Tails(ctx context.Context, keys []string, n int) ([]Tail, error)
 	}
 	return out, nil
 }
+
+// MemberCount returns the size of a namespace's unique set (SCARD <ns>unique_metrics), e.g.
+// MemberCount(ctx, "metrics."): oculus's cheap poll for new (or removed) metrics, O(1)
+// whatever the number of metrics.
+func (s *Store) MemberCount(ctx context.Context, namespace string) (int64, error) {
+	n, err := s.rdb.SCard(ctx, namespace+UniqueSuffix).Result()
+	if err != nil {
+		return 0, fmt.Errorf("cannot count %s%s: %w", namespace, UniqueSuffix, err)
+	}
+	return n, nil
+}
