@@ -217,7 +217,8 @@
       records = (doc.anomalies || []).map(toRecord);
       if (doc.cycle && doc.cycle.started) {
         const c = doc.cycle;
-        $('#cycle').textContent = `Last analyzer cycle ${kale.ago(Date.parse(c.started) / 1000)}: ${c.analysed} of ${c.metrics} metrics analysed in ${c.duration_s.toFixed(2)} s, ${c.anomalies} anomalous.`;
+        $('#cycle').textContent = `Last analyzer cycle ${kale.ago(Date.parse(c.started) / 1000)}: ${c.analysed} of ${c.metrics} metrics analysed in ${c.duration_s.toFixed(2)} s, ${c.anomalies} anomalous` +
+          (c.anomalies ? ` (${c.anomalies_new || 0} new, ${c.anomalies_carried || 0} still current from earlier cycles).` : '.');
       }
       render();
       if (!selected && records.length) select(visible()[0].metric, false);
