@@ -177,3 +177,24 @@ type redisErr string
 
 func (e redisErr) Error() string { return string(e) }
 func (e redisErr) RedisError()   {}
+
+func TestStats(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := redisstore.Open(srv.URL(), redisstore.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	n, err := s.MetricCount(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	res := s.Append(ctx, map[string][]byte{"metrics.a": redisstore.AppendPair(nil, metric.Int(1), metric.Int(2))}, nil)
+	require.NoError(t, res.Err)
+	n, err = s.MetricCount(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	info, keys, err := s.ServerInfo(ctx)
+	require.NoError(t, err)
+	require.Contains(t, info, "redis_version")
+	require.EqualValues(t, 2, keys) // the series and the unique set
+	require.NoError(t, s.PingRaw(ctx))
+}
