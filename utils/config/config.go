@@ -40,6 +40,11 @@ type Config struct {
 	PlaintextUDP string `kale:"plaintext-udp" help:"Graphite plaintext UDP listener address; empty disables"`
 	MetricsAddr  string `kale:"metrics-addr" help:"address serving Prometheus /metrics for a component without the webapp; empty disables"`
 
+	IngestHTTP  string        `kale:"ingest-http" help:"HTTP ingest listener address: Prometheus remote_write (POST /api/v1/write) and InfluxDB line protocol (POST /write, POST /api/v2/write); empty disables"`
+	IngestToken string        `kale:"ingest-token" secret:"value" help:"token every write to --ingest-http must carry (Authorization: Bearer or Token, the basic-auth password, or Influx v1's p=); empty accepts any sender; prefer KALE_INGEST_TOKEN"`
+	StatsdUDP   string        `kale:"statsd-udp" help:"StatsD UDP listener address (Etsy statsd's semantics and names: stats.*, stats_counts.*, stats.gauges.*, stats.timers.*, stats.sets.*); empty disables"`
+	StatsdFlush time.Duration `kale:"statsd-flush" help:"StatsD flush interval (Etsy flushInterval): the aggregated counters, gauges, timers and sets are written this often, stamped in whole seconds (at least 1s)"`
+
 	MaxResolution          time.Duration `kale:"max-resolution" help:"drop datapoints older than now minus this (Skyline MAX_RESOLUTION)"`
 	MaxFuture              time.Duration `kale:"max-future" help:"drop datapoints stamped later than now plus this (counted too_new); the analyzer ignores stored points beyond it too"`
 	SkipList               []string      `kale:"skip-list" help:"comma-separated substrings; metrics whose name contains one are dropped (Skyline SKIP_LIST)"`
@@ -131,6 +136,9 @@ func DefaultConfig() *Config {
 		MsgpackUDP:             "127.0.0.1:2025",
 		PlaintextTCP:           "127.0.0.1:2003",
 		PlaintextUDP:           "127.0.0.1:2003",
+		IngestHTTP:             "127.0.0.1:2006",
+		StatsdUDP:              "127.0.0.1:8125",
+		StatsdFlush:            10 * time.Second,
 		MaxResolution:          1000 * time.Second,
 		SkipList:               []string{"example.statsd.metric", "another.example.metric"},
 		MaxNameLength:          255,
@@ -244,6 +252,7 @@ func (c *Config) Validate() error {
 	for _, a := range []struct{ name, addr string }{
 		{"pickle-tcp", c.PickleTCP}, {"pickle-udp", c.PickleUDP}, {"msgpack-udp", c.MsgpackUDP},
 		{"plaintext-tcp", c.PlaintextTCP}, {"plaintext-udp", c.PlaintextUDP}, {"metrics-addr", c.MetricsAddr},
+		{"ingest-http", c.IngestHTTP}, {"statsd-udp", c.StatsdUDP},
 	} {
 		if a.addr == "" {
 			continue
@@ -251,6 +260,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			bad(a.name, "%q is not host:port: %v", a.addr, err)
 		}
+	}
+	if c.StatsdFlush < time.Second {
+		bad("statsd-flush", "%v is shorter than 1s (StatsD points are stamped in whole seconds)", c.StatsdFlush)
 	}
 	if c.MaxResolution <= 0 {
 		bad("max-resolution", "must be positive, got %v", c.MaxResolution)
