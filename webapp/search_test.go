@@ -298,3 +298,44 @@ func TestSearchIncludeSelf(t *testing.T) {
 		require.Equal(t, tc.self, slices.Contains(names, "demo.web.latency_ms"), body)
 	}
 }
+
+// statusSearcher is a searcher that also reports an index status.
+type statusSearcher struct {
+	fakeSearcher
+	st IndexStatus
+}
+
+func (s statusSearcher) Status(context.Context) IndexStatus { return s.st }
+
+// While the index catches up with Redis, the search page says how far it is (issue #18
+// item 1).
+func TestSearchPageSaysWhileIndexing(t *testing.T) {
+	ok := fakeSearcher(func(context.Context, Query) (Result, error) { return Result{}, nil })
+	for _, tc := range []struct {
+		name string
+		st   IndexStatus
+		want string // "" : no note
+	}{
+		{"current", IndexStatus{Documents: 36_000, Metrics: 36_000}, ""},
+		{"current with short series", IndexStatus{Documents: 35_990, Metrics: 36_000}, ""},
+		{"catching up", IndexStatus{Documents: 1204, Metrics: 36_000, CatchingUp: true}, "indexing: 1,204 of 36,000 metrics"},
+		{"first sync, set not read yet", IndexStatus{CatchingUp: true}, "indexing: the search index is being built"},
+		{"more documents than listed (removals pending)", IndexStatus{Documents: 1_000_001, Metrics: 999_999, CatchingUp: true}, "indexing: 999,999 of 999,999 metrics"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, base := newBare(t, statusSearcher{ok, tc.st}, nil)
+			for _, path := range []string{"/search", "/search?query=a.b"} {
+				res, body := get(t, base, path)
+				require.Equal(t, http.StatusOK, res.StatusCode, body)
+				if tc.want == "" {
+					require.NotContains(t, body, `id="indexing"`)
+				} else {
+					require.Contains(t, body, tc.want)
+				}
+			}
+		})
+	}
+	for n, want := range map[int]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 36000: "36,000", 1234567: "1,234,567", -4500: "-4,500"} {
+		require.Equal(t, want, groupDigits(n))
+	}
+}

@@ -39,6 +39,7 @@ type searchData struct {
 	NextURL    string
 	Data       searchJS
 	Available  bool
+	Indexing   string // "indexing: 1,204 of 36,000 metrics" while the index catches up; "" otherwise
 }
 
 type filterChip struct {
@@ -147,7 +148,7 @@ func (s *Server) searchPage(c echo.Context) error {
 		}
 	}
 	d := searchData{Query: p.query, Window: p.window, Radius: p.radius, PSlop: p.pslop, Prefix: p.prefix,
-		DrawValues: p.drawValues, Self: p.includeSelf, Available: s.search != nil}
+		DrawValues: p.drawValues, Self: p.includeSelf, Available: s.search != nil, Indexing: s.indexingNote(c.Request().Context())}
 	d.Data = searchJS{Query: p.query, Series: map[string]points{}, Hits: []string{}, Drawn: []float64{}}
 	method, ok := searchMethod(p.searchType)
 	if !ok {
@@ -253,6 +254,40 @@ func (s *Server) searchPage(c echo.Context) error {
 		title = "Search: " + p.query
 	}
 	return s.render(c, http.StatusOK, "search", page{Title: title, Scripts: []string{"search.js"}, Query: p.query, Body: d})
+}
+
+// indexingNote says how far the search index is while it catches up with Redis (new metrics
+// not searchable yet, or the first sync running), "" when it is current or unknown.
+func (s *Server) indexingNote(ctx context.Context) string {
+	if s.index == nil {
+		return ""
+	}
+	st := s.index.Status(ctx)
+	if !st.CatchingUp {
+		return ""
+	}
+	if st.Metrics <= 0 {
+		return "indexing: the search index is being built; new metrics are not searchable yet"
+	}
+	return fmt.Sprintf("indexing: %s of %s metrics", groupDigits(min(st.Documents, st.Metrics)), groupDigits(st.Metrics))
+}
+
+// groupDigits writes n with thousands separators: 36000 → "36,000".
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // maxRank is the deepest result oculus serves ((page+1)·k).
