@@ -35,7 +35,7 @@ func listen(mod func(*horizon.Config), protocols ...string) func(*horizon.Config
 }
 
 // remoteWrite is what Prometheus sends: a prompb.WriteRequest, marshalled, snappy-compressed.
-func remoteWrite(t *testing.T, series ...prompb.TimeSeries) []byte {
+func remoteWrite(t testing.TB, series ...prompb.TimeSeries) []byte {
 	t.Helper()
 	raw, err := (&prompb.WriteRequest{Timeseries: series}).Marshal()
 	require.NoError(t, err)

@@ -33,7 +33,7 @@ type env struct {
 	stop  func() // halt and close the store
 }
 
-func start(t *testing.T, mod func(*horizon.Config)) *env {
+func start(t testing.TB, mod func(*horizon.Config)) *env {
 	t.Helper()
 	srv := redistest.Start(t)
 	cfg := horizon.DefaultConfig().Listen(horizon.Protocols...)
@@ -228,7 +228,7 @@ func TestIdleConnectionsDoNotLockOutSenders(t *testing.T) {
 }
 
 // metricWith returns the value of the counter or gauge name whose labels include the pairs.
-func metricWith(t *testing.T, reg *prometheus.Registry, name string, pairs ...string) float64 {
+func metricWith(t testing.TB, reg *prometheus.Registry, name string, pairs ...string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
