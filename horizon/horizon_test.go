@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
+	"go.uber.org/goleak"
 
 	"github.com/kale-project/kale/horizon"
 	"github.com/kale-project/kale/utils/metric"
@@ -301,3 +302,5 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus
 	t.Fatalf("metric %s not registered", name)
 	return nil
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
