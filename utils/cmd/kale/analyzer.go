@@ -74,6 +74,10 @@ func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, sto
 		}
 		g.Go(func() error { return d.Run(ctx) })
 		alerter = d
+	} else if _, err := alert.New(nil, nil, nil, alog, reg, alert.Options{}); err != nil {
+		// No alerts to send: the kale_alerts_*_total counters are still exported, at 0, so
+		// dashboards and absent() alerts see the same series whatever the configuration.
+		return err
 	}
 	var graphite analyzer.SelfMetrics
 	if c.GraphiteAddr != "" {
