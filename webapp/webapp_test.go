@@ -180,10 +180,19 @@ func nan() float64 { return math.NaN() }
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 
 func TestSearchAPI(t *testing.T) {
-	e := newEnv(t, envOptions{burst: 6})
+	e := newEnv(t, envOptions{burst: 7})
+	// By default the query metric is left out ("other metrics like this one"), still k hits.
 	res, body := e.do(http.MethodPost, "/api/v1/search", `{"metric":"demo.web.latency_ms","k":5}`)
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
 	r := decode[Result](t, body)
+	require.Len(t, r.Results, 5)
+	for _, h := range r.Results {
+		require.NotEqual(t, "demo.web.latency_ms", h.Metric)
+	}
+	// include_self brings it back, as its own best match.
+	res, body = e.do(http.MethodPost, "/api/v1/search", `{"metric":"demo.web.latency_ms","k":5,"include_self":true}`)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	r = decode[Result](t, body)
 	require.Len(t, r.Results, 5)
 	require.Equal(t, "demo.web.latency_ms", r.Results[0].Metric)
 
@@ -192,7 +201,7 @@ func TestSearchAPI(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, res.StatusCode, bad)
 		require.NotEmpty(t, decode[apiError](t, body).Error)
 	}
-	// The burst of 6 is spent (bad requests count too): the next search is refused.
+	// The burst of 7 is spent (bad requests count too): the next search is refused.
 	res, body = e.do(http.MethodPost, "/api/v1/search", `{"values":[1,2,3,4,5,6,7,8]}`)
 	require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
 	require.Contains(t, decode[apiError](t, body).Error, "--search-rate")

@@ -11,7 +11,7 @@ func TestDisplayHidesSecrets(t *testing.T) {
 	c := DefaultConfig()
 	const secret = "Sup3rSecretValue-1234567890"
 	c.Redis = "redis://kale:" + secret + "@127.0.0.1:6379/0"
-	c.WebappToken, c.WebappPassword = secret, secret
+	c.WebappToken, c.WebappPassword, c.IngestToken = secret, secret, secret
 	c.AlertSMTPPassword, c.AlertPagerDutyKey = secret, secret
 	c.AlertSlackURL = "https://hooks.slack.com/services/" + secret
 	c.AlertWebhookURL = "https://user:" + secret + "@alerts.example.com/hook"
@@ -22,7 +22,7 @@ func TestDisplayHidesSecrets(t *testing.T) {
 			marked[o.Name] = true
 		}
 	}
-	for _, name := range []string{"redis", "webapp-token", "webapp-password", "alert-smtp-password",
+	for _, name := range []string{"redis", "webapp-token", "ingest-token", "webapp-password", "alert-smtp-password",
 		"alert-pagerduty-key", "alert-slack-url", "alert-webhook-url"} {
 		require.True(t, marked[name], name)
 	}

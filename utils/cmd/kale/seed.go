@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kale-project/kale/horizon"
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/tools/loadgen"
@@ -52,7 +54,8 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func runSeedInProcess(ctx context.Context, store *redisstore.Store, svc *horizon.Service, log *slog.Logger, c *config.Config, after func(context.Context)) {
 	var targets []seed.Target
 	for _, st := range svc.Listeners() {
-		if st.Up {
+		// The demo data set goes through the Graphite-family listeners seed speaks.
+		if st.Up && slices.Contains(protocol.All, st.Protocol) {
 			targets = append(targets, seed.Target{Protocol: st.Protocol, Addr: st.Addr})
 		}
 	}
