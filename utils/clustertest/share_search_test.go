@@ -202,7 +202,7 @@ func TestSearchOnCluster(t *testing.T) {
 	require.NoError(t, err)
 
 	for _, method := range []string{oculus.MethodDTW, oculus.MethodEuclidean} {
-		res, err := svc.Search(ctx, oculus.Query{Metric: "search.twin.a", Method: method, K: 5})
+		res, err := svc.Search(ctx, oculus.Query{Metric: "search.twin.a", Method: method, K: 5, IncludeSelf: true})
 		require.NoError(t, err, method)
 		require.Equal(t, method, res.Method)
 		require.Equal(t, n+2, res.Total, "%s: every series synced from the cluster", method)
@@ -230,7 +230,7 @@ func TestSearchOnCluster(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, []string{"twins", "one host"}, names)
-	res, err := svc.Search(ctx, oculus.Query{Metric: "search.twin.a", K: 2})
+	res, err := svc.Search(ctx, oculus.Query{Metric: "search.twin.a", K: 2, IncludeSelf: true})
 	require.NoError(t, err)
 	require.Equal(t, []oculus.CollectionMatch{{Collection: "twins", Members: []string{"search.twin.a", "search.twin.b"}}}, res.Collections)
 }
