@@ -84,10 +84,10 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&o.Metrics, "metrics", loadgen.DefaultMetrics, "number of distinct metrics")
 	fs.Float64Var(&o.Rate, "rate", 100_000, "datapoints per second in total; 0 sends as fast as possible")
 	fs.DurationVar(&o.Duration, "duration", loadgen.DefaultDuration, "how long to send")
-	fs.IntVar(&o.Conns, "conns", loadgen.DefaultConns, "parallel TCP connections or UDP sockets")
-	fs.IntVar(&o.Batch, "batch", 0, "datapoints per frame/datagram/write (0: 500 for TCP, 20 for pickle/msgpack UDP, 1 line per plaintext datagram)")
+	fs.IntVar(&o.Conns, "conns", loadgen.DefaultConns, "parallel TCP connections, HTTP clients or UDP sockets")
+	fs.IntVar(&o.Batch, "batch", 0, "datapoints per frame/datagram/write/request (0: 500 for TCP, 20 for pickle/msgpack UDP, 1 line per plaintext datagram, 2000 per remote-write/influx request, statsd lines up to 1400 bytes)")
 	fs.StringVar(&o.Prefix, "prefix", loadgen.DefaultPrefix, "metric name prefix")
-	fs.StringVar(&o.VerifyRedis, "verify-redis", "", "Redis URL: after sending, count what was stored and report the loss")
+	fs.StringVar(&o.VerifyRedis, "verify-redis", "", "Redis URL: after sending, count what was stored and report the loss (skipped for statsd, which stores one aggregate per flush)")
 	fs.StringVar(&o.Namespace, "namespace", loadgen.DefaultNamespace, "horizon's full namespace, for --verify-redis")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

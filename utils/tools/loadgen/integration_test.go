@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/horizon"
+	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -18,10 +19,15 @@ import (
 // fresh redis-server; it stops when the test ends.
 func startHorizon(t *testing.T) (*horizon.Service, *redistest.Server) {
 	t.Helper()
+	return startHorizonWith(t, horizon.DefaultConfig().Listen(horizon.Protocols...))
+}
+
+// startHorizonWith runs a horizon of cfg writing to a fresh redis-server.
+func startHorizonWith(t *testing.T, cfg horizon.Config) (*horizon.Service, *redistest.Server) {
+	t.Helper()
 	srv := redistest.Start(t)
 	store, err := redisstore.Open(srv.URL(), redisstore.Options{})
 	require.NoError(t, err)
-	cfg := horizon.DefaultConfig().Listen(horizon.Protocols...)
 	svc, err := horizon.New(horizon.Options{Config: cfg, Store: store,
 		Log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -97,4 +103,58 @@ func TestLoadgenVerifyIsRelative(t *testing.T) {
 		seen[p.Timestamp] = true
 		require.GreaterOrEqual(t, p.Timestamp, float64(time.Now().Add(-time.Minute).Unix()))
 	}
+}
+
+// The HTTP formats reach Redis without loss under their tagged names (remote_write and
+// Influx v1 and v2 share the ingest-http listener); StatsD gauges arrive as one aggregate per
+// metric per flush, which verification does not count but the store shows.
+func TestLoadgenIntoHorizonNewFormats(t *testing.T) {
+	cfg := horizon.DefaultConfig().Listen(protocol.IngestHTTP, protocol.StatsdUDP)
+	cfg.StatsdFlush = 200 * time.Millisecond
+	svc, srv := startHorizonWith(t, cfg)
+	for _, scheme := range []string{"remote-write", "influx", "influx-v1"} {
+		t.Run(scheme, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			rep, err := Run(context.Background(), Options{
+				Target: scheme + "://" + svc.Addr(protocol.IngestHTTP), Metrics: 200, Rate: 20_000, Duration: time.Second,
+				Prefix: "lg." + scheme + ".", VerifyRedis: srv.URL(), VerifyIdle: time.Second, VerifyTimeout: 10 * time.Second,
+				Progress: -1,
+			}, &out)
+			require.NoError(t, err, out.String())
+			require.Equal(t, int64(20_000), rep.Sent)
+			require.GreaterOrEqual(t, rep.Payloads, int64(10)) // paced: what is due per 5 ms slice, at most 2,000
+			require.True(t, rep.Verified)
+			require.Equal(t, rep.Sent, rep.Stored, out.String())
+			t.Log(rep)
+		})
+	}
+	t.Run("statsd", func(t *testing.T) {
+		t.Parallel()
+		var out bytes.Buffer
+		rep, err := Run(context.Background(), Options{
+			Target: "statsd://" + svc.Addr(protocol.StatsdUDP), Metrics: 200, Rate: 20_000, Duration: time.Second,
+			Prefix: "lg.statsd.", VerifyRedis: srv.URL(), Progress: -1,
+		}, &out)
+		require.NoError(t, err, out.String())
+		require.Equal(t, int64(20_000), rep.Sent)
+		require.False(t, rep.Verified)
+		require.Contains(t, out.String(), "skipping --verify-redis for statsd")
+		t.Log(rep)
+
+		store, err := redisstore.Open(srv.URL(), redisstore.Options{})
+		require.NoError(t, err)
+		defer store.Close()
+		// Every gauge is flushed within a few intervals (UDP over loopback may drop a datagram,
+		// never a whole second of them).
+		require.Eventually(t, func() bool {
+			for _, name := range StoredNames(protocol.StatsdUDP, Names("lg.statsd.", 200)) {
+				pairs, _, err := store.Series(context.Background(), name)
+				if err != nil || len(pairs) == 0 {
+					return false
+				}
+			}
+			return true
+		}, 5*time.Second, 100*time.Millisecond)
+	})
 }

@@ -48,14 +48,18 @@ type Options struct {
 	// most Metrics). Each owns a disjoint share of the metrics.
 	Conns int
 	// Batch is the datapoints per pickle frame, msgpack datagram, pickle datagram, plaintext
-	// TCP write or plaintext datagram. Defaults: 500 for TCP, 20 for pickle and msgpack over
-	// UDP (about 700 bytes, under a 1400-byte MTU), 1 line per plaintext datagram.
+	// TCP write, plaintext datagram, HTTP request or StatsD datagram. Defaults: 500 for TCP,
+	// 20 for pickle and msgpack over UDP (about 700 bytes, under a 1400-byte MTU), 1 line per
+	// plaintext datagram, 2,000 samples per remote-write or Influx request (Prometheus's
+	// max_samples_per_send), as many StatsD lines as fit in 1,400 bytes. With a Rate, a
+	// payload carries what is due in one 5 ms pacing slice, up to Batch.
 	Batch int
 	// Prefix starts every metric name (default "loadgen.").
 	Prefix string
 	// VerifyRedis, when set, is a Redis URL: after sending, wait until the stored datapoint
 	// count of the generated metrics reaches the sent count or stops growing, and report
-	// stored, lost and loss %.
+	// stored, lost and loss %. Not for StatsD: horizon stores one aggregate per gauge per
+	// flush, not the datapoints sent, so the run says so and skips the count.
 	VerifyRedis string
 	// Namespace is horizon's full namespace (default "metrics.").
 	Namespace string
@@ -85,6 +89,10 @@ const maxBatch = 100_000
 // maxDatagram is the largest UDP payload over IPv4.
 const maxDatagram = 65507
 
+// statsdDatagram bounds the default StatsD datagram: StatsD clients keep under a 1,500-byte
+// Ethernet MTU (Etsy's docs suggest 1,432 bytes), so a datagram is never fragmented.
+const statsdDatagram = 1400
+
 // Report is the outcome of a run.
 type Report struct {
 	Target   Target
@@ -92,6 +100,7 @@ type Report struct {
 	Planned  int64         // datapoints the rate and duration ask for (0 without a rate)
 	Sent     int64         // datapoints whose payload was written
 	Failed   int64         // datapoints of UDP payloads the kernel refused (e.g. port closed)
+	Retries  int64         // HTTP requests answered 429 or 503 and sent again after Retry-After
 	Bytes    int64         // payload bytes written
 	Payloads int64         // frames, datagrams or plaintext writes
 	Duration time.Duration // the run's requested duration
@@ -99,6 +108,8 @@ type Report struct {
 
 	Verified bool  // VerifyRedis was set and the count completed
 	Stored   int64 // datapoints found in Redis (relative to the count before the run)
+	// Unverified says why VerifyRedis was set but not counted (StatsD aggregates per flush).
+	Unverified string
 }
 
 // Rate is the achieved datapoints per second.
@@ -139,6 +150,12 @@ func (r Report) String() string {
 	if r.Failed > 0 {
 		fmt.Fprintf(&b, "\n  %s datapoints not sent: the kernel refused their datagrams (is anything listening?)", group(r.Failed))
 	}
+	if r.Retries > 0 {
+		fmt.Fprintf(&b, "\n  %s requests retried after 429/503 (horizon's writer pushed back)", group(r.Retries))
+	}
+	if r.Unverified != "" {
+		fmt.Fprintf(&b, "\n  not verified in Redis: %s", r.Unverified)
+	}
 	if r.Verified {
 		fmt.Fprintf(&b, "\n  verified in Redis: stored %s of %s, lost %s (%.3f%%)", group(r.Stored), group(r.Sent), group(r.Lost()), r.LossPct())
 	}
@@ -161,8 +178,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Report, error) {
 	rep := Report{Target: t, Metrics: o.Metrics, Duration: o.Duration}
 
 	var v *verifier
-	if o.VerifyRedis != "" {
-		if v, err = newVerifier(ctx, o.VerifyRedis, o.Namespace, names); err != nil {
+	if o.VerifyRedis != "" && t.Protocol == protocol.StatsdUDP {
+		rep.Unverified = "StatsD values are aggregated per --statsd-flush: Redis holds one point per gauge per flush " +
+			"(stats.gauges." + o.Prefix + "*), not one per datapoint sent, so there is no exact count to compare"
+		fmt.Fprintf(out, "loadgen: skipping --verify-redis for statsd: %s\n", rep.Unverified)
+	} else if o.VerifyRedis != "" {
+		if v, err = newVerifier(ctx, o.VerifyRedis, o.Namespace, StoredNames(t.Protocol, names)); err != nil {
 			return rep, err
 		}
 		defer v.Close()
@@ -192,8 +213,12 @@ func Run(ctx context.Context, o Options, out io.Writer) (Report, error) {
 	if o.Rate > 0 {
 		rate = group(int64(o.Rate)) + " datapoints/s"
 	}
+	transport := t.Network
+	if t.HTTP() {
+		transport = "http"
+	}
 	fmt.Fprintf(out, "loadgen: sending %s to %s for %v over %d %s sender(s), %d metrics %s*, batch %d\n",
-		rate, t, o.Duration, len(senders), t.Network, o.Metrics, o.Prefix, o.Batch)
+		rate, t, o.Duration, len(senders), transport, o.Metrics, o.Prefix, o.Batch)
 
 	start := time.Now()
 	stopProgress := progress(out, senders, start, o.Progress)
@@ -208,6 +233,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Report, error) {
 		_ = s.conn.Close()
 		rep.Sent += s.sent.Load()
 		rep.Failed += s.failed.Load()
+		rep.Retries += s.retries.Load()
 		rep.Bytes += s.bytes.Load()
 		rep.Payloads += s.payloads.Load()
 	}
@@ -265,6 +291,10 @@ func (o *Options) normalize() (Target, error) {
 			o.Batch = 500
 		case protocol.PickleUDP, protocol.MsgpackUDP:
 			o.Batch = 20
+		case protocol.RemoteWrite, protocol.InfluxV1, protocol.InfluxV2:
+			o.Batch = 2000
+		case protocol.StatsdUDP: // lines "name:value|g\n", values at most 7 bytes ("255.875")
+			o.Batch = max(1, statsdDatagram/(len(o.Prefix)+nameDigits(o.Metrics)+len(":255.875|g\n")))
 		default:
 			o.Batch = 1
 		}
@@ -288,6 +318,15 @@ func (o *Options) normalize() (Target, error) {
 	}
 	if err := checkName(o.Prefix); err != nil {
 		return t, bad("prefix", "%v", err)
+	}
+	if t.HTTP() || t.Protocol == protocol.StatsdUDP {
+		// Kept to what every format carries unescaped and unchanged: no tags (';'), no
+		// Influx separators (',', '=', ' '), nothing StatsD's key sanitising would drop.
+		if i := strings.IndexFunc(o.Prefix, func(c rune) bool {
+			return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-')
+		}); i >= 0 {
+			return t, bad("prefix", "%q has %q: %s targets take only [A-Za-z0-9._-]", o.Prefix, o.Prefix[i], t.Protocol)
+		}
 	}
 	if t.Network == "udp" {
 		if n := o.Batch*maxPointBytes(len(o.Prefix)+nameDigits(o.Metrics)) + 16; n > maxDatagram {
@@ -330,8 +369,10 @@ const writeSize = 64 << 10
 // sender owns one connection and a share of the metrics.
 type sender struct {
 	c      *codec
-	conn   net.Conn
-	stream bool // TCP: coalesce payloads into writes of about writeSize
+	conn   link
+	dest   string // the target, for errors
+	stream bool   // TCP: coalesce payloads into writes of about writeSize
+	lossy  bool   // UDP: a refused write is counted as failed and the run goes on
 	batch  int
 	pace   pace
 
@@ -345,6 +386,7 @@ type sender struct {
 	frames   int64 // payloads in the buffer
 	sent     atomic.Int64
 	failed   atomic.Int64
+	retries  atomic.Int64 // HTTP: requests sent again after 429/503
 	bytes    atomic.Int64
 	payloads atomic.Int64
 }
@@ -364,7 +406,12 @@ func dial(ctx context.Context, t Target, o Options, c *codec) ([]*sender, error)
 		if u, ok := conn.(*net.UDPConn); ok {
 			_ = u.SetWriteBuffer(4 << 20) // best effort
 		}
-		s := &sender{c: c, conn: conn, stream: t.Network == "tcp", batch: o.Batch}
+		s := &sender{c: c, conn: conn, dest: t.String(), stream: t.Network == "tcp", lossy: t.Network == "udp", batch: o.Batch}
+		if t.HTTP() {
+			// The dial checked the address; each sender posts over its own keep-alive connection.
+			_ = conn.Close()
+			s.conn, s.stream = newHTTPLink(t, &s.retries), false
+		}
 		for m := i; m < o.Metrics; m += o.Conns {
 			s.metrics = append(s.metrics, m)
 		}
@@ -452,11 +499,11 @@ func (s *sender) flush(ctx context.Context, buf *[]byte) error {
 		if ctx.Err() != nil {
 			return nil // cancelled: the connection was closed under the write
 		}
-		if !s.stream {
+		if s.lossy {
 			s.failed.Add(points)
 			return nil
 		}
-		return fmt.Errorf("cannot write to %s: %w", s.conn.RemoteAddr(), err)
+		return fmt.Errorf("cannot write to %s: %w", s.dest, err)
 	}
 	s.sent.Add(points)
 	s.bytes.Add(int64(n))

@@ -5,6 +5,8 @@ import (
 	"github.com/kale-project/kale/horizon/protocol"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -36,10 +38,14 @@ func BenchmarkEncodePickleUDP(b *testing.B)     { benchEncode(b, protocol.Pickle
 func BenchmarkEncodeMsgpack(b *testing.B)       { benchEncode(b, protocol.MsgpackUDP, 20) }
 func BenchmarkEncodeMsgpackSingle(b *testing.B) { benchEncode(b, protocol.MsgpackUDP, 1) }
 func BenchmarkEncodePlaintext(b *testing.B)     { benchEncode(b, protocol.PlaintextTCP, 500) }
+func BenchmarkEncodeRemoteWrite(b *testing.B)   { benchEncode(b, protocol.RemoteWrite, 2000) }
+func BenchmarkEncodeInflux(b *testing.B)        { benchEncode(b, protocol.InfluxV2, 2000) }
+func BenchmarkEncodeStatsd(b *testing.B)        { benchEncode(b, protocol.StatsdUDP, 56) }
 
 // BenchmarkSend measures the generator's ceiling end to end: a one-second unlimited run per
-// protocol into a local sink that reads and discards (TCP) or a UDP socket nobody drains
-// fast (so UDP numbers are the sending side only). Run with -benchtime=1x.
+// protocol into a local sink that reads and discards (TCP, HTTP: an httptest server that
+// answers 204) or a UDP socket nobody drains fast (so UDP numbers are the sending side only).
+// Run with -benchtime=1x.
 func BenchmarkSend(b *testing.B) {
 	tcp := startSink(b, false)
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -55,8 +61,15 @@ func BenchmarkSend(b *testing.B) {
 			}
 		}
 	}()
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer web.Close()
+	httpAddr := strings.TrimPrefix(web.URL, "http://")
 	for _, target := range []string{"pickle://" + tcp.addr, "plaintext://" + tcp.addr, "pickle-udp://" + udp.LocalAddr().String(),
-		"msgpack://" + udp.LocalAddr().String(), "plaintext-udp://" + udp.LocalAddr().String()} {
+		"msgpack://" + udp.LocalAddr().String(), "plaintext-udp://" + udp.LocalAddr().String(),
+		"remote-write://" + httpAddr, "influx://" + httpAddr, "statsd://" + udp.LocalAddr().String()} {
 		scheme, _, _ := strings.Cut(target, "://")
 		b.Run(scheme, func(b *testing.B) {
 			var sent int64
