@@ -16,6 +16,11 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
+	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
+	metricsv1 "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcev1 "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kale-project/kale/horizon"
 	"github.com/kale-project/kale/horizon/promwrite"
@@ -131,6 +136,42 @@ func TestIngestToken(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, post(t, url, line, "Authorization", "Bearer wrong").StatusCode)
 	require.Equal(t, http.StatusNoContent, post(t, url, line, "Authorization", "Bearer s3cret").StatusCode)
 	series(t, e, "tok.v", 1)
+}
+
+// An OTLP/HTTP exporter's ExportMetricsServiceRequest (protobuf) is stored under the Graphite
+// tagged name of each data point: its attributes plus the resource's service.name.
+func TestOTLPStoresTaggedSeries(t *testing.T) {
+	e := start(t, listen(nil, protocol.IngestHTTP))
+	defer e.stop()
+	now := time.Now().Unix()
+	str := func(k, v string) *commonv1.KeyValue {
+		return &commonv1.KeyValue{Key: k, Value: &commonv1.AnyValue{Value: &commonv1.AnyValue_StringValue{StringValue: v}}}
+	}
+	rm, err := proto.Marshal(&metricsv1.ResourceMetrics{
+		Resource: &resourcev1.Resource{Attributes: []*commonv1.KeyValue{str("service.name", "svc"), str("telemetry.sdk.name", "opentelemetry")}},
+		ScopeMetrics: []*metricsv1.ScopeMetrics{{Metrics: []*metricsv1.Metric{
+			{Name: "my.gauge", Data: &metricsv1.Metric_Gauge{Gauge: &metricsv1.Gauge{DataPoints: []*metricsv1.NumberDataPoint{{
+				TimeUnixNano: uint64(now) * 1e9, Value: &metricsv1.NumberDataPoint_AsDouble{AsDouble: 2.5}, Attributes: []*commonv1.KeyValue{str("host", "a")},
+			}}}}},
+			{Name: "my.count", Data: &metricsv1.Metric_Sum{Sum: &metricsv1.Sum{IsMonotonic: true, DataPoints: []*metricsv1.NumberDataPoint{{
+				TimeUnixNano: uint64(now) * 1e9, Value: &metricsv1.NumberDataPoint_AsInt{AsInt: 42},
+			}}}}},
+		}}},
+	})
+	require.NoError(t, err)
+	body := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), rm) // ExportMetricsServiceRequest.resource_metrics
+	resp := post(t, "http://"+e.svc.Addr(protocol.IngestHTTP)+"/v1/metrics", body, "Content-Type", "application/x-protobuf")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "application/x-protobuf", resp.Header.Get("Content-Type"))
+
+	require.Equal(t, []redisstore.Pair{{Timestamp: float64(now), Value: 2.5}}, series(t, e, "my.gauge;host=a;service.name=svc", 1))
+	require.Equal(t, []redisstore.Pair{{Timestamp: float64(now), Value: 42}}, series(t, e, "my.count;service.name=svc", 1))
+	require.Equal(t, 2.0, metricWith(t, e.reg, "kale_horizon_received_total", "protocol", "otlp"))
+	require.Equal(t, 1.0, metricWith(t, e.reg, "kale_horizon_payloads_total", "protocol", "otlp"))
+
+	resp = post(t, "http://"+e.svc.Addr(protocol.IngestHTTP)+"/v1/metrics", []byte("junk"), "Content-Type", "application/x-protobuf")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, 1.0, metricWith(t, e.reg, "kale_horizon_rejected_total", "protocol", "otlp", "reason", "malformed"))
 }
 
 // A full writer answers 429 with Retry-After, so Prometheus backs off; nothing is lost

@@ -43,6 +43,7 @@ func (s httpSink) Put(ctx context.Context, proto string, pts []metric.Point) err
 // routes maps the write endpoints onto their format, to count requests as payloads.
 var routes = map[string]string{
 	"/api/v1/write": protocol.RemoteWrite, "/write": protocol.InfluxV1, "/api/v2/write": protocol.InfluxV2,
+	"/v1/metrics": protocol.OTLP,
 }
 
 // httpListener builds the ingest-http listener: horizon/ingesthttp's handler, writing to the
@@ -50,7 +51,7 @@ var routes = map[string]string{
 func (s *Service) httpListener(addr string, lim ingest.Limits, stats *telemetry.Stats, log *slog.Logger) *listener.HTTP {
 	c := s.cfg
 	protos := httpProtos{}
-	for _, p := range []string{protocol.RemoteWrite, protocol.InfluxV1, protocol.InfluxV2} {
+	for _, p := range []string{protocol.RemoteWrite, protocol.InfluxV1, protocol.InfluxV2, protocol.OTLP} {
 		protos[p] = stats.Proto(p)
 	}
 	h := ingesthttp.New(ingesthttp.Config{

@@ -1,6 +1,7 @@
 // Package ingesthttp is horizon's HTTP ingest endpoint (--ingest-http, TCP 2006): Prometheus
-// remote_write v1 (POST /api/v1/write) and the InfluxDB line protocol (POST /write for v1
-// clients, POST /api/v2/write for v2 clients), decoded by horizon/promwrite and horizon/influx
+// remote_write v1 (POST /api/v1/write), the InfluxDB line protocol (POST /write for v1
+// clients, POST /api/v2/write for v2 clients) and OpenTelemetry metrics over OTLP/HTTP
+// (POST /v1/metrics, protobuf), decoded by horizon/promwrite, horizon/influx and horizon/otlp
 // and handed to the writer through a Sink. Skyline had no HTTP input; its successor needed a
 // separate gateway (flux) for this.
 //
@@ -27,6 +28,7 @@ import (
 
 	"github.com/kale-project/kale/horizon/influx"
 	"github.com/kale-project/kale/horizon/ingest"
+	"github.com/kale-project/kale/horizon/otlp"
 	"github.com/kale-project/kale/horizon/promwrite"
 	"github.com/kale-project/kale/horizon/protocol"
 	"github.com/kale-project/kale/utils/metric"
@@ -37,10 +39,11 @@ const (
 	RemoteWrite = protocol.RemoteWrite
 	InfluxV1    = protocol.InfluxV1
 	InfluxV2    = protocol.InfluxV2
+	OTLP        = protocol.OTLP
 )
 
 // Sink takes the points of one request, decoded from the format proto (RemoteWrite,
-// InfluxV1 or InfluxV2). Put returns only once the points are accepted (queued in the bounded
+// InfluxV1, InfluxV2 or OTLP). Put returns only once the points are accepted (queued in the bounded
 // writer): the handler answers 2xx after that, never before. A sink that cannot take them now
 // returns an error wrapping ErrFull; the client is told to retry (429 with Retry-After),
 // which is what makes Prometheus back off.
@@ -52,7 +55,7 @@ type Sink interface {
 var ErrFull = errors.New("ingest queue is full")
 
 // Counter counts what the handler decoded and rejected, per protocol (one of RemoteWrite,
-// InfluxV1, InfluxV2) and reason; horizon's telemetry implements it with
+// InfluxV1, InfluxV2, OTLP) and reason; horizon's telemetry implements it with
 // kale_horizon_received_total and kale_horizon_rejected_total.
 type Counter interface {
 	Received(protocol string, n int)
@@ -69,8 +72,8 @@ type Config struct {
 	// MaxBody bounds the bytes read from the wire per request (before decompression);
 	// larger bodies get 413. Default 16 MiB.
 	MaxBody int
-	// Limits are the decoders' limits; Limits.MaxPayload also bounds a gunzipped Influx body
-	// and the snappy-decoded remote_write request.
+	// Limits are the decoders' limits; Limits.MaxPayload also bounds a gunzipped Influx or
+	// OTLP body and the snappy-decoded remote_write request.
 	Limits ingest.Limits
 	// RetryAfter is the Retry-After sent with 429 and 503. Default 5 s.
 	RetryAfter time.Duration
@@ -117,6 +120,7 @@ func New(cfg Config, sink Sink) *Handler {
 	h.mux.HandleFunc("POST /api/v1/write", h.auth(h.remoteWrite))
 	h.mux.HandleFunc("POST /write", h.auth(func(w http.ResponseWriter, r *http.Request) { h.influx(w, r, InfluxV1) }))
 	h.mux.HandleFunc("POST /api/v2/write", h.auth(func(w http.ResponseWriter, r *http.Request) { h.influx(w, r, InfluxV2) }))
+	h.mux.HandleFunc("POST /v1/metrics", h.auth(h.otlp))
 	// Influx clients probe /ping, and Telegraf's v1 output creates its database through
 	// /query unless skip_database_creation is set: both succeed without doing anything.
 	h.mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
@@ -254,12 +258,87 @@ func (h *Handler) gunzip(w http.ResponseWriter, body []byte, proto string) ([]by
 	return out, true
 }
 
+// otlp serves OTLP/HTTP metrics export requests (protobuf only, optionally gzipped) and
+// answers as OTLP/HTTP exporters expect: 200 with an ExportMetricsServiceResponse
+// (application/x-protobuf; empty when everything was stored, partial_success with
+// rejected_data_points otherwise, the good points being stored first); 400 (413 when over a
+// limit) with a google.rpc.Status for a request that cannot be decoded at all; 415 for JSON
+// or an unknown Content-Encoding; 429 or 503 with Retry-After under back-pressure, which
+// OTLP exporters retry.
+func (h *Handler) otlp(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, _ := strings.Cut(ct, ";")
+		if !strings.EqualFold(strings.TrimSpace(mt), "application/x-protobuf") {
+			httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q: want application/x-protobuf (OTLP/HTTP JSON is not supported)", ct))
+			return
+		}
+	}
+	body, ok := h.readBody(w, r, OTLP)
+	if !ok {
+		return
+	}
+	switch ce := strings.ToLower(r.Header.Get("Content-Encoding")); ce {
+	case "", "identity":
+	case "gzip":
+		if body, ok = h.gunzip(w, body, OTLP); !ok {
+			return
+		}
+	default:
+		httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q: want gzip or none", ce))
+		return
+	}
+	var pts []metric.Point
+	derr := otlp.Decode(body, h.cfg.Limits, func(p metric.Point) { pts = append(pts, p) })
+	if errors.Is(derr, otlp.ErrRequest) {
+		ingest.Count(derr, func(reason ingest.Reason, n int) { h.reject(OTLP, reason, n) })
+		code, status := http.StatusBadRequest, int32(3) // INVALID_ARGUMENT
+		var e *ingest.Error
+		if errors.As(derr, &e) && e.Counts[ingest.TooLarge] > 0 {
+			code, status = http.StatusRequestEntityTooLarge, 8 // RESOURCE_EXHAUSTED
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(code)
+		_, _ = w.Write(otlp.AppendStatus(nil, status, derr.Error()))
+		return
+	}
+	rejected, ok := h.put(w, r, OTLP, pts, derr)
+	if !ok {
+		return
+	}
+	var resp []byte
+	if rejected > 0 {
+		resp = otlp.AppendResponse(nil, int64(rejected), fmt.Sprintf("%d data point(s) stored, %d rejected (histograms, summaries and exponential histograms count one per metric), first: %v", len(pts), rejected, errors.Unwrap(derr)))
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(resp)
+}
+
 // finish hands the decoded points to the sink, counts, and answers: 204 when everything was
 // stored; 400 when some or all input was rejected (the good points are stored first, as
 // InfluxDB's "partial write" and Prometheus-compatible receivers do; neither client retries
 // a 400); 429 with Retry-After when the sink is full; 503 with Retry-After on any other sink
 // failure (both retried by Prometheus and Telegraf).
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, proto string, pts []metric.Point, decodeErr error) {
+	rejected, ok := h.put(w, r, proto, pts, decodeErr)
+	if !ok {
+		return
+	}
+	if rejected > 0 {
+		msg := fmt.Sprintf("partial write: %d point(s) stored, %d rejected, first: %v", len(pts), rejected, errors.Unwrap(decodeErr))
+		if errors.Unwrap(decodeErr) == nil {
+			msg = fmt.Sprintf("partial write: %d point(s) stored, %d rejected: %v", len(pts), rejected, decodeErr)
+		}
+		httpError(w, http.StatusBadRequest, msg)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// put counts the decoded and rejected points and hands the good ones to the sink. It returns
+// the number of rejections, and false when the sink failed and it already answered: 429 with
+// Retry-After when the sink is full, 503 with Retry-After on any other failure.
+func (h *Handler) put(w http.ResponseWriter, r *http.Request, proto string, pts []metric.Point, decodeErr error) (int, bool) {
 	rejected := 0
 	if decodeErr != nil {
 		rejected = ingest.Count(decodeErr, func(reason ingest.Reason, n int) { h.reject(proto, reason, n) })
@@ -273,24 +352,16 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, proto string, p
 			if errors.Is(err, ErrFull) {
 				h.reject(proto, ingest.QueueFull, len(pts))
 				httpError(w, http.StatusTooManyRequests, "ingest queue is full, retry later")
-				return
+				return rejected, false
 			}
 			if r.Context().Err() == nil {
 				h.cfg.Logger.Warn("cannot queue ingested points", "protocol", proto, "points", len(pts), "err", err)
 			}
 			httpError(w, http.StatusServiceUnavailable, "cannot queue points, retry later")
-			return
+			return rejected, false
 		}
 	}
-	if rejected > 0 {
-		msg := fmt.Sprintf("partial write: %d point(s) stored, %d rejected, first: %v", len(pts), rejected, errors.Unwrap(decodeErr))
-		if errors.Unwrap(decodeErr) == nil {
-			msg = fmt.Sprintf("partial write: %d point(s) stored, %d rejected: %v", len(pts), rejected, decodeErr)
-		}
-		httpError(w, http.StatusBadRequest, msg)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return rejected, true
 }
 
 func (h *Handler) reject(proto string, reason ingest.Reason, n int) {

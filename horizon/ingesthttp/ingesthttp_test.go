@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -16,6 +17,11 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
+	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
+	metricsv1 "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcev1 "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kale-project/kale/horizon/ingest"
 	"github.com/kale-project/kale/utils/metric"
@@ -235,4 +241,88 @@ func TestAuth(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, "/ping needs no token")
+}
+
+// otlpBody is what an OTLP/HTTP exporter sends: an ExportMetricsServiceRequest (its only field,
+// resource_metrics = 1, written with protowire), marshalled.
+func otlpBody(t *testing.T, ms ...*metricsv1.Metric) []byte {
+	t.Helper()
+	raw, err := proto.Marshal(&metricsv1.ResourceMetrics{
+		Resource: &resourcev1.Resource{Attributes: []*commonv1.KeyValue{
+			{Key: "service.name", Value: &commonv1.AnyValue{Value: &commonv1.AnyValue_StringValue{StringValue: "svc"}}},
+		}},
+		ScopeMetrics: []*metricsv1.ScopeMetrics{{Metrics: ms}},
+	})
+	require.NoError(t, err)
+	return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), raw)
+}
+
+func otlpGauge(name string, v float64) *metricsv1.Metric {
+	return &metricsv1.Metric{Name: name, Data: &metricsv1.Metric_Gauge{Gauge: &metricsv1.Gauge{DataPoints: []*metricsv1.NumberDataPoint{{
+		TimeUnixNano: 1_700_000_000_000_000_000, Value: &metricsv1.NumberDataPoint_AsDouble{AsDouble: v},
+		Attributes: []*commonv1.KeyValue{{Key: "host", Value: &commonv1.AnyValue{Value: &commonv1.AnyValue_StringValue{StringValue: "a"}}}},
+	}}}}}
+}
+
+var otlpHeaders = []string{"Content-Type", "application/x-protobuf"}
+
+func TestOTLP(t *testing.T) {
+	srv, s, c := newServer(t, Config{Limits: ingest.Limits{MaxNameLen: 255, MaxItems: 10, MaxPayload: 1 << 12}})
+	resp, body := post(t, srv.URL+"/v1/metrics", otlpBody(t, otlpGauge("my.gauge", 1.5)), otlpHeaders...)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "application/x-protobuf", resp.Header.Get("Content-Type"))
+	require.Empty(t, body, "an empty ExportMetricsServiceResponse")
+	want := metric.Point{Name: "my.gauge;host=a;service.name=svc", Timestamp: metric.Int(1700000000), Value: metric.Float(1.5)}
+	require.Equal(t, []metric.Point{want}, s.pts)
+	require.Equal(t, map[string]int{OTLP: 1}, c.received)
+	require.Equal(t, []string{OTLP}, s.protos)
+
+	// gzip, as the Collector's otlphttp exporter sends by default.
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	_, _ = zw.Write(otlpBody(t, otlpGauge("my.gauge", 1.5)))
+	require.NoError(t, zw.Close())
+	resp, _ = post(t, srv.URL+"/v1/metrics", zb.Bytes(), "Content-Type", "application/x-protobuf", "Content-Encoding", "gzip")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, s.pts, 2)
+
+	// Partial success: 200 with rejected_data_points; the good point is stored.
+	hist := &metricsv1.Metric{Name: "h", Data: &metricsv1.Metric_Histogram{Histogram: &metricsv1.Histogram{}}}
+	resp, body = post(t, srv.URL+"/v1/metrics", otlpBody(t, otlpGauge("ok", 1), otlpGauge("nan", math.NaN()), hist), otlpHeaders...)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, s.pts, 3)
+	require.Equal(t, map[string]int{"otlp/not_finite": 1, "otlp/bad_type": 1}, c.rejected)
+	num, _, n := protowire.ConsumeTag([]byte(body))
+	require.Equal(t, protowire.Number(1), num, "partial_success")
+	ps, _ := protowire.ConsumeBytes([]byte(body)[n:])
+	num, _, n = protowire.ConsumeTag(ps)
+	require.Equal(t, protowire.Number(1), num, "rejected_data_points")
+	rejected, _ := protowire.ConsumeVarint(ps[n:])
+	require.Equal(t, uint64(2), rejected)
+
+	clear(c.rejected)
+	resp, body = post(t, srv.URL+"/v1/metrics", []byte("junk"), otlpHeaders...)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, "application/x-protobuf", resp.Header.Get("Content-Type"))
+	require.Contains(t, body, "bad protobuf", "a google.rpc.Status with the message")
+	require.Equal(t, map[string]int{"otlp/malformed": 1}, c.rejected)
+
+	many := make([]*metricsv1.Metric, 11)
+	for i := range many {
+		many[i] = otlpGauge("g", 1)
+	}
+	resp, _ = post(t, srv.URL+"/v1/metrics", otlpBody(t, many...), otlpHeaders...)
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	require.Equal(t, 1, c.rejected["otlp/too_large"])
+
+	resp, _ = post(t, srv.URL+"/v1/metrics", []byte(`{"resourceMetrics":[]}`), "Content-Type", "application/json")
+	require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode, "OTLP/HTTP JSON is refused")
+	resp, _ = post(t, srv.URL+"/v1/metrics", otlpBody(t), "Content-Type", "application/x-protobuf", "Content-Encoding", "zstd")
+	require.Equal(t, http.StatusUnsupportedMediaType, resp.StatusCode)
+
+	s.err = fmt.Errorf("writer: %w", ErrFull)
+	resp, _ = post(t, srv.URL+"/v1/metrics", otlpBody(t, otlpGauge("my.gauge", 1.5)), otlpHeaders...)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+	require.Equal(t, 1, c.rejected["otlp/queue_full"])
 }
