@@ -372,7 +372,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/api/v1/collections/:name", s.apiCollection)
 	e.GET("/api/v1/status", s.apiStatus)
 	e.POST(searchPath, s.apiSearch, s.rateLimited(), middleware.BodyLimit(strconv.Itoa(maxSearchBody)))
-	s.tagRoutes(e) // graphite-web's /tags API (tags.go)
+	s.tagRoutes(e)      // graphite-web's /tags API (tags.go)
+	s.graphiteRoutes(e) // graphite-web's /render, /metrics/find, /functions, /version (graphite.go)
 
 	// JSON API: writes (credentials, then CSRF for browser requests). Per-route middleware,
 	// not a group: an echo group's middleware would also guard every unmatched path.

@@ -1,0 +1,201 @@
+package webapp
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/kale-project/kale/utils/redisstore"
+)
+
+// gSeries is one series of the render API: values at start, start+step, …, NaN for null.
+type gSeries struct {
+	name     string
+	pathExpr string
+	start    int64
+	end      int64 // start + len(vals)*step
+	step     int64
+	vals     []float64
+}
+
+func (s *gSeries) copyWith(name string, vals []float64) *gSeries {
+	c := *s
+	c.name, c.pathExpr, c.vals = name, name, vals
+	return &c
+}
+
+// defaultStep is the step of a series with fewer than two points.
+const defaultStep = 60
+
+// inferStep is the median positive interval between consecutive timestamps.
+func inferStep(pairs []redisstore.Pair) int64 {
+	var d []int64
+	for i := 1; i < len(pairs); i++ {
+		if iv := int64(pairs[i].Timestamp) - int64(pairs[i-1].Timestamp); iv > 0 {
+			d = append(d, iv)
+		}
+	}
+	if len(d) == 0 {
+		return defaultStep
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+// alignSeries places the pairs on their inferred step over (from, until], as whisper does:
+// the first slot is from - from%step + step; a slot without a point is NaN, the last point in
+// a slot wins.
+func alignSeries(name string, pairs []redisstore.Pair, from, until int64) *gSeries {
+	pairs = slices.Clone(pairs)
+	slices.SortStableFunc(pairs, func(a, b redisstore.Pair) int {
+		switch {
+		case a.Timestamp < b.Timestamp:
+			return -1
+		case a.Timestamp > b.Timestamp:
+			return 1
+		}
+		return 0
+	})
+	step := inferStep(pairs)
+	start := from - mod(from, step) + step
+	end := until - mod(until, step) + step
+	if end < start {
+		end = start
+	}
+	n := (end - start) / step
+	vals := make([]float64, n)
+	for i := range vals {
+		vals[i] = math.NaN()
+	}
+	for _, p := range pairs {
+		ts := int64(p.Timestamp)
+		slot := ts - mod(ts, step)
+		if slot < start || slot >= end {
+			continue
+		}
+		vals[(slot-start)/step] = p.Value
+	}
+	return &gSeries{name: name, pathExpr: name, start: start, end: start + n*step, step: step, vals: vals}
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// consolidateAvg averages groups of n values (NaN when a group has none), as graphite's
+// TimeSeries.consolidate with the default average.
+func consolidateAvg(vals []float64, n int) []float64 {
+	if n <= 1 {
+		return vals
+	}
+	out := make([]float64, 0, (len(vals)+n-1)/n)
+	for i := 0; i < len(vals); i += n {
+		out = append(out, aggregate(vals[i:min(i+n, len(vals))], "average"))
+	}
+	return out
+}
+
+// aggregate applies a Graphite aggregation to the non-null values (NaN when there are none).
+func aggregate(vals []float64, fn string) float64 {
+	var sum float64
+	cnt := 0
+	mx, mn := math.Inf(-1), math.Inf(1)
+	last := math.NaN()
+	for _, v := range vals {
+		if math.IsNaN(v) {
+			continue
+		}
+		cnt++
+		sum += v
+		mx, mn = math.Max(mx, v), math.Min(mn, v)
+		last = v
+	}
+	if cnt == 0 {
+		return math.NaN()
+	}
+	switch fn {
+	case "sum", "total":
+		return sum
+	case "average", "avg":
+		return sum / float64(cnt)
+	case "max":
+		return mx
+	case "min":
+		return mn
+	case "last":
+		return last
+	case "count":
+		return float64(cnt)
+	}
+	return math.NaN()
+}
+
+// normalize brings series to a common step (their least common multiple, consolidating by
+// average) and start, as graphite's normalize.
+func normalize(list []*gSeries) (start, end, step int64, vals [][]float64) {
+	step = 1
+	for _, s := range list {
+		step = lcm(step, s.step)
+	}
+	start, end = list[0].start, list[0].end
+	for _, s := range list {
+		start, end = min(start, s.start), max(end, s.end)
+	}
+	end -= (end - start) % step
+	vals = make([][]float64, len(list))
+	for i, s := range list {
+		vals[i] = consolidateAvg(s.vals, int(step/s.step))
+	}
+	return start, end, step, vals
+}
+
+func lcm(a, b int64) int64 {
+	x, y := a, b
+	for y != 0 {
+		x, y = y, x%y
+	}
+	if x == 0 {
+		return max(a, b)
+	}
+	return a / x * b
+}
+
+// pathExprs is graphite's formatPathExpressions: the distinct path expressions, in order.
+func pathExprs(list []*gSeries) string {
+	var out []string
+	for _, s := range list {
+		if !slices.Contains(out, s.pathExpr) {
+			out = append(out, s.pathExpr)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// fmtG formats a number as Python's "%g".
+func fmtG(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// pyRepr formats a value as Python's repr of a float (None for null).
+func pyRepr(v float64) string {
+	if math.IsNaN(v) {
+		return "None"
+	}
+	if math.IsInf(v, 1) {
+		return "inf"
+	}
+	if math.IsInf(v, -1) {
+		return "-inf"
+	}
+	if math.Abs(v) >= 1e16 {
+		return strconv.FormatFloat(v, 'e', -1, 64) // Python: 1e+16
+	}
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if strings.ContainsAny(s, ".e") {
+		return s
+	}
+	return s + ".0"
+}
