@@ -247,8 +247,10 @@ func (s *Server) graphiteFind(c echo.Context) error {
 }
 
 // fetchSeries is the render API's gFetcher: the names the path expression matches, read
-// with MGET and aligned.
+// with MGET and aligned. Every fetch of the request (functions such as movingAverage and
+// timeShift fetch again) draws on one budget of maxRenderPoints slots.
 func (s *Server) fetchSeries(names []string) gFetcher {
+	budget := int64(maxRenderPoints)
 	return func(ctx context.Context, path string, from, until int64) ([]*gSeries, error) {
 		var matched []string
 		if isGlob(path) {
@@ -281,7 +283,11 @@ func (s *Server) fetchSeries(names []string) gFetcher {
 				continue
 			}
 			pairs, _ := redisstore.Series(b)
-			g := alignSeries(matched[i], pairs, from, until)
+			g := alignSeries(matched[i], pairs, from, until, budget)
+			if g == nil {
+				return nil, errBadTarget{fmt.Errorf("the targets hold more than %d points; narrow the range or the globs", maxRenderPoints)}
+			}
+			budget -= int64(len(g.vals))
 			g.pathExpr = path
 			out = append(out, g)
 		}

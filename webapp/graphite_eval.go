@@ -533,19 +533,29 @@ func fnMovingAverage(ev *gEval, a *gArgs) ([]*gSeries, error) {
 	for _, b := range boot {
 		name := fmt.Sprintf("movingAverage(%s,%d)", b.name, w)
 		off := int(preview / b.step)
-		var vals []float64
-		for i := off; i < len(b.vals); i++ {
-			win := b.vals[max(0, i-w):i]
-			nn := 0
-			for _, v := range win {
-				if !math.IsNaN(v) {
-					nn++
+		vals := make([]float64, 0, max(0, len(b.vals)-off))
+		var sum float64 // of the non-null values in b.vals[i-w:i]
+		nn := 0
+		for i := 0; i < len(b.vals); i++ {
+			if i >= off {
+				if nn > 0 && float64(nn)/float64(max(w, 1)) >= xff {
+					vals = append(vals, sum/float64(nn))
+				} else {
+					vals = append(vals, math.NaN())
 				}
 			}
-			if nn > 0 && float64(nn)/float64(max(w, 1)) >= xff {
-				vals = append(vals, aggregate(win, "average"))
-			} else {
-				vals = append(vals, math.NaN())
+			if v := b.vals[i]; !math.IsNaN(v) {
+				sum += v
+				nn++
+			}
+			if j := i - w; j >= 0 {
+				if v := b.vals[j]; !math.IsNaN(v) {
+					sum -= v
+					nn--
+				}
+			}
+			if nn == 0 {
+				sum = 0 // no drift across a gap
 			}
 		}
 		s := b.copyWith(name, vals)
@@ -632,6 +642,9 @@ func fnSummarize(ev *gEval, a *gArgs) ([]*gSeries, error) {
 		}
 		start := s.start - mod(s.start, iv)
 		end := s.end - mod(s.end, iv) + iv
+		if (end-start)/iv > maxRenderPoints {
+			return nil, a.errf("interval %q makes more than %d points", ivs, maxRenderPoints)
+		}
 		var vals []float64
 		for ts := start; ts < end; ts += iv {
 			vals = append(vals, aggregate(buckets[ts], fn))

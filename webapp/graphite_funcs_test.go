@@ -97,6 +97,9 @@ func TestGraphiteFunctions(t *testing.T) {
 		// window of 2 points before each point; the two before the range are the fake's
 		// bootstrap values -10 and 0 (slot times).
 		{"movingAverage(z,2)", []string{"movingAverage(z,2)"}, [][]float64{{-5, 0, 1, 1, -2}}},
+		{"movingAverage(a.x.c,1)", []string{"movingAverage(a.x.c,1)"}, [][]float64{{0, 1, 2, N, 4}}},
+		{"movingAverage(a.y.c,3)", []string{"movingAverage(a.y.c,3)"}, [][]float64{{-10, 0, 5, 20, 35}}},
+		{"movingAverage(a.x.c,0)", []string{"movingAverage(a.x.c,0)"}, [][]float64{{N, N, N, N, N}}},
 		{"highestCurrent(a.*.c)", []string{"a.x.c"}, nil},
 		{"highestCurrent(group(a.*.c,z),2)", []string{"a.x.c", "a.y.c"}, nil},
 		{"highestMax(group(a.*.c,b.x),1)", []string{"a.y.c"}, nil},
@@ -151,7 +154,8 @@ func TestGraphiteFunctionErrors(t *testing.T) {
 func TestGraphiteAlignAndConsolidate(t *testing.T) {
 	// step inferred as the median interval (60 s); a missing minute is null, the last point of a slot wins
 	pairs := []struct{ ts, v float64 }{{60, 1}, {120, 2}, {240, 4}, {250, 5}, {300, 6}}
-	g := alignSeries("m", toPairs(pairs), 0, 300)
+	g := alignSeries("m", toPairs(pairs), 0, 300, 100)
+	require.Nil(t, alignSeries("m", toPairs(pairs), 0, 300, 4), "more slots than allowed")
 	require.EqualValues(t, 60, g.step)
 	require.EqualValues(t, 60, g.start)
 	eqVals(t, []float64{1, 2, N, 5, 6}, g.vals, "aligned")

@@ -46,7 +46,8 @@ func inferStep(pairs []redisstore.Pair) int64 {
 // alignSeries places the pairs on their inferred step over (from, until], as whisper does:
 // the first slot is from - from%step + step; a slot without a point is NaN, the last point in
 // a slot wins.
-func alignSeries(name string, pairs []redisstore.Pair, from, until int64) *gSeries {
+// It returns nil, without allocating, when the series would have more than maxSlots slots.
+func alignSeries(name string, pairs []redisstore.Pair, from, until, maxSlots int64) *gSeries {
 	pairs = slices.Clone(pairs)
 	slices.SortStableFunc(pairs, func(a, b redisstore.Pair) int {
 		switch {
@@ -64,6 +65,9 @@ func alignSeries(name string, pairs []redisstore.Pair, from, until int64) *gSeri
 		end = start
 	}
 	n := (end - start) / step
+	if n > maxSlots {
+		return nil
+	}
 	vals := make([]float64, n)
 	for i := range vals {
 		vals[i] = math.NaN()
