@@ -589,7 +589,7 @@ func fnTimeShift(ev *gEval, a *gArgs) ([]*gSeries, error) {
 	}
 	out := make([]*gSeries, len(list))
 	for i, s := range list {
-		c := s.copyWith(fmt.Sprintf("timeShift(%s, \"%s\")", s.name, shift), s.vals)
+		c := s.copyWith(fmt.Sprintf("timeShift(%s, \"%s\")", s.name, spec), s.vals)
 		c.start, c.end = s.start-d, s.end-d
 		if resetEnd && c.end > ev.until+c.step {
 			n := max(0, int((ev.until+c.step-c.start)/c.step))
@@ -717,9 +717,9 @@ func fnAsPercent(ev *gEval, a *gArgs) ([]*gSeries, error) {
 			}
 			total[i] = aggregate(row, "sum")
 		}
-		totalText = "sumSeries(" + pathExprs(list) + ")"
+		totalText = "" // each series' path expression, as graphite-web
 	case t.kind == gNumber:
-		totalText = fmtG(t.num)
+		totalText = t.text // Python's str(total) of the number as written
 		total = nil
 		for range vals[0] {
 			total = append(total, t.num)
@@ -751,7 +751,11 @@ func fnAsPercent(ev *gEval, a *gArgs) ([]*gSeries, error) {
 				v[i] = x / total[i] * 100
 			}
 		}
-		c := s.copyWith(fmt.Sprintf("asPercent(%s,%s)", s.name, totalText), v)
+		tt := totalText
+		if tt == "" {
+			tt = s.pathExpr
+		}
+		c := s.copyWith(fmt.Sprintf("asPercent(%s, %s)", s.name, tt), v)
 		c.start, c.end, c.step = start, end, step
 		out[k] = c
 	}
