@@ -65,12 +65,9 @@ func CheckReady(ctx context.Context, ping func(context.Context) error, listeners
 // checkReady is CheckReady plus the ping's own error, for the log.
 func checkReady(ctx context.Context, ping func(context.Context) error, listeners func() []listener.State) (Readiness, error) {
 	var reasons []string
-	err, answered := within(ctx, healthBound, ping)
-	if !answered {
-		err = fmt.Errorf("no answer within %v: %w", healthBound, context.DeadlineExceeded)
-	}
+	state, err := RedisHealth(ctx, ping)
 	if err != nil {
-		reasons = append(reasons, "redis does not answer PING: "+redisFailure(err))
+		reasons = append(reasons, "redis does not answer PING: "+state)
 	}
 	if listeners != nil {
 		for _, l := range listeners() {
@@ -84,6 +81,21 @@ func checkReady(ctx context.Context, ping func(context.Context) error, listeners
 		}
 	}
 	return Readiness{Ready: len(reasons) == 0, Reason: strings.Join(reasons, "; "), Reasons: reasons}, err
+}
+
+// RedisHealth pings Redis and answers within 2 seconds even when ping ignores its context (a
+// stopped Redis accepts connections and never answers). The state is "up", or the failure in
+// stable words ("timeout", "connection refused", "cancelled", "error"); err is the ping's own
+// error, for the log. The --metrics-addr handler of components without the webapp uses it too.
+func RedisHealth(ctx context.Context, ping func(context.Context) error) (state string, err error) {
+	err, answered := within(ctx, healthBound, ping)
+	if !answered {
+		err = fmt.Errorf("no answer within %v: %w", healthBound, context.DeadlineExceeded)
+	}
+	if err == nil {
+		return "up", nil
+	}
+	return redisFailure(err), err
 }
 
 // redisFailure names a failed Redis call in stable words for probes and clients.

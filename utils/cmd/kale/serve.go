@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -204,8 +203,6 @@ func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redis
 		_ = json.NewEncoder(w).Encode(r)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, req *http.Request) {
-		ctx, cancel := context.WithTimeout(req.Context(), healthBound)
-		defer cancel()
 		type health struct {
 			Redis     string `json:"redis"`
 			RedisErr  string `json:"redis_error,omitempty"`
@@ -216,12 +213,9 @@ func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redis
 		if svc != nil {
 			h.Listeners, h.Buffered = svc.Listeners(), svc.Buffered()
 		}
-		if err := pingWithin(ctx, store.Ping); err != nil {
+		if state, err := webapp.RedisHealth(req.Context(), store.Ping); err != nil {
 			h.Redis, h.RedisErr = "down", err.Error()
-			// go-redis turns the context deadline into the socket's: its i/o timeout may come
-			// a moment before the context itself reports the deadline.
-			var ne net.Error
-			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+			if state == "timeout" {
 				h.Redis = "timeout"
 			}
 		}
@@ -229,20 +223,4 @@ func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redis
 		_ = json.NewEncoder(w).Encode(h)
 	})
 	return mux
-}
-
-// healthBound is the longest /healthz and /readyz wait for Redis before answering.
-const healthBound = 2 * time.Second
-
-// pingWithin runs ping and returns at ctx's deadline even if ping ignores it (a SIGSTOPped
-// Redis holds a connection open without answering): a probe must answer within its bound.
-func pingWithin(ctx context.Context, ping func(context.Context) error) error {
-	done := make(chan error, 1)
-	go func() { done <- ping(ctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("Redis did not answer PING within %v: %w", healthBound, ctx.Err())
-	}
 }

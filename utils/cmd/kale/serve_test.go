@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -55,21 +54,10 @@ func TestHealthzBoundedWithHungRedis(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	took := time.Since(start)
 	require.Equal(t, http.StatusOK, rec.Code)
-	require.Less(t, took, healthBound+500*time.Millisecond, "answered after %v", took)
+	require.Less(t, took, 2*time.Second+500*time.Millisecond, "answered after %v", took)
 	var body struct {
 		Redis string `json:"redis"`
 	}
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 	require.Equal(t, "timeout", body.Redis)
-}
-
-func TestPingWithinIgnoresAStuckPing(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	block := make(chan struct{})
-	defer close(block)
-	start := time.Now()
-	err := pingWithin(ctx, func(context.Context) error { <-block; return nil })
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Less(t, time.Since(start), time.Second)
 }
