@@ -38,7 +38,7 @@ func RoundTripPoints() []metric.Point {
 
 // RoundTrip checks that decode returns exactly pts, in order and with their int/float types,
 // from what encode appended to a non-empty prefix (which must be left alone).
-func RoundTrip(t testing.TB, encode func([]byte, []metric.Point) []byte, decode func([]byte, ingest.Limits, func(metric.Point)) error, pts []metric.Point) {
+func RoundTrip(t testing.TB, encode Encoder, decode Decoder, pts []metric.Point) {
 	t.Helper()
 	prefix := []byte("prefix")
 	b := encode(append([]byte(nil), prefix...), pts)
@@ -57,6 +57,35 @@ func RoundTrip(t testing.TB, encode func([]byte, []metric.Point) []byte, decode 
 			t.Fatalf("point %d: decoded %+v, encoded %+v", i, got[i], pts[i])
 		}
 	}
+}
+
+// Encoder and Decoder are a wire format's Append and Decode.
+type (
+	Encoder = func([]byte, []metric.Point) []byte
+	Decoder = func([]byte, ingest.Limits, func(metric.Point)) error
+)
+
+// RoundTrips runs RoundTrip on the first 0, 1, 2, 15, 16 and all of RoundTripPoints: the
+// round-trip test every wire format shares.
+func RoundTrips(t testing.TB, encode Encoder, decode Decoder) {
+	t.Helper()
+	pts := RoundTripPoints()
+	for _, n := range []int{0, 1, 2, 15, 16, len(pts)} {
+		RoundTrip(t, encode, decode, pts[:n])
+	}
+}
+
+// FuzzRoundTrip is the body of every wire format's FuzzAppend: points built by FuzzPoints
+// from the fuzzer's values must decode exactly as they were encoded.
+func FuzzRoundTrip(f *testing.F, encode Encoder, decode Decoder) {
+	f.Add("a.b", int64(1_700_000_000), 0.0, true, int64(0), 1.5, false, uint8(3))
+	f.Add("x;tag=1", int64(-1), -0.0, false, int64(-129), 0.0, true, uint8(0))
+	f.Add("big", int64(1<<40), 1e300, true, int64(-1<<40), 5e-324, false, uint8(7))
+	f.Fuzz(func(t *testing.T, name string, tsI int64, tsF float64, tsInt bool, vI int64, vF float64, vInt bool, n uint8) {
+		if pts := FuzzPoints(name, tsI, tsF, tsInt, vI, vF, vInt, n); pts != nil {
+			RoundTrip(t, encode, decode, pts)
+		}
+	})
 }
 
 // same compares points exactly, telling -0 from 0 apart from the type.
