@@ -36,7 +36,4 @@ type Config struct {
 	Detector   string
 	Algorithms []string
 	Consensus  int
-	// OculusWindow is the recent window of each series that is searched, charted beside each
-	// search result (--oculus-window).
-	OculusWindow time.Duration
 }

@@ -109,7 +109,6 @@ func configOf(c *config.Config) Config {
 		ShutdownTimeout: c.ShutdownTimeout,
 		GraphURL:        c.GraphURL, FullNamespace: c.FullNamespace,
 		Detector: c.Detector, Algorithms: c.Algorithms, Consensus: c.Consensus,
-		OculusWindow: c.OculusWindow,
 	}
 }
 

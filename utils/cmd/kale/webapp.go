@@ -66,7 +66,6 @@ func webappConfig(c *config.Config) webapp.Config {
 		ShutdownTimeout: c.ShutdownTimeout,
 		GraphURL:        c.GraphURL, FullNamespace: c.FullNamespace,
 		Detector: c.Detector, Algorithms: c.Algorithms, Consensus: c.Consensus,
-		OculusWindow: c.OculusWindow,
 	}
 }
 

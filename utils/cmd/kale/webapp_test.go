@@ -86,7 +86,7 @@ func TestWebappConfigMapping(t *testing.T) {
 	c.WebappToken, c.WebappUser, c.WebappPassword = "tok", "ops", "pw"
 	c.SearchRate, c.SearchBurst, c.SearchTimeout, c.ShutdownTimeout = 3, 4, 5*time.Second, 6*time.Second
 	c.GraphURL, c.FullNamespace, c.Detector = "http://graphite/?target=%s", "full.", "skyline"
-	c.Algorithms, c.Consensus, c.OculusWindow = []string{"grubbs", "ks_test"}, 2, 2*time.Hour
+	c.Algorithms, c.Consensus = []string{"grubbs", "ks_test"}, 2
 	got := webappConfig(c)
 	v := reflect.ValueOf(got)
 	for i := range v.NumField() {
@@ -97,7 +97,7 @@ func TestWebappConfigMapping(t *testing.T) {
 		Token: "tok", User: "ops", Password: "pw",
 		SearchRate: 3, SearchBurst: 4, SearchTimeout: 5 * time.Second, ShutdownTimeout: 6 * time.Second,
 		GraphURL: "http://graphite/?target=%s", FullNamespace: "full.", Detector: "skyline",
-		Algorithms: []string{"grubbs", "ks_test"}, Consensus: 2, OculusWindow: 2 * time.Hour,
+		Algorithms: []string{"grubbs", "ks_test"}, Consensus: 2,
 	}, got)
 }
 
