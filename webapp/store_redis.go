@@ -13,7 +13,9 @@ type redisStats struct {
 
 func (r redisStats) Ping(ctx context.Context) error { return r.store.PingRaw(ctx) }
 
-func (r redisStats) MetricCount(ctx context.Context) (int64, error) { return r.store.MetricCount(ctx) }
+func (r redisStats) MetricCount(ctx context.Context) (int64, error) {
+	return r.store.MemberCount(ctx, r.store.Options().FullNamespace)
+}
 
 func (r redisStats) ServerInfo(ctx context.Context) (ServerInfo, error) {
 	info, keys, err := r.store.ServerInfo(ctx)

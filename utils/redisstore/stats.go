@@ -2,11 +2,6 @@ package redisstore
 
 import "context"
 
-// MetricCount is the number of metrics in the full namespace's unique set.
-func (s *Store) MetricCount(ctx context.Context) (int64, error) {
-	return s.rdb.SCard(ctx, s.opts.FullNamespace+UniqueSuffix).Result()
-}
-
 // ServerInfo reads INFO's memory and server sections and DBSIZE in one round trip (on a
 // cluster, from whichever node answers), for the status page.
 func (s *Store) ServerInfo(ctx context.Context) (info string, keys int64, err error) {
