@@ -31,6 +31,9 @@ type Config struct {
 	// FullNamespace is the key prefix of full-resolution series, reported by /app_settings
 	// (--full-namespace).
 	FullNamespace string
+	// FullDuration is how long series are kept (--full-duration): graphite-web's /render
+	// reads that far back by default, as from a whisper file's retention. 0: 24h.
+	FullDuration time.Duration
 	// Detector, Algorithms and Consensus describe the analyzer's vote for the dashboard and the
 	// metric page's detector breakdown (--detector, --algorithms, --consensus).
 	Detector   string

@@ -20,17 +20,14 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/kale-project/kale/utils/redisstore"
 )
 
 // Limits of the render API.
 const (
-	graphiteVersion  = "1.1.10" // graphite-web's version we answer as (Grafana picks its 1.1 features)
-	maxTargets       = 100      // targets of one /render
-	maxRenderSeries  = 10_000   // series one path expression may fetch
-	maxRenderPoints  = 5_000_000
-	defaultRenderAgo = 24 * time.Hour
+	graphiteVersion = "1.1.10" // graphite-web's version we answer as (Grafana picks its 1.1 features)
+	maxTargets      = 100      // targets of one /render
+	maxRenderSeries = 10_000   // series one path expression may fetch
+	maxRenderPoints = 5_000_000
 )
 
 // graphiteRoutes registers graphite-web's read API on e.
@@ -41,6 +38,9 @@ func (s *Server) graphiteRoutes(e *echo.Echo) {
 	e.GET("/functions/", s.graphiteFunctions, tagsJSONErrors)
 	e.GET("/metrics/find", s.graphiteFind, tagsJSONErrors)
 	e.POST("/metrics/find", s.graphiteFind, tagsJSONErrors)
+	e.GET("/metrics/expand", s.graphiteExpand, tagsJSONErrors)
+	e.POST("/metrics/expand", s.graphiteExpand, tagsJSONErrors)
+	e.GET("/metrics/index.json", s.graphiteIndex, tagsJSONErrors)
 	e.GET("/render", s.graphiteRender, tagsJSONErrors)
 	e.POST("/render", s.graphiteRender, tagsJSONErrors)
 }
@@ -90,214 +90,6 @@ func (s *Server) plainNames(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// TreeNode is one item of /metrics/find's treejson answer.
-type TreeNode struct {
-	ID            string         `json:"id"`
-	Text          string         `json:"text"`
-	Leaf          int            `json:"leaf"`
-	Expandable    int            `json:"expandable"`
-	AllowChildren int            `json:"allowChildren"`
-	Context       map[string]any `json:"context"`
-}
-
-// CompleterNode is one item of /metrics/find's completer answer.
-type CompleterNode struct {
-	Path   string `json:"path"`
-	Name   string `json:"name"`
-	IsLeaf string `json:"is_leaf"`
-}
-
-type foundNode struct {
-	path, name string
-	leaf       bool
-}
-
-// findNodes matches query node by node against the names: a name with as many nodes is a
-// leaf, a longer one makes its prefix a branch. Sorted by name, branches first on a tie.
-func findNodes(names []string, query string) ([]foundNode, error) {
-	re, err := globRegexp(query)
-	if err != nil {
-		return nil, err
-	}
-	depth := strings.Count(query, ".") + 1
-	if isGlob(query) {
-		// dots inside {…} do not count as node separators of a name
-		depth = nodeCount(query)
-	}
-	seen := map[foundNode]bool{}
-	var out []foundNode
-	for _, n := range names {
-		if strings.IndexByte(n, ';') >= 0 {
-			continue // tagged names: left out of path matching
-		}
-		parts := strings.SplitN(n, ".", depth+1)
-		if len(parts) < depth {
-			continue
-		}
-		prefix := strings.Join(parts[:depth], ".")
-		if !re.MatchString(prefix) {
-			continue
-		}
-		f := foundNode{path: prefix, name: parts[depth-1], leaf: len(parts) == depth}
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	slices.SortFunc(out, func(a, b foundNode) int {
-		if c := strings.Compare(a.path, b.path); c != 0 {
-			return c
-		}
-		if a.leaf == b.leaf {
-			return 0
-		}
-		if a.leaf {
-			return 1
-		}
-		return -1
-	})
-	return out, nil
-}
-
-// nodeCount counts a path expression's nodes, ignoring dots inside {…} and […].
-func nodeCount(q string) int {
-	n, depth := 1, 0
-	for i := 0; i < len(q); i++ {
-		switch q[i] {
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		case '.':
-			if depth == 0 {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-func (s *Server) graphiteFind(c echo.Context) error {
-	f, err := formValues(c)
-	if err != nil {
-		return err
-	}
-	query := first(f, "query")
-	if query == "" {
-		return errJSON(http.StatusBadRequest, "missing ?query=")
-	}
-	if len(query) > maxNameLen {
-		return errJSON(http.StatusBadRequest, "query longer than %d bytes", maxNameLen)
-	}
-	format := first(f, "format")
-	if format == "" {
-		format = "treejson"
-	}
-	if format != "treejson" && format != "completer" {
-		return errJSON(http.StatusBadRequest, "unsupported format %q (treejson, completer)", format)
-	}
-	if format == "completer" {
-		query = strings.ReplaceAll(query, "..", "*.")
-		if !strings.HasSuffix(query, "*") {
-			query += "*"
-		}
-	}
-	names, err := s.plainNames(c.Request().Context())
-	if err != nil {
-		return s.unavailable(c, "the metric names", err)
-	}
-	nodes, err := findNodes(names, query)
-	if err != nil {
-		return errJSON(http.StatusBadRequest, "%v", err)
-	}
-	if format == "completer" {
-		out := make([]CompleterNode, 0, len(nodes))
-		for _, n := range nodes {
-			cn := CompleterNode{Path: n.path, Name: n.name, IsLeaf: "1"}
-			if !n.leaf {
-				cn.Path += "."
-				cn.IsLeaf = "0"
-			}
-			out = append(out, cn)
-		}
-		return c.JSON(http.StatusOK, map[string]any{"metrics": out})
-	}
-	base := ""
-	if i := strings.LastIndexByte(query, '.'); i >= 0 {
-		base = query[:i+1]
-	}
-	out := make([]TreeNode, 0, len(nodes))
-	var leaves []TreeNode
-	seen := map[string]bool{}
-	for _, n := range nodes {
-		if seen[n.name] {
-			continue
-		}
-		seen[n.name] = true
-		t := TreeNode{ID: base + n.name, Text: n.name, Context: map[string]any{}}
-		if n.leaf {
-			t.Leaf = 1
-			leaves = append(leaves, t)
-		} else {
-			t.Expandable, t.AllowChildren = 1, 1
-			out = append(out, t)
-		}
-	}
-	return c.JSON(http.StatusOK, append(out, leaves...))
-}
-
-// fetchSeries is the render API's gFetcher: the names the path expression matches, read
-// with MGET and aligned. Every fetch of the request (functions such as movingAverage and
-// timeShift fetch again) draws on one budget of maxRenderPoints slots.
-func (s *Server) fetchSeries(names []string) gFetcher {
-	budget := int64(maxRenderPoints)
-	return func(ctx context.Context, path string, from, until int64) ([]*gSeries, error) {
-		var matched []string
-		if isGlob(path) {
-			re, err := globRegexp(path)
-			if err != nil {
-				return nil, errBadTarget{err}
-			}
-			for _, n := range names {
-				if strings.IndexByte(n, ';') < 0 && re.MatchString(n) {
-					matched = append(matched, n)
-				}
-			}
-		} else if _, ok := slices.BinarySearch(names, path); ok {
-			matched = []string{path}
-		}
-		if len(matched) > maxRenderSeries {
-			return nil, errBadTarget{fmt.Errorf("%q matches %d series, more than %d", path, len(matched), maxRenderSeries)}
-		}
-		keys := make([]string, len(matched))
-		for i, n := range matched {
-			keys[i] = s.store.FullKey(n)
-		}
-		raw, err := s.store.Raw(ctx, keys)
-		if err != nil {
-			return nil, errStore{err}
-		}
-		out := make([]*gSeries, 0, len(matched))
-		for i, b := range raw {
-			if b == nil {
-				continue
-			}
-			pairs, _ := redisstore.Series(b)
-			g := alignSeries(matched[i], pairs, from, until, budget)
-			if g == nil {
-				return nil, errBadTarget{fmt.Errorf("the targets hold more than %d points; narrow the range or the globs", maxRenderPoints)}
-			}
-			budget -= int64(len(g.vals))
-			g.pathExpr = path
-			out = append(out, g)
-		}
-		return out, nil
-	}
-}
-
-type errBadTarget struct{ error }
-type errStore struct{ error }
-
 func (s *Server) graphiteRender(c echo.Context) error {
 	f, err := formValues(c)
 	if err != nil {
@@ -315,7 +107,7 @@ func (s *Server) graphiteRender(c echo.Context) error {
 	}
 	now := s.now()
 	fromS, untilS := first(f, "from"), first(f, "until")
-	from, until := now.Add(-defaultRenderAgo).Unix(), now.Unix()
+	from, until := now.Add(-s.fullDuration()).Unix(), now.Unix()
 	if fromS != "" {
 		if from, err = parseGraphiteTime(fromS, now, loc); err != nil {
 			return errJSON(http.StatusBadRequest, "from: %v", err)
@@ -329,13 +121,14 @@ func (s *Server) graphiteRender(c echo.Context) error {
 	if from >= until {
 		return errJSON(http.StatusBadRequest, "from must be before until")
 	}
+	// maxDataPoints as graphite-web reads it: digits only, anything else ignored
 	maxDP := 0
-	if v := first(f, "maxDataPoints"); v != "" {
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || n < 1 || n > 1e9 {
-			return errJSON(http.StatusBadRequest, "maxDataPoints must be a positive number")
+	if v := first(f, "maxDataPoints"); v != "" && isDigits(v) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n > 1e9 {
+			n = 1e9
 		}
-		maxDP = int(n)
+		maxDP = n
 	}
 	format := first(f, "format")
 	if format == "" {
@@ -356,7 +149,8 @@ func (s *Server) graphiteRender(c echo.Context) error {
 			return s.unavailable(c, "the metric names", err)
 		}
 	}
-	ev := &gEval{ctx: c.Request().Context(), from: from, until: until, fetch: s.fetchSeries(names)}
+	ev := &gEval{ctx: c.Request().Context(), from: from, until: until, fullDuration: s.fullDuration(),
+		fetch: s.fetchSeries(names, now.Unix())}
 	var result []*gSeries
 	points := 0
 	for _, e := range exprs {
@@ -387,17 +181,25 @@ func (s *Server) graphiteRender(c echo.Context) error {
 
 // RenderSeries is one series of /render?format=json.
 type RenderSeries struct {
-	Target     string        `json:"target"`
-	Datapoints [][2]*float64 `json:"datapoints"`
+	Target     string            `json:"target"`
+	Tags       map[string]string `json:"tags"`
+	Datapoints [][2]*float64     `json:"datapoints"`
 }
 
-// renderJSON builds the json answer, consolidating to maxDataPoints as graphite-web does.
+// renderJSON builds the json answer, consolidating to maxDataPoints as graphite-web 1.1 does
+// (render/views.py): over (until - from) / step points, ceil(points / maxDataPoints) values
+// are averaged into one, the start nudged so the buckets stay put between refreshes;
+// maxDataPoints=1 averages the whole series.
 func renderJSON(list []*gSeries, from, until int64, maxDP int) []RenderSeries {
 	out := make([]RenderSeries, 0, len(list))
 	for _, g := range list {
 		vals, start, step := g.vals, g.start, g.step
-		if n := (until - from) / g.step; maxDP > 0 && int64(maxDP) < n {
-			per := int64(math.Ceil(float64(n) / float64(maxDP)))
+		switch n := float64(until-from) / float64(g.step); {
+		case maxDP == 1:
+			vals = consolidateAvg(vals, max(1, len(vals)))
+			step *= int64(max(1, len(g.vals)))
+		case maxDP > 0 && float64(maxDP) < n:
+			per := int64(math.Ceil(n / float64(maxDP)))
 			spp := per * g.step
 			nudge := spp + mod(g.start, g.step) - mod(g.start, spp)
 			start += nudge
@@ -409,19 +211,24 @@ func renderJSON(list []*gSeries, from, until int64, maxDP int) []RenderSeries {
 			step = spp
 		}
 		dps := make([][2]*float64, 0, len(vals))
+		ts := make([]float64, len(vals)) // one allocation for every timestamp of the series
 		for i, v := range vals {
-			ts := start + int64(i)*step
-			if ts > g.end {
+			t := start + int64(i)*step
+			if t > g.end {
 				break
 			}
-			t := float64(ts)
+			ts[i] = float64(t)
 			var pv *float64
 			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				pv = ptr(v)
+				pv = &vals[i]
 			}
-			dps = append(dps, [2]*float64{pv, &t})
+			dps = append(dps, [2]*float64{pv, &ts[i]})
 		}
-		out = append(out, RenderSeries{Target: g.name, Datapoints: dps})
+		tags := g.tags
+		if tags == nil {
+			tags = map[string]string{"name": g.name}
+		}
+		out = append(out, RenderSeries{Target: g.name, Tags: tags, Datapoints: dps})
 	}
 	return out
 }
@@ -436,7 +243,7 @@ func writeCSV(c echo.Context, list []*gSeries, loc *time.Location) error {
 			ts := time.Unix(g.start+int64(i)*g.step, 0).In(loc).Format("2006-01-02 15:04:05")
 			val := ""
 			if !math.IsNaN(v) {
-				val = strconv.FormatFloat(v, 'f', -1, 64)
+				val = pyRepr(v) // Python's str(float), as graphite-web writes it
 			}
 			if err := cw.Write([]string{g.name, ts, val}); err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // gFetcher returns the series a path expression matches over (from, until].
@@ -18,6 +19,8 @@ type gEval struct {
 	from  int64
 	until int64
 	fetch gFetcher
+	// fullDuration is how long series are kept: the kale.* functions read that far before from.
+	fullDuration time.Duration
 }
 
 // errUnknownFunc reports a function the render API does not have.
@@ -226,6 +229,13 @@ func init() {
 		"averageSeries": combine("averageSeries", "average"),
 		"maxSeries":     combine("maxSeries", "max"),
 		"minSeries":     combine("minSeries", "min"),
+		"seriesByTag": {"Special", "The series whose tags match every expression: tag=v, tag!=v, tag=~re, tag!=~re (anchored at the start; a missing tag reads as empty).",
+			[]gParam{{Name: "tagExpressions", Type: "string", Required: true, Multiple: true}},
+			func(ev *gEval, a *gArgs) ([]*gSeries, error) { return ev.fetch(ev.ctx, a.call.raw, ev.from, ev.until) }},
+		"kale.expected": kaleFunc(kaleExpected, "The value Kale expected at each point: the moving average of the points before it, or the detector's own expectation at a point it reports."),
+		"kale.upper":    kaleFunc(kaleUpper, "The top of the band Kale expected each point in (the moving average + 3σ, or the detector's band at a point it reports)."),
+		"kale.lower":    kaleFunc(kaleLower, "The bottom of the band Kale expected each point in (the moving average − 3σ, or the detector's band at a point it reports)."),
+		"kale.score":    kaleFunc(kaleScoreKind, "Kale's anomaly score (0 to 1) at each point: the detector's score at the points it reports, 0 elsewhere."),
 		"group": {"Combine", "Takes an arbitrary number of seriesLists and adds them to a single seriesList.", []gParam{pSeriesLists},
 			func(ev *gEval, a *gArgs) ([]*gSeries, error) { return a.seriesFrom(0) }},
 		"scale": perPoint("Transform", "Multiplies each value by a constant.", []gParam{pSeriesList, {Name: "factor", Type: "float", Required: true}},
@@ -336,11 +346,11 @@ func init() {
 					return s.copyWith(fmt.Sprintf("transformNull(%s,%s)", s.name, fmtG(d)), out)
 				}, err
 			}),
-		"movingAverage": {"Calculate", "Each point is the average of the windowSize points before it (points form).",
-			[]gParam{pSeriesList, {Name: "windowSize", Type: "integer", Required: true}, {Name: "xFilesFactor", Type: "float"}}, fnMovingAverage},
+		"movingAverage": {"Calculate", "Each point is the average of the windowSize points (or the interval, \"5min\") before it.",
+			[]gParam{pSeriesList, {Name: "windowSize", Type: "intOrInterval", Required: true}, {Name: "xFilesFactor", Type: "float"}}, fnMovingAverage},
 		"timeShift": {"Transform", "Draws the series as it was timeShift ago (\"1d\", \"-2h\"; no sign means back).",
 			[]gParam{pSeriesList, {Name: "timeShift", Type: "string", Required: true}, {Name: "resetEnd", Type: "boolean", Default: true}}, fnTimeShift},
-		"summarize": {"Transform", "Aggregates the values into buckets of an interval (sum, avg, max, min, last), aligned to the epoch.",
+		"summarize": {"Transform", "Aggregates the values into buckets of an interval (sum, avg, max, min, last), aligned to the epoch or, with alignToFrom, to the start.",
 			[]gParam{pSeriesList, {Name: "intervalString", Type: "interval", Required: true},
 				{Name: "func", Type: "aggFunc", Default: "sum", Options: []any{"sum", "avg", "average", "max", "min", "last"}},
 				{Name: "alignToFrom", Type: "boolean", Default: false}}, fnSummarize},

@@ -91,8 +91,26 @@ func combineSeries(name string, list []*gSeries, agg string) *gSeries {
 		}
 		out[i] = aggregate(row, agg)
 	}
-	return &gSeries{name: name, pathExpr: name, start: start, end: end, step: step, vals: out}
+	tags := map[string]string{}
+	for k, v := range list[0].tags {
+		tags[k] = v
+	}
+	for _, s := range list[1:] {
+		for k, v := range tags {
+			if w, ok := s.tags[k]; !ok || w != v {
+				delete(tags, k)
+			}
+		}
+	}
+	if _, ok := tags["name"]; !ok {
+		tags["name"] = name
+	}
+	tags["aggregatedBy"] = aggName[agg]
+	return &gSeries{name: name, pathExpr: name, start: start, end: end, step: step, vals: out, tags: tags}
 }
+
+// aggName is the aggregatedBy tag graphite-web gives a combined series.
+var aggName = map[string]string{"sum": "sum", "average": "average", "max": "max", "min": "min"}
 
 func fnAliasByNode(ev *gEval, a *gArgs) ([]*gSeries, error) {
 	list, err := a.series(0)
@@ -141,12 +159,24 @@ func innerPath(name string) string {
 }
 
 func fnMovingAverage(ev *gEval, a *gArgs) ([]*gSeries, error) {
-	w, err := a.intArg(1, nil)
-	if err != nil {
-		return nil, err
-	}
-	if w < 0 {
-		return nil, a.errf("windowSize must not be negative")
+	var w int
+	var window string // the windowSize as an interval ("5min"), or "" for a number of points
+	var preview int64
+	if e := a.get(1); e != nil && e.kind == gString {
+		window = e.str
+		d, err := parseInterval(window)
+		if err != nil {
+			return nil, a.errf("windowSize: %v", err)
+		}
+		preview = max(d, -d)
+	} else {
+		var err error
+		if w, err = a.intArg(1, nil); err != nil {
+			return nil, err
+		}
+		if w < 0 {
+			return nil, a.errf("windowSize must not be negative")
+		}
 	}
 	xff, err := a.num(2, ptr(0.0))
 	if err != nil {
@@ -156,11 +186,13 @@ func fnMovingAverage(ev *gEval, a *gArgs) ([]*gSeries, error) {
 	if err != nil || len(list) == 0 {
 		return list, err
 	}
-	var maxStep int64
-	for _, s := range list {
-		maxStep = max(maxStep, s.step)
+	if window == "" {
+		var maxStep int64
+		for _, s := range list {
+			maxStep = max(maxStep, s.step)
+		}
+		preview = int64(w) * maxStep
 	}
-	preview := int64(w) * maxStep
 	boot, err := ev.with(ev.from-preview, ev.until).eval(a.get(0))
 	if err != nil {
 		return nil, err
@@ -168,7 +200,11 @@ func fnMovingAverage(ev *gEval, a *gArgs) ([]*gSeries, error) {
 	out := make([]*gSeries, 0, len(boot))
 	for _, b := range boot {
 		name := fmt.Sprintf("movingAverage(%s,%d)", b.name, w)
-		off := int(preview / b.step)
+		if window != "" {
+			w = int(preview / b.step)
+			name = fmt.Sprintf("movingAverage(%s,\"%s\")", b.name, window)
+		}
+		off := w // graphite-web: the first window points only feed the first average
 		vals := make([]float64, 0, max(0, len(b.vals)-off))
 		var sum float64 // of the non-null values in b.vals[i-w:i]
 		nn := 0
@@ -195,7 +231,7 @@ func fnMovingAverage(ev *gEval, a *gArgs) ([]*gSeries, error) {
 			}
 		}
 		s := b.copyWith(name, vals)
-		s.start = b.start + int64(off)*b.step
+		s.start = b.start + preview // as graphite-web, even when preview is not a multiple of the step
 		s.end = s.start + int64(len(vals))*b.step
 		out = append(out, s)
 	}
@@ -263,30 +299,32 @@ func fnSummarize(ev *gEval, a *gArgs) ([]*gSeries, error) {
 	if err != nil {
 		return nil, err
 	}
+	suffix := ""
 	if align {
-		return nil, a.errf("alignToFrom=true is not supported")
+		suffix = ", true"
 	}
 	out := make([]*gSeries, len(list))
 	for k, s := range list {
-		buckets := map[int64][]float64{}
-		for i, v := range s.vals {
-			ts := s.start + int64(i)*s.step
-			if !math.IsNaN(v) {
-				b := ts - mod(ts, iv)
-				buckets[b] = append(buckets[b], v)
-			}
+		// buckets of iv from a multiple of iv (or, with alignToFrom, from the series' start)
+		start, end := s.start-mod(s.start, iv), s.end-mod(s.end, iv)+iv
+		if align {
+			start, end = s.start, s.end
 		}
-		start := s.start - mod(s.start, iv)
-		end := s.end - mod(s.end, iv) + iv
-		if (end-start)/iv > maxRenderPoints {
+		n := (end - start + iv - 1) / iv
+		if n > maxRenderPoints {
 			return nil, a.errf("interval %q makes more than %d points", ivs, maxRenderPoints)
 		}
-		var vals []float64
-		for ts := start; ts < end; ts += iv {
-			vals = append(vals, aggregate(buckets[ts], fn))
+		vals := make([]float64, n)
+		i := 0
+		for b := range vals {
+			lo := i
+			for i < len(s.vals) && s.start+int64(i)*s.step < start+int64(b+1)*iv {
+				i++
+			}
+			vals[b] = aggregate(s.vals[lo:i], fn)
 		}
-		c := s.copyWith(fmt.Sprintf("summarize(%s, \"%s\", \"%s\")", s.name, ivs, fn), vals)
-		c.start, c.step, c.end = start, iv, start+int64(len(vals))*iv
+		c := s.copyWith(fmt.Sprintf("summarize(%s, \"%s\", \"%s\"%s)", s.name, ivs, fn, suffix), vals)
+		c.start, c.step, c.end = start, iv, start+n*iv
 		out[k] = c
 	}
 	return out, nil

@@ -143,7 +143,9 @@ func TestGraphiteFunctionErrors(t *testing.T) {
 		{"summarize(a.x.c,'1x')", "invalid interval"},
 		{"summarize(a.x.c,'1h','median')", "unsupported func"},
 		{"aliasSub(a.x.c,'(','x')", "bad regular expression"},
-		{"movingAverage(a.x.c,'5min')", "must be a number"},
+		{"movingAverage(a.x.c,'5lightyears')", "windowSize"},
+		{"movingAverage(a.x.c,x.y)", "must be a number"},
+		{"kale.score()", "missing seriesList"},
 		{"'str'", "is not a series"},
 	} {
 		_, err := evalTarget(t, tc.target)

@@ -39,6 +39,7 @@ type gExpr struct {
 	str    string  // path, function name or string value
 	num    float64 // number value
 	text   string  // a number as written
+	raw    string  // a call as written (seriesByTag is fetched by its text, as graphite-web)
 	b      bool
 	args   []*gExpr
 	kwargs map[string]*gExpr
@@ -120,6 +121,7 @@ func (p *targetParser) expr() (*gExpr, error) {
 	case '(', ')', ',', '=':
 		return nil, p.errf("unexpected %q", string(c))
 	}
+	start := p.pos
 	tok, err := p.path()
 	if err != nil {
 		return nil, err
@@ -129,7 +131,11 @@ func (p *targetParser) expr() (*gExpr, error) {
 		if !validFuncName(tok) {
 			return nil, p.errf("%q is not a function name", tok)
 		}
-		return p.call(tok)
+		e, err := p.call(tok)
+		if err == nil {
+			e.raw = p.s[start:p.pos]
+		}
+		return e, err
 	}
 	switch strings.ToLower(tok) {
 	case "true":
@@ -185,8 +191,8 @@ func (p *targetParser) path() (string, error) {
 				return "", p.errf("unexpected %q inside {…}", string(c))
 			}
 			goto done
-		case c == '=' && braces == 0:
-			goto done
+		case c == '=' && braces == 0 && strings.IndexByte(p.s[start:p.pos], ';') < 0:
+			goto done // a keyword argument; in a tagged name ("a;dc=x") '=' is part of the path
 		}
 		p.pos++
 	}

@@ -17,6 +17,7 @@ type gSeries struct {
 	end      int64 // start + len(vals)*step
 	step     int64
 	vals     []float64
+	tags     map[string]string // graphite's tags ("name" and a tagged name's tags); shared, never changed in place
 }
 
 func (s *gSeries) copyWith(name string, vals []float64) *gSeries {
@@ -30,6 +31,16 @@ const defaultStep = 60
 
 // inferStep is the median positive interval between consecutive timestamps.
 func inferStep(pairs []redisstore.Pair) int64 {
+	if len(pairs) > 1 { // the common case, every interval equal: no allocation
+		iv := int64(pairs[1].Timestamp) - int64(pairs[0].Timestamp)
+		regular := iv > 0
+		for i := 2; regular && i < len(pairs); i++ {
+			regular = int64(pairs[i].Timestamp)-int64(pairs[i-1].Timestamp) == iv
+		}
+		if regular {
+			return iv
+		}
+	}
 	var d []int64
 	for i := 1; i < len(pairs); i++ {
 		if iv := int64(pairs[i].Timestamp) - int64(pairs[i-1].Timestamp); iv > 0 {
@@ -48,16 +59,10 @@ func inferStep(pairs []redisstore.Pair) int64 {
 // a slot wins.
 // It returns nil, without allocating, when the series would have more than maxSlots slots.
 func alignSeries(name string, pairs []redisstore.Pair, from, until, maxSlots int64) *gSeries {
-	pairs = slices.Clone(pairs)
-	slices.SortStableFunc(pairs, func(a, b redisstore.Pair) int {
-		switch {
-		case a.Timestamp < b.Timestamp:
-			return -1
-		case a.Timestamp > b.Timestamp:
-			return 1
-		}
-		return 0
-	})
+	if !pairsSorted(pairs) {
+		pairs = slices.Clone(pairs)
+		sortPairs(pairs)
+	}
 	step := inferStep(pairs)
 	start := from - mod(from, step) + step
 	end := until - mod(until, step) + step
@@ -81,6 +86,27 @@ func alignSeries(name string, pairs []redisstore.Pair, from, until, maxSlots int
 		vals[(slot-start)/step] = p.Value
 	}
 	return &gSeries{name: name, pathExpr: name, start: start, end: start + n*step, step: step, vals: vals}
+}
+
+func pairsSorted(pairs []redisstore.Pair) bool {
+	for i := 1; i < len(pairs); i++ {
+		if pairs[i].Timestamp < pairs[i-1].Timestamp {
+			return false
+		}
+	}
+	return true
+}
+
+func sortPairs(pairs []redisstore.Pair) {
+	slices.SortStableFunc(pairs, func(a, b redisstore.Pair) int {
+		switch {
+		case a.Timestamp < b.Timestamp:
+			return -1
+		case a.Timestamp > b.Timestamp:
+			return 1
+		}
+		return 0
+	})
 }
 
 func mod(a, b int64) int64 {

