@@ -68,7 +68,27 @@ type Config struct {
 	// (0: DefaultMaxFuture). One far-future point would otherwise end the metric's detection:
 	// every later point is older than it.
 	MaxFuture time.Duration
-	Now       func() time.Time
+	// Yield, when set, is waited on by the workers between small batches of metrics and by
+	// the background refinement: a *priority.Gate there lets interactive searches in the
+	// same process run first. A nil Yield never waits.
+	Yield Yielder
+	// ColdRows is how many of its newest rows a kale detector with no state learns from in
+	// its first cycle (0: DefaultColdRows; < 0: every stored row). Such a detector is young:
+	// between cycles, refine rebuilds it from the whole stored series within RefineBudget.
+	ColdRows int
+	// CheckpointCycles spreads the checkpoint of changed kale detector states over this many
+	// cycles (0: DefaultCheckpointCycles): after each cycle at most 1/CheckpointCycles of the
+	// states are written, so a kill -9 loses at most about that many cycles of learning.
+	CheckpointCycles int
+	// RefineBudget bounds the time spent rebuilding young detectors after a cycle, within
+	// the pause before the next one (0: DefaultRefineBudget; < 0: never refine).
+	RefineBudget time.Duration
+	Now          func() time.Time
+}
+
+// Yielder is what the workers wait on between batches; *priority.Gate implements it.
+type Yielder interface {
+	Wait(ctx context.Context) error
 }
 
 // DefaultMaxFuture is Config.MaxFuture when it is 0.
@@ -107,6 +127,7 @@ type Analyzer struct {
 	states    *kaleStates // per-metric kale detector state (DetectorKale)
 	kaleStore States      // where states are saved between runs
 	joined    time.Time   // when this analyzer was created (shown in its lease)
+	cycles    uint32      // cycles run, stamping the states each one assigned
 
 	onShare func(keys []string) // tests: the keys this analyzer was assigned in a cycle
 
@@ -142,6 +163,18 @@ func New(o Options) (*Analyzer, error) {
 	}
 	if o.Config.MaxFuture <= 0 {
 		o.Config.MaxFuture = DefaultMaxFuture
+	}
+	switch {
+	case o.Config.ColdRows == 0:
+		o.Config.ColdRows = DefaultColdRows
+	case o.Config.ColdRows < 0:
+		o.Config.ColdRows = 0 // every row
+	}
+	if o.Config.CheckpointCycles <= 0 {
+		o.Config.CheckpointCycles = DefaultCheckpointCycles
+	}
+	if o.Config.RefineBudget == 0 {
+		o.Config.RefineBudget = DefaultRefineBudget
 	}
 	ens, err := algorithms.NewEnsemble(&o.Config.Settings)
 	if err != nil {
@@ -252,6 +285,9 @@ func (a *Analyzer) Run(ctx context.Context) error {
 		case time.Since(start) < 5*time.Second:
 			wait = 10 * time.Second // Skyline: "sleeping due to low run time"
 		}
+		if err == nil && a.states != nil {
+			wait = a.between(ctx, wait)
+		}
 		if wait <= 0 {
 			continue
 		}
@@ -276,6 +312,9 @@ type workerOut struct {
 	errors     int
 	corrupt    int
 	future     int // points beyond now + MaxFuture, ignored
+	loads      stateLoads
+	tailReads  int // kale: series read from their last pair on
+	fullReads  int // kale: series read whole
 }
 
 // Cycle renews this analyzer's lease, reads the live members, analyses once each metric this
@@ -310,6 +349,8 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 		return st, nil
 	}
 	now := float64(started.UnixNano()) / 1e9
+	a.cycles++
+	cycle := a.cycles
 	work := make(chan []string)
 	outs := make([]*workerOut, a.cfg.Workers)
 	g, gctx := errgroup.WithContext(ctx)
@@ -327,21 +368,22 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	for w := range outs {
 		out := &workerOut{exceptions: map[string]int{}, triggers: make([]int, len(a.names))}
 		outs[w] = out
-		g.Go(func() error { return a.worker(gctx, work, now, ns, out) })
+		if a.states != nil {
+			g.Go(func() error { return a.kaleWorker(gctx, work, now, ns, cycle, out) })
+		} else {
+			g.Go(func() error { return a.worker(gctx, work, now, ns, out) })
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return st, err
 	}
-	if a.states != nil { // forget metrics gone from Redis or moved to another analyzer
-		alive := make(map[string]bool, len(keys))
-		for _, k := range keys {
-			alive[strings.TrimPrefix(k, ns)] = true
-		}
-		a.states.keep(alive)
-	}
 	var recs []Record
-	corrupt, future := 0, 0
+	var loads stateLoads
+	corrupt, future, tails, fulls := 0, 0, 0, 0
 	for _, o := range outs {
+		loads.add(o.loads)
+		tails += o.tailReads
+		fulls += o.fullReads
 		recs = append(recs, o.records...)
 		st.Analysed += o.analysed
 		st.AnomaliesNew += o.fresh
@@ -390,6 +432,9 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	a.log.Info("analyzer cycle", "seconds", fmt.Sprintf("%.2f", st.DurationS), "metrics", st.Metrics,
 		"assigned", st.Assigned, "analyzers", st.Instances, "analysed", st.Analysed, "anomalies", st.Anomalies, "exceptions", st.Exceptions,
 		"breakdown", st.Triggers, "errors", st.Errors)
+	if a.states != nil {
+		a.kaleSummary(cycle, loads, tails, fulls)
+	}
 	return st, nil
 }
 
@@ -407,15 +452,12 @@ func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64
 			a.m.errors.WithLabelValues(errRead).Inc()
 			continue
 		}
-		var saved map[string][]byte
-		if a.states != nil {
-			names := make([]string, len(keys))
-			for i, k := range keys {
-				names[i] = strings.TrimPrefix(k, ns)
-			}
-			saved = a.loadStates(ctx, names)
-		}
 		for i, raw := range raws {
+			if i%yieldEvery == 0 && a.cfg.Yield != nil {
+				if err := a.cfg.Yield.Wait(ctx); err != nil {
+					return err
+				}
+			}
 			if raw == nil {
 				out.exceptions[DeletedByRoomba]++
 				continue
@@ -426,11 +468,7 @@ func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64
 			buf = a.dropFuture(buf, now, out)
 			name := strings.TrimPrefix(keys[i], ns)
 			a.guarded(name, buf, out, func(series []algorithms.Point) {
-				if a.states != nil {
-					a.analyseKale(name, series, now, saved[name], out)
-				} else {
-					a.analyse(ctx, name, keys[i], series, now, out)
-				}
+				a.analyse(ctx, name, keys[i], series, now, out)
 			})
 		}
 	}
@@ -539,8 +577,7 @@ func toAlerts(recs []Record) []alert.Anomaly {
 		}
 		why := fmt.Sprintf("%d of the detectors voted anomalous: %s", len(r.Triggered), strings.Join(r.Triggered, ", "))
 		if e := r.Explanation; e != nil {
-			why = fmt.Sprintf("the kale detector's %s component scored %.2f: value %g, expected %g (normal band %g to %g)",
-				e.Component, float64(r.Score), float64(r.Value), float64(e.Expected), float64(e.Lower), float64(e.Upper))
+			why = kaleWhy(r, e)
 		}
 		out = append(out, alert.Anomaly{Metric: r.Metric, Value: float64(r.Value), Timestamp: r.Timestamp,
 			Triggered: r.Triggered, Score: float64(r.Score), Explanation: why})

@@ -40,13 +40,15 @@ func TestFarFuturePointDoesNotBlindDetection(t *testing.T) {
 				"metrics.test":    append(append([]byte{}, tc.future...), base...),
 			}, nil).Err)
 			if tc.state {
-				st := &kaleState{k: algorithms.NewKale(algorithms.DefaultKaleConfig()), last: float64(years)}
-				b, err := st.marshal()
+				blob, err := algorithms.NewKale(algorithms.DefaultKaleConfig()).MarshalBinary()
 				require.NoError(t, err)
-				require.NoError(t, store.Client().Set(ctx, KeyStatePrefix+"test", b, 0).Err())
+				st := newMetricState()
+				st.blob, st.last = blob, float64(years)
+				require.NoError(t, store.Client().Set(ctx, KeyStatePrefix+"test", encodeState(nil, st), 0).Err())
 			}
 			a, _ := newAnalyzer(t, store, func(c *Config) {
 				c.Detector, c.Kale, c.KaleThreshold = DetectorKale, algorithms.DefaultKaleConfig(), 0.66
+				c.ColdRows = -1 // learn from the whole stored day in the first cycle, as the checks below assume
 				c.Now = func() time.Time { return clock }
 			})
 			st, err := a.Cycle(ctx)

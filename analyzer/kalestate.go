@@ -4,17 +4,17 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"sync"
 	"time"
 
-	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer/statestore"
 )
 
-// KeyStatePrefix prefixes the saved kale detector state of each metric: 8 bytes of the last
-// fed timestamp (float64, big endian) followed by algorithms.Kale's MarshalBinary.
+// KeyStatePrefix prefixes the saved kale detector state of each metric (see encodeState for
+// the layout).
 const KeyStatePrefix = statestore.KeyStatePrefix
 
 // States keeps the kale detector states between runs; *statestore.Store implements it.
@@ -25,205 +25,315 @@ type States interface {
 	SaveStates(ctx context.Context, states map[string][]byte, ttl time.Duration) error
 }
 
-// kaleState is one metric's streaming detector, the newest timestamp it has seen and its
-// latest anomaly, which stays current while its point is recent.
-type kaleState struct {
-	k       *algorithms.Kale
-	last    float64
-	anomaly *Record
+// metricState is what the analyzer keeps of one metric between cycles with the kale
+// detector: the detector MARSHALLED (a worker unmarshals it into its own detector, feeds the
+// new points and marshals it back, so the resident size is the serialised size), the newest
+// timestamps, and the bytes of the last stored pair it read, which find the unread tail of
+// the series in the next cycle (see kaleworker.go). About 90 bytes plus the blob.
+type metricState struct {
+	blob    []byte  // algorithms.Kale's MarshalBinary; nil: no detector yet
+	anomaly *Record // the latest anomaly, current while its point is recent
+	last    float64 // the newest timestamp fed to the detector (or skipped as non-finite)
+	newest  float64 // the newest stored timestamp seen, fed or not
+	points  uint32  // stored points: exact after a full read, counted up between them
+	seen    uint32  // the cycle that last assigned this metric to this analyzer
+	flags   uint8   // stateYoung, stateDirty
+	sigLen  uint8
+	sig     [maxSig]byte // the last stored pair read; sigLen 0: read the whole series
 }
 
-// kaleStates holds every metric's detector between cycles, sharded to keep workers apart.
+// maxSig is the longest msgpack [ts, value] pair: a fixarray byte and two 9-byte numbers.
+const maxSig = 19
+
+const (
+	// stateYoung: the detector learnt from the last ColdRows rows only; refine rebuilds it
+	// from the whole stored history when there is time.
+	stateYoung uint8 = 1 << iota
+	// stateDirty: changed since it was last checkpointed.
+	stateDirty
+	// stateLoaded: read from a saved state, not yet unmarshalled by a worker.
+	stateLoaded
+)
+
+func newMetricState() *metricState {
+	return &metricState{last: math.Inf(-1), newest: math.Inf(-1)}
+}
+
+// setBlob stores a freshly marshalled detector, reusing the old blob's memory when it fits
+// (the states are rewritten every cycle; reuse keeps the heap from churning).
+func (ms *metricState) setBlob(b []byte) {
+	if cap(ms.blob) >= len(b) && cap(ms.blob) <= len(b)+len(b)/4+64 {
+		ms.blob = append(ms.blob[:0], b...)
+	} else {
+		ms.blob = append(make([]byte, 0, len(b)+len(b)/16), b...)
+	}
+	ms.flags |= stateDirty
+}
+
+func (ms *metricState) setSig(b []byte) {
+	ms.sigLen = uint8(copy(ms.sig[:], b))
+}
+
+// kaleStates holds every metric's state between cycles, sharded to keep workers apart.
+// A worker owns the states of its chunk's metrics for the cycle; checkpoint and refine run
+// between cycles, never beside one.
 type kaleStates struct {
 	seed   maphash.Seed
-	shards [64]struct {
-		sync.Mutex
-		m map[string]*kaleState
-	}
+	shards [64]stateShard
+	cursor int // the shard the next checkpoint starts at
+}
+
+type stateShard struct {
+	sync.Mutex
+	m map[string]*metricState
 }
 
 func newKaleStates() *kaleStates {
 	s := &kaleStates{seed: maphash.MakeSeed()}
 	for i := range s.shards {
-		s.shards[i].m = map[string]*kaleState{}
+		s.shards[i].m = map[string]*metricState{}
 	}
 	return s
 }
 
-func (s *kaleStates) shard(name string) *struct {
-	sync.Mutex
-	m map[string]*kaleState
-} {
+func (s *kaleStates) shard(name string) *stateShard {
 	return &s.shards[maphash.String(s.seed, name)%uint64(len(s.shards))]
 }
 
-func (s *kaleStates) get(name string) *kaleState {
+func (s *kaleStates) get(name string) *metricState {
 	sh := s.shard(name)
 	sh.Lock()
 	defer sh.Unlock()
 	return sh.m[name]
 }
 
-func (s *kaleStates) put(name string, st *kaleState) {
+func (s *kaleStates) put(name string, st *metricState) {
 	sh := s.shard(name)
 	sh.Lock()
 	sh.m[name] = st
 	sh.Unlock()
 }
 
-// drop forgets metrics that are no longer in the unique set.
-func (s *kaleStates) keep(alive map[string]bool) {
+// sweep forgets the metrics not assigned in cycle (gone from Redis or moved to another
+// analyzer) and counts the states left, and of those the young and the changed ones.
+func (s *kaleStates) sweep(cycle uint32) (all, young, dirty int) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.Lock()
-		for name := range sh.m {
-			if !alive[name] {
+		for name, ms := range sh.m {
+			if ms.seen != cycle {
 				delete(sh.m, name)
+				continue
+			}
+			if ms.flags&stateYoung != 0 {
+				young++
+			}
+			if ms.flags&stateDirty != 0 {
+				dirty++
+			}
+		}
+		all += len(sh.m)
+		sh.Unlock()
+	}
+	return all, young, dirty
+}
+
+// State envelope in Redis (kale.state.<name>): stateMagic, flags (stateYoung), the last fed
+// timestamp (float64, big endian), the stored point count (uint32, big endian), the length
+// of the last stored pair read and its bytes, then algorithms.Kale's MarshalBinary. The
+// previous envelope (8 bytes of the last fed timestamp, then the detector's blob, which
+// starts "KALE") is still read.
+const stateMagic = 0xA2
+
+// stateHeader is the fixed part of the envelope before the pair bytes.
+const stateHeader = 1 + 1 + 8 + 4 + 1
+
+func encodeState(dst []byte, ms *metricState) []byte {
+	dst = append(dst, stateMagic, ms.flags&stateYoung)
+	dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(ms.last))
+	dst = binary.BigEndian.AppendUint32(dst, ms.points)
+	dst = append(dst, ms.sigLen)
+	dst = append(dst, ms.sig[:ms.sigLen]...)
+	return append(dst, ms.blob...)
+}
+
+// errStateEnvelope reports a saved state whose envelope is not one the analyzer writes.
+var errStateEnvelope = errors.New("not a kale state envelope")
+
+// decodeState reads an envelope; the detector blob is copied (b belongs to the reader). The
+// blob itself is checked when a worker unmarshals it.
+func decodeState(b []byte) (*metricState, error) {
+	ms := newMetricState()
+	switch {
+	case len(b) >= stateHeader && b[0] == stateMagic:
+		ms.flags = b[1] & stateYoung
+		ms.last = math.Float64frombits(binary.BigEndian.Uint64(b[2:10]))
+		ms.points = binary.BigEndian.Uint32(b[10:14])
+		n := int(b[14])
+		if n > maxSig || len(b) < stateHeader+n {
+			return nil, fmt.Errorf("%w: pair of %d bytes", errStateEnvelope, n)
+		}
+		ms.setSig(b[stateHeader : stateHeader+n])
+		b = b[stateHeader+n:]
+	case len(b) >= 12 && string(b[8:12]) == "KALE": // the envelope before tail reads
+		ms.last = math.Float64frombits(binary.BigEndian.Uint64(b[:8]))
+		b = b[8:]
+	default:
+		return nil, errStateEnvelope
+	}
+	if math.IsNaN(ms.last) {
+		return nil, fmt.Errorf("%w: NaN timestamp", errStateEnvelope)
+	}
+	ms.newest = ms.last
+	ms.blob = append(make([]byte, 0, len(b)), b...)
+	return ms, nil
+}
+
+// stateTTL is how long a saved state outlives its last checkpoint: a metric silent for
+// longer has been purged by Roomba anyway.
+func (a *Analyzer) stateTTL() time.Duration {
+	if ttl := a.cfg.Settings.FullDuration; ttl > 0 {
+		return ttl
+	}
+	return 24 * time.Hour
+}
+
+// checkpointBatch bounds the states of one pipelined write.
+const checkpointBatch = 256
+
+// checkpoint writes up to limit changed states to Redis (limit <= 0: all), in pipelined
+// batches, starting where the previous checkpoint stopped so every changed state is written
+// within a few calls. It must not run beside a cycle.
+func (a *Analyzer) checkpoint(ctx context.Context, limit int) (int, error) {
+	if a.states == nil {
+		return 0, nil
+	}
+	s := a.states
+	saved := 0
+	batch := make(map[string][]byte, checkpointBatch)
+	var picked []*metricState
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := a.kaleStore.SaveStates(ctx, batch, a.stateTTL()); err != nil {
+			return err
+		}
+		for _, ms := range picked {
+			ms.flags &^= stateDirty
+		}
+		saved += len(batch)
+		clear(batch)
+		picked = picked[:0]
+		return nil
+	}
+	for i := 0; i < len(s.shards); i++ {
+		sh := &s.shards[(s.cursor+i)%len(s.shards)]
+		sh.Lock()
+		full := false
+		for name, ms := range sh.m {
+			if ms.flags&stateDirty == 0 || ms.blob == nil {
+				continue
+			}
+			if limit > 0 && saved+len(batch) >= limit {
+				full = true
+				break
+			}
+			batch[name] = encodeState(make([]byte, 0, stateHeader+int(ms.sigLen)+len(ms.blob)), ms)
+			picked = append(picked, ms)
+			if len(batch) == checkpointBatch {
+				sh.Unlock()
+				if err := flush(); err != nil {
+					return saved, err
+				}
+				sh.Lock()
 			}
 		}
 		sh.Unlock()
-	}
-}
-
-func (st *kaleState) marshal() ([]byte, error) {
-	blob, err := st.k.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	out := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(blob)), math.Float64bits(st.last))
-	return append(out, blob...), nil
-}
-
-func unmarshalKaleState(cfg algorithms.KaleConfig, b []byte) (*kaleState, error) {
-	if len(b) < 8 {
-		return nil, errors.New("kale state shorter than its header")
-	}
-	k := algorithms.NewKale(cfg)
-	if err := k.UnmarshalBinary(b[8:]); err != nil {
-		return nil, err
-	}
-	return &kaleState{k: k, last: math.Float64frombits(binary.BigEndian.Uint64(b[:8]))}, nil
-}
-
-// loadStates fetches saved states for the metrics of a chunk that have none in memory.
-func (a *Analyzer) loadStates(ctx context.Context, names []string) map[string][]byte {
-	var missing []string
-	for _, n := range names {
-		if a.states.get(n) == nil {
-			missing = append(missing, n)
+		if full {
+			s.cursor = (s.cursor + i) % len(s.shards) // resume in this shard
+			return saved, flush()
 		}
 	}
+	return saved, flush()
+}
+
+// SaveStates writes every changed detector state to Redis (on shutdown, after the last
+// checkpoint), so a restart resumes instead of re-learning. States expire after
+// FullDuration.
+func (a *Analyzer) SaveStates(ctx context.Context) (int, error) {
+	return a.checkpoint(ctx, 0)
+}
+
+// stateLoads counts, for the cycle summary, how metrics first seen by this process got
+// their detector: resumed from a saved state or re-learnt from the stored series.
+type stateLoads struct {
+	loaded, fresh, incompatible, loadErrors int
+	reason                                  string // the first incompatibility
+}
+
+func (l *stateLoads) add(o stateLoads) {
+	l.loaded += o.loaded
+	l.fresh += o.fresh
+	l.incompatible += o.incompatible
+	l.loadErrors += o.loadErrors
+	if l.reason == "" {
+		l.reason = o.reason
+	}
+}
+
+func (l *stateLoads) incompatibleState(err error) {
+	l.incompatible++
+	if l.reason == "" {
+		l.reason = err.Error()
+	}
+}
+
+// loadStates returns the state of each of names (index-aligned), creating the states of
+// metrics first seen by this process from their saved state when there is one. Every
+// returned state is stamped with cycle.
+func (a *Analyzer) loadStates(ctx context.Context, names []string, cycle uint32, out *workerOut) []*metricState {
+	mss := make([]*metricState, len(names))
+	var missing []string
+	var at []int
+	for i, n := range names {
+		if ms := a.states.get(n); ms != nil {
+			ms.seen = cycle
+			mss[i] = ms
+			continue
+		}
+		missing = append(missing, n)
+		at = append(at, i)
+	}
 	if len(missing) == 0 {
-		return nil
+		return mss
 	}
 	saved, err := a.kaleStore.LoadStates(ctx, missing)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.m.errors.WithLabelValues(errState).Inc()
 		}
-		return nil // rebuilt from the series instead
+		out.loads.loadErrors += len(missing) // re-learnt from the series instead
+		saved = nil
 	}
-	return saved
-}
-
-// SaveStates writes every metric's detector state to Redis (on shutdown), so a restart
-// resumes instead of re-learning from the stored series. States expire after FullDuration.
-func (a *Analyzer) SaveStates(ctx context.Context) (int, error) {
-	if a.states == nil {
-		return 0, nil
-	}
-	ttl := a.cfg.Settings.FullDuration
-	if ttl <= 0 {
-		ttl = 24 * time.Hour
-	}
-	saved := 0
-	for i := range a.states.shards {
-		sh := &a.states.shards[i]
-		sh.Lock()
-		blobs := make(map[string][]byte, len(sh.m))
-		for name, st := range sh.m {
-			b, err := st.marshal()
-			if err != nil {
-				continue
+	for j, n := range missing {
+		ms := newMetricState()
+		if b, ok := saved[n]; ok {
+			if s, err := decodeState(b); err == nil {
+				ms = s
+				ms.flags |= stateLoaded
+				out.loads.loaded++
+			} else {
+				out.errors++
+				a.m.errors.WithLabelValues(errState).Inc()
+				out.loads.incompatibleState(err)
 			}
-			blobs[name] = b
+		} else if err == nil {
+			out.loads.fresh++
 		}
-		sh.Unlock()
-		if err := a.kaleStore.SaveStates(ctx, blobs, ttl); err != nil {
-			return saved, err
-		}
-		saved += len(blobs)
+		ms.seen = cycle
+		a.states.put(n, ms)
+		mss[at[j]] = ms
 	}
-	return saved, nil
-}
-
-// analyseKale feeds the points newer than the metric's state to its streaming detector and
-// records an anomaly at the first of them, no older than the stale period, that scores at
-// least the threshold. Older points (a backlog on first sight, after a restart without saved state)
-// only train the detector: the analyzer reports what is anomalous now, as Skyline did.
-func (a *Analyzer) analyseKale(name string, series []algorithms.Point, now float64, saved []byte, out *workerOut) {
-	if len(series) == 0 || len(series) < a.cfg.Settings.MinTolerableLength {
-		out.exceptions[TooShort]++
-		return
-	}
-	last := series[len(series)-1]
-	if now-last.Timestamp > a.cfg.Settings.StalePeriod.Seconds() {
-		out.exceptions[Stale]++
-		return
-	}
-	st := a.states.get(name)
-	if st == nil && saved != nil {
-		if s, err := unmarshalKaleState(a.cfg.Kale, saved); err == nil {
-			st = s
-		} else {
-			out.errors++ // a stale or corrupt state: rebuilt from the series below
-			a.m.errors.WithLabelValues(errState).Inc()
-		}
-	}
-	if st != nil && !(st.last <= now+a.cfg.MaxFuture.Seconds()) {
-		// The state has fed a point stamped far ahead (saved before such points were
-		// ignored): every real point is older than it and would be skipped. Start afresh.
-		st = nil
-	}
-	if st == nil {
-		st = &kaleState{k: algorithms.NewKale(a.cfg.Kale), last: math.Inf(-1)}
-	}
-	a.states.put(name, st)
-	out.analysed++
-	var best algorithms.KaleScore
-	recent := now - a.cfg.Settings.StalePeriod.Seconds()
-	for _, p := range series {
-		if p.Timestamp <= st.last || math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
-			continue
-		}
-		sc := st.k.Update(p.Timestamp, p.Value)
-		st.last = p.Timestamp
-		// The first point over the threshold marks the onset; later ones are its aftermath.
-		// sc names the anomalous point: a peak is confirmed by the point after it.
-		if sc.Timestamp >= recent && sc.Score >= a.cfg.KaleThreshold && best.Score == 0 {
-			best = sc
-		}
-	}
-	fresh := best.Score > 0
-	if fresh {
-		st.anomaly = &Record{
-			Metric: name, Value: Float(best.Value), Timestamp: int64(best.Timestamp),
-			Triggered: []string{"kale:" + best.Component}, Score: Float(best.Score),
-			Explanation: &Explanation{Component: best.Component, Expected: Float(best.Expected),
-				Lower: Float(best.Lower), Upper: Float(best.Upper)},
-		}
-	}
-	// A metric stays anomalous while its anomalous point is recent, new points or not (the
-	// streaming detector scores each point once; Skyline re-judged the whole window).
-	// It counts as a trigger in every cycle that reports it, as a Skyline anomaly counts in
-	// every cycle its detectors vote for it; fresh tells a new one from one carried over.
-	if st.anomaly != nil && float64(st.anomaly.Timestamp) >= recent {
-		out.records = append(out.records, *st.anomaly)
-		out.triggers[0]++
-		if fresh {
-			out.fresh++
-		}
-	} else {
-		st.anomaly = nil
-	}
+	return mss
 }

@@ -17,6 +17,7 @@ func kaleAnalyzer(t *testing.T, store *redisstore.Store, clock *time.Time) *Anal
 	t.Helper()
 	a, _ := newAnalyzer(t, store, func(c *Config) {
 		c.Detector, c.Kale, c.KaleThreshold = DetectorKale, algorithms.DefaultKaleConfig(), 0.66
+		c.ColdRows = -1 // learn from the whole stored day in the first cycle, as the checks below assume
 		c.Now = func() time.Time { return *clock }
 	})
 	return a

@@ -40,6 +40,11 @@ type metrics struct {
 	errors     *prometheus.CounterVec
 	corrupt    prometheus.Counter
 	future     prometheus.Counter
+	// The kale detector's state keeping.
+	reads        *prometheus.CounterVec // series read, by kind: tail or full
+	states       *prometheus.GaugeVec   // detector states, by kind: all, young, unsaved
+	checkpointed prometheus.Counter
+	refined      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, names []string) *metrics {
@@ -61,6 +66,18 @@ func newMetrics(reg prometheus.Registerer, names []string) *metrics {
 			Help: "Analyzer errors, by kind (read, records, alert, graphite, second_order, cycle, lease, feedback, state, panic)."}, []string{"kind"}),
 		corrupt: prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_analyzer_corrupt_bytes_total", Help: "Stored bytes that did not decode as [ts, value] pairs (skipped; the good points were analysed)."}),
 		future:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_analyzer_future_points_total", Help: "Stored points stamped later than now + --max-future, ignored (Roomba removes them)."}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kale_analyzer_series_reads_total",
+			Help: "Series read by the kale detector's cycles, by kind: tail (only the bytes after the last pair read) or full."}, []string{"kind"}),
+		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kale_analyzer_kale_states",
+			Help: "Kale detector states held after the last cycle, by kind: all, young (learnt from the newest rows only, not yet refined) and unsaved (changed since their last checkpoint)."}, []string{"kind"}),
+		checkpointed: prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_analyzer_states_checkpointed_total", Help: "Kale detector states written to Redis."}),
+		refined:      prometheus.NewCounter(prometheus.CounterOpts{Name: "kale_analyzer_states_refined_total", Help: "Young kale detectors rebuilt from their whole stored series."}),
+	}
+	for _, k := range []string{"tail", "full"} {
+		m.reads.WithLabelValues(k)
+	}
+	for _, k := range []string{"all", "young", "unsaved"} {
+		m.states.WithLabelValues(k)
 	}
 	for _, r := range exceptionNames {
 		m.exceptions.WithLabelValues(r)
@@ -76,7 +93,7 @@ func newMetrics(reg prometheus.Registerer, names []string) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.cycles, m.seconds, m.metrics, m.assigned, m.members, m.analysed, m.anomalies, m.reported,
-			m.exceptions, m.triggers, m.errors, m.corrupt, m.future)
+			m.exceptions, m.triggers, m.errors, m.corrupt, m.future, m.reads, m.states, m.checkpointed, m.refined)
 	}
 	return m
 }

@@ -105,6 +105,25 @@ func AppendPairs(dst []Pair, b []byte) ([]Pair, DecodeStats) {
 	return dst, st
 }
 
+// AppendPairsEnd is AppendPairs that also returns where the last good pair of b starts and
+// ends (both -1 when b holds none): the analyzer keeps those bytes to find, in a later read
+// of the key's tail, where the points it has not seen begin.
+func AppendPairsEnd(dst []Pair, b []byte) (out []Pair, st DecodeStats, lastStart, lastEnd int) {
+	lastStart, lastEnd = -1, -1
+	for pos := 0; pos < len(b); {
+		ts, v, next, bad := nextPair(b, pos)
+		st.BadBytes += bad
+		if next < 0 {
+			break
+		}
+		dst = append(dst, Pair{Timestamp: ts.Float64(), Value: v.Float64()})
+		st.Pairs++
+		lastStart, lastEnd = pos+bad, next
+		pos = next
+	}
+	return dst, st, lastStart, lastEnd
+}
+
 // Series decodes all good pairs of b into a new slice; see DecodeSeries.
 func Series(b []byte) ([]Pair, DecodeStats) {
 	return AppendPairs(make([]Pair, 0, len(b)/15), b)

@@ -15,6 +15,7 @@ import (
 	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/analyzer/statestore"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/priority"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -54,9 +55,20 @@ func analyzerConfig(c *config.Config) analyzer.Config {
 	}
 }
 
+// analyzerGate makes the analyzer yield to the interactive work holding gate (searches): its
+// workers and its background refinement wait on it between small batches of metrics. 'kale
+// all' passes the Gate it gives oculus (oculusGate).
+func analyzerGate(gate *priority.Gate) func(*analyzer.Options) {
+	return func(o *analyzer.Options) {
+		if gate != nil {
+			o.Config.Yield = gate
+		}
+	}
+}
+
 // startAnalyzer builds the analyzer, its stores, alert dispatcher and Graphite sender, and
-// starts them in g.
-func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg *prometheus.Registry, log *slog.Logger) error {
+// starts them in g. opts adjust the analyzer's options, e.g. analyzerGate.
+func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg *prometheus.Registry, log *slog.Logger, opts ...func(*analyzer.Options)) error {
 	rules, err := alertRules(c)
 	if err != nil {
 		return err
@@ -84,11 +96,15 @@ func startAnalyzer(ctx context.Context, g *errgroup.Group, c *config.Config, sto
 		graphite = &alert.Graphite{Addr: c.GraphiteAddr}
 	}
 	records, states := recordstore.New(store.Client()), statestore.New(store)
-	a, err := analyzer.New(analyzer.Options{
+	o := analyzer.Options{
 		Config: analyzerConfig(c), Store: store,
 		Records: records, Leases: records, States: states, Triggers: states,
 		Alerter: alerter, Graphite: graphite, Registry: reg, Log: alog,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	a, err := analyzer.New(o)
 	if err != nil {
 		return err
 	}
