@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 BENCHOUT ?= bench.txt
 PKGS     := ./...
 
-.PHONY: build run test test-race fuzz bench lint clean assets nab
+.PHONY: build run test test-race fuzz bench lint clean assets nab compat
 
 # Front-end libraries of the web UI (uPlot) come from the npm registry at build time, pinned by
 # webapp/ui/package-lock.json, and are copied into the embedded, git-ignored
@@ -62,6 +62,14 @@ nab: build
 	rm -rf $(NABOUT)
 	$(BIN) detect --detector kale --out $(NABOUT)/kale $(NABDATA)
 	python3 $(dir $(NABDATA))../tools/nabscore.py $(NABOUT)/kale
+
+# The differential test of /render, /metrics/find and /metrics/expand against Debian's
+# graphite-web and carbon-cache (apt-get install graphite-web graphite-carbon), fed the same
+# datapoints over plaintext; then the recorded cases that make test replays against Kale alone.
+# COMPAT_RECORD=1 rewrites webapp/testdata/graphite_compat/cases.json from graphite-web's answers.
+compat:
+	KALE_COMPAT_RECORD=$(COMPAT_RECORD) $(GO) test -tags compat -count=1 -v -run TestGraphiteCompat ./utils/integration/
+	$(GO) test -count=1 -run TestGraphiteCompatRecorded -v ./webapp/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -306,7 +306,11 @@ func init() {
 			func(a *gArgs) (func(*gSeries) *gSeries, error) {
 				maxV, minV, err := maxMin(a)
 				return func(s *gSeries) *gSeries {
-					return s.copyWith("perSecond("+s.name+")", nonNegDeltas(s.vals, maxV, minV, float64(s.step)))
+					out := nonNegDeltas(s.vals, maxV, minV, float64(s.step))
+					for i, v := range out {
+						out[i] = round6(v) // graphite-web rounds the rate to 6 decimals
+					}
+					return s.copyWith("perSecond("+s.name+")", out)
 				}, err
 			}),
 		"integral": perPoint("Transform", "The running sum of the values (a null stays null).", []gParam{pSeriesList},

@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -391,7 +392,7 @@ func fnAsPercent(ev *gEval, a *gArgs) ([]*gSeries, error) {
 			}
 			total[i] = aggregate(row, "sum")
 		}
-		totalText = "" // each series' path expression, as graphite-web
+		totalText = "sumSeries(" + pathExprs(list) + ")" // as graphite-web 1.1.8
 	case t.kind == gNumber:
 		totalText = t.text // Python's str(total) of the number as written
 		total = nil
@@ -429,7 +430,7 @@ func fnAsPercent(ev *gEval, a *gArgs) ([]*gSeries, error) {
 		if tt == "" {
 			tt = s.pathExpr
 		}
-		c := s.copyWith(fmt.Sprintf("asPercent(%s, %s)", s.name, tt), v)
+		c := s.copyWith(fmt.Sprintf("asPercent(%s,%s)", s.name, tt), v)
 		c.start, c.end, c.step = start, end, step
 		out[k] = c
 	}
@@ -463,4 +464,13 @@ func fnDivideSeries(ev *gEval, a *gArgs) ([]*gSeries, error) {
 		out[k] = c
 	}
 	return out, nil
+}
+
+// round6 is Python's round(v, 6): correctly rounded to 6 decimals, ties to even.
+func round6(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) >= 1e15 {
+		return v
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 6, 64), 64)
+	return r
 }

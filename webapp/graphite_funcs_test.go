@@ -107,10 +107,10 @@ func TestGraphiteFunctions(t *testing.T) {
 		{"limit(group(z,a.*.c),2)", []string{"z", "a.x.c"}, nil},
 		{"sortByMaxima(group(z,a.x.c,b.x))", []string{"b.x", "a.x.c", "z"}, nil},
 		{"group(z,b.x)", []string{"z", "b.x"}, nil},
-		{"asPercent(a.*.c)", []string{"asPercent(a.x.c, a.*.c)", "asPercent(a.y.c, a.*.c)"},
+		{"asPercent(a.*.c)", []string{"asPercent(a.x.c,sumSeries(a.*.c))", "asPercent(a.y.c,sumSeries(a.*.c))"},
 			[][]float64{{100.0 / 11, 100, N, 100.0 / 11, 500.0 / 7}, {1000.0 / 11, N, 100, 4000.0 / 44, 200.0 / 7}}},
-		{"asPercent(a.x.c,10)", []string{"asPercent(a.x.c, 10)"}, [][]float64{{10, 20, N, 40, 50}}},
-		{"asPercent(a.*.c,z)", []string{"asPercent(a.x.c, z)", "asPercent(a.y.c, z)"}, [][]float64{{N, 100, N, -100, 500}, {N, N, N, -1000, 200}}},
+		{"asPercent(a.x.c,10)", []string{"asPercent(a.x.c,10)"}, [][]float64{{10, 20, N, 40, 50}}},
+		{"asPercent(a.*.c,z)", []string{"asPercent(a.x.c,z)", "asPercent(a.y.c,z)"}, [][]float64{{N, 100, N, -100, 500}, {N, N, N, -1000, 200}}},
 		{"divideSeries(a.*.c,z)", []string{"divideSeries(a.x.c,z)", "divideSeries(a.y.c,z)"},
 			[][]float64{{N, 1, N, -1, 5}, {N, N, N, -10, 2}}},
 		// buckets from 0 to end - end%20 + 20 (graphite-web): the last is empty

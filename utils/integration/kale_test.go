@@ -26,7 +26,10 @@ import (
 	"github.com/kale-project/kale/utils/redistest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// bleve (imported through the webapp by the compat test) starts its analysis workers at init.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
+}
 
 // kale is a running horizon with its self-metrics served on /metrics, as kale all serves
 // them (utils/cmd/kale/serve.go).
