@@ -326,7 +326,9 @@ func startGraphiteWeb(t *testing.T) endpoint {
 	line, pickle, query := redistest.FreePort(t, "tcp"), redistest.FreePort(t, "tcp"), redistest.FreePort(t, "tcp")
 	web := redistest.FreePort(t, "tcp")
 	port := func(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
-	write := func(name, text string) { require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)) }
+	write := func(name, text string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
 	write("conf/carbon.conf", fmt.Sprintf(`[cache]
 STORAGE_DIR = %[1]s/storage/
 LOCAL_DATA_DIR = %[1]s/storage/whisper/
