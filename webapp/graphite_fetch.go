@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	gtags "github.com/kale-project/kale/horizon/tags"
@@ -39,24 +41,53 @@ func (s *Server) fetchSeries(names []string, now int64) gFetcher {
 		if err != nil {
 			return nil, errStore{err}
 		}
+		aligned := alignAll(matched, raw, from, until, budget)
 		out := make([]*gSeries, 0, len(matched))
-		var pairs []redisstore.Pair // reused: alignSeries copies what it keeps
-		for i, b := range raw {
-			if b == nil {
+		for i, g := range aligned {
+			if raw[i] == nil {
 				continue
 			}
-			pairs, _ = redisstore.AppendPairs(pairs[:0], b)
-			g := alignSeries(matched[i], pairs, from, until, budget)
 			if g == nil {
 				return nil, errBadTarget{fmt.Errorf("the targets hold more than %d points; narrow the range or the globs", maxRenderPoints)}
 			}
 			budget -= int64(len(g.vals))
+			if budget < 0 {
+				return nil, errBadTarget{fmt.Errorf("the targets hold more than %d points; narrow the range or the globs", maxRenderPoints)}
+			}
 			g.pathExpr = path
 			g.tags = seriesTags(matched[i])
 			out = append(out, g)
 		}
 		return out, nil
 	}
+}
+
+// alignAll decodes and aligns the series read (nil where raw[i] is nil, or where one series
+// alone is over budget), on up to GOMAXPROCS goroutines when there are many: decoding is
+// most of a large render's time.
+func alignAll(names []string, raw [][]byte, from, until, budget int64) []*gSeries {
+	out := make([]*gSeries, len(raw))
+	work := func(lo, hi int) {
+		var pairs []redisstore.Pair // reused: alignSeries copies what it keeps
+		for i := lo; i < hi; i++ {
+			if raw[i] != nil {
+				pairs, _ = redisstore.AppendPairs(pairs[:0], raw[i])
+				out[i] = alignSeries(names[i], pairs, from, until, budget)
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(raw)/64, 8)
+	if workers <= 1 {
+		work(0, len(raw))
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(raw) + workers - 1) / workers
+	for lo := 0; lo < len(raw); lo += per {
+		wg.Go(func() { work(lo, min(lo+per, len(raw))) })
+	}
+	wg.Wait()
+	return out
 }
 
 // matchNames returns the sorted names a path expression matches: a glob over the plain

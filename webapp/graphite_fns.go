@@ -74,7 +74,9 @@ func keepLast(vals []float64, limit int) []float64 {
 	return out
 }
 
-// combineSeries aggregates series point by point after normalizing them.
+// combineSeries aggregates series point by point after normalizing them. The values are
+// accumulated series by series (column-wise, no row copies); a point's sum adds its values
+// in series order, as graphite-web's sum over the row does, so the floats are the same.
 func combineSeries(name string, list []*gSeries, agg string) *gSeries {
 	start, end, step, vals := normalize(list)
 	n := 0
@@ -82,15 +84,36 @@ func combineSeries(name string, list []*gSeries, agg string) *gSeries {
 		n = max(n, len(v))
 	}
 	out := make([]float64, n)
-	row := make([]float64, 0, len(vals))
-	for i := range out {
-		row = row[:0]
-		for _, v := range vals {
-			if i < len(v) {
-				row = append(row, v[i])
+	cnt := make([]int32, n)
+	for _, v := range vals {
+		for i, x := range v {
+			if math.IsNaN(x) {
+				continue
 			}
+			switch {
+			case cnt[i] == 0:
+				out[i] = x
+			case agg == "sum" || agg == "average":
+				out[i] += x
+			case agg == "max":
+				if x > out[i] {
+					out[i] = x
+				}
+			case agg == "min":
+				if x < out[i] {
+					out[i] = x
+				}
+			}
+			cnt[i]++
 		}
-		out[i] = aggregate(row, agg)
+	}
+	for i, c := range cnt {
+		switch {
+		case c == 0:
+			out[i] = math.NaN()
+		case agg == "average":
+			out[i] /= float64(c)
+		}
 	}
 	tags := map[string]string{}
 	for k, v := range list[0].tags {

@@ -132,35 +132,34 @@ func consolidateAvg(vals []float64, n int) []float64 {
 
 // aggregate applies a Graphite aggregation to the non-null values (NaN when there are none).
 func aggregate(vals []float64, fn string) float64 {
-	var sum float64
-	cnt := 0
-	mx, mn := math.Inf(-1), math.Inf(1)
-	last := math.NaN()
+	acc, cnt := math.NaN(), 0
 	for _, v := range vals {
 		if math.IsNaN(v) {
 			continue
 		}
 		cnt++
-		sum += v
-		mx, mn = math.Max(mx, v), math.Min(mn, v)
-		last = v
+		switch {
+		case cnt == 1:
+			acc = v
+		case fn == "sum" || fn == "total" || fn == "average" || fn == "avg":
+			acc += v
+		case fn == "max":
+			acc = math.Max(acc, v)
+		case fn == "min":
+			acc = math.Min(acc, v)
+		case fn == "last":
+			acc = v
+		}
 	}
-	if cnt == 0 {
+	switch {
+	case cnt == 0:
 		return math.NaN()
-	}
-	switch fn {
-	case "sum", "total":
-		return sum
-	case "average", "avg":
-		return sum / float64(cnt)
-	case "max":
-		return mx
-	case "min":
-		return mn
-	case "last":
-		return last
-	case "count":
+	case fn == "average" || fn == "avg":
+		return acc / float64(cnt)
+	case fn == "count":
 		return float64(cnt)
+	case fn == "sum" || fn == "total" || fn == "max" || fn == "min" || fn == "last":
+		return acc
 	}
 	return math.NaN()
 }
