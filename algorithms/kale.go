@@ -51,11 +51,29 @@ type Kale struct {
 	peaks kalePeaks
 	ctx   []kaleContext
 	rng   BlockRange // the recent range the context grids are sized on
-	seas  kaleSeasonal
+	seas  kaleSeason
 	ew    kaleEW
 	flat  kaleFlat
 	base  float64 // b: EW mean of the context score (the novelty base rate)
+	// The context step: rows closer than kaleContextStep seconds are averaged into one
+	// context row (see Kale).
+	cIdx    int64
+	cSum    float64
+	cN      int32
+	cn      int // context rows so far
+	firstTS float64
 }
+
+// kaleContextStep is the shortest step of the context part, in seconds: data sampled more
+// often is averaged into 5-minute rows before it is quantised.
+const kaleContextStep = 300
+
+// kaleContextCalibration is the exponent that maps the familiarity-weighted context score
+// onto the alarm scale of the other parts: a monotone map (the context part's ranking is
+// unchanged) chosen so that the context score NAB's sweep picks (0.492 = 0.632^(1/0.6466))
+// becomes 0.632 = 1 − 1/e, where the seasonal part alarms (z = SeasonZ) and where the
+// analyzer's --kale-threshold default sits.
+const kaleContextCalibration = 0.6466
 
 // KaleConfig configures Kale; DefaultKaleConfig gives the one configuration used for every
 // NAB file. All sizes are in rows.
@@ -65,6 +83,10 @@ type KaleConfig struct {
 	// Rest is the suppression horizon: a row must beat every raw score of the last Rest
 	// rows to be reported.
 	Rest int
+	// RestTime is the shortest suppression horizon in seconds: at the current sampling
+	// interval dt the horizon is max(Rest, RestTime/dt) rows, so it is the same time at any
+	// interval of at most RestTime/Rest (5 minutes by default).
+	RestTime float64
 	// ContextOrder is the longest context (number of previous symbols) of the context
 	// detector.
 	ContextOrder int
@@ -83,18 +105,17 @@ type KaleConfig struct {
 	// context score, α = max(ContextBaseAlpha, 1/n)); the context score is weighted by
 	// 1 − b. 0 switches the weighting off.
 	ContextBaseAlpha float64
-	// SeasonalHistory is the ring of values the seasonal baseline keeps; a daily period
-	// is used only when two days fit (576 rows at 5-minute data).
-	SeasonalHistory int
-	// SeasonalResidWindow is the number of recent residuals the seasonal score is
-	// calibrated on.
-	SeasonalResidWindow int
-	// SeasonalMinACF is the lag-one-day autocorrelation above which the seasonal
-	// baseline is trusted.
-	SeasonalMinACF float64
-	// SeasonalScale: a residual SeasonalScale times the 99th percentile of recent
-	// residuals scores 1.
-	SeasonalScale float64
+	// SeasonZ is the seasonal alarm level: a residual of SeasonZ robust scales at its
+	// phase scores 1 − 1/e ≈ 0.632 (kale_season.go).
+	SeasonZ float64
+	// WarmupTime (seconds from the first row) is the warm-up after Probation: during it a
+	// row is reported only if its value is outside the range seen so far by more than half
+	// the range's width (a new extreme),
+	// since in-range patterns of the first days are all new to the context part.
+	WarmupTime float64
+	// FlatMinTime is the shortest time (seconds) a run of equal values must last to count
+	// for the flat detector, whatever FlatMinRun says.
+	FlatMinTime float64
 	// FlatMinRun is the shortest run of equal values the flat detector counts; 0 switches
 	// the flat detector off.
 	FlatMinRun int
@@ -105,19 +126,19 @@ type KaleConfig struct {
 // DefaultKaleConfig returns the configuration scored on NAB (algorithms/README.md).
 func DefaultKaleConfig() KaleConfig {
 	return KaleConfig{
-		Probation:           150,
-		Rest:                120,
-		ContextOrder:        4,
-		ContextLevels:       []int{6, 8, 12},
-		ContextTableBits:    14,
-		ContextRangeWindow:  4800,
-		ContextShrinkBits:   2,
-		ContextBaseAlpha:    0.001,
-		SeasonalHistory:     1200,
-		SeasonalResidWindow: 576,
-		SeasonalMinACF:      0.8,
-		SeasonalScale:       5,
-		FlatMinRun:          12,
+		Probation:          150,
+		Rest:               120,
+		RestTime:           36000,
+		ContextOrder:       4,
+		ContextLevels:      []int{6, 8, 12},
+		ContextTableBits:   10,
+		ContextRangeWindow: 4800,
+		ContextShrinkBits:  2,
+		ContextBaseAlpha:   0.001,
+		SeasonZ:            7,
+		WarmupTime:         172800,
+		FlatMinRun:         12,
+		FlatMinTime:        3600,
 	}
 }
 
@@ -128,6 +149,8 @@ func (c KaleConfig) Validate() error {
 		return fmt.Errorf("invalid Probation %d: must be >= 0", c.Probation)
 	case c.Rest < 1 || c.Rest > 1<<20:
 		return fmt.Errorf("invalid Rest %d: must be in [1, 2^20]", c.Rest)
+	case !(c.RestTime >= 0) || c.RestTime > 1e8:
+		return fmt.Errorf("invalid RestTime %v: must be in [0, 1e8]", c.RestTime)
 	case c.ContextOrder < 0 || c.ContextOrder > 16:
 		return fmt.Errorf("invalid ContextOrder %d: must be in [0, 16]", c.ContextOrder)
 	case len(c.ContextLevels) == 0 && !c.DisableContext:
@@ -140,14 +163,12 @@ func (c KaleConfig) Validate() error {
 		return fmt.Errorf("invalid ContextShrinkBits %d: must be in [0, 30]", c.ContextShrinkBits)
 	case !(c.ContextBaseAlpha >= 0 && c.ContextBaseAlpha <= 1):
 		return fmt.Errorf("invalid ContextBaseAlpha %v: must be in [0, 1]", c.ContextBaseAlpha)
-	case c.SeasonalHistory < 8 || c.SeasonalHistory > 1<<20:
-		return fmt.Errorf("invalid SeasonalHistory %d: must be in [8, 2^20]", c.SeasonalHistory)
-	case c.SeasonalResidWindow < 20 || c.SeasonalResidWindow > 1<<20:
-		return fmt.Errorf("invalid SeasonalResidWindow %d: must be in [20, 2^20]", c.SeasonalResidWindow)
-	case !(c.SeasonalMinACF >= -1 && c.SeasonalMinACF <= 1):
-		return fmt.Errorf("invalid SeasonalMinACF %v: must be in [-1, 1]", c.SeasonalMinACF)
-	case !(c.SeasonalScale > 0) || math.IsInf(c.SeasonalScale, 0):
-		return fmt.Errorf("invalid SeasonalScale %v: must be positive", c.SeasonalScale)
+	case !(c.SeasonZ > 0) || math.IsInf(c.SeasonZ, 0):
+		return fmt.Errorf("invalid SeasonZ %v: must be positive", c.SeasonZ)
+	case !(c.WarmupTime >= 0) || math.IsInf(c.WarmupTime, 0):
+		return fmt.Errorf("invalid WarmupTime %v: must be >= 0", c.WarmupTime)
+	case !(c.FlatMinTime >= 0) || math.IsInf(c.FlatMinTime, 0):
+		return fmt.Errorf("invalid FlatMinTime %v: must be >= 0", c.FlatMinTime)
 	case c.FlatMinRun < 0 || c.FlatMinRun > 1<<20:
 		return fmt.Errorf("invalid FlatMinRun %d: must be in [0, 2^20]", c.FlatMinRun)
 	}
@@ -178,14 +199,21 @@ type KaleScore struct {
 	// Timestamp and Value are the row the score is about: the row just passed to Update,
 	// or, when a peak is confirmed (Score > 0), the row before it.
 	Timestamp, Value float64
-	// Component names the part that produced the raw score: "context", "seasonal" or
-	// "flat".
+	// Component names the part that produced the raw score: "context" (novelty),
+	// "seasonal" (one row far from its phase's expectation), "level" (rows held away
+	// from it: a shift, a drop) or "flat".
 	Component string
 	// Expected is the value the component expected, and [Lower, Upper] the band it
 	// considered normal (context and flat: the EW mean ± 3 EW standard deviations, the
-	// usual level and spread; seasonal: the value one day earlier ± SeasonalScale × the
-	// 99th percentile of recent residuals).
+	// usual level and spread; seasonal and level: the expectation for the row's phase ±
+	// SeasonZ robust scales of that phase).
 	Expected, Lower, Upper float64
+	// Phase names the seasonal phase of a seasonal or level score, e.g. "Mondays 03:00"
+	// (weekly period) or "daily 03:00" (daily period; UTC, the start of the 15-minute
+	// bucket); empty for other components and unreported rows. With Expected, Lower and
+	// Upper it reads "Mondays 03:00 usually 120–180, got 410".
+	Phase string
+	phase uint8 // the period of Phase (kalePeriodDaily or kalePeriodWeekly), 0: none
 }
 
 // NewKale returns a Kale with an empty state. It panics if cfg is invalid (see Validate).
@@ -197,7 +225,6 @@ func NewKale(cfg KaleConfig) *Kale {
 	k := &Kale{
 		cfg:   cfg,
 		peaks: kalePeaks{raws: kaleRecentMax{w: cfg.Rest}},
-		seas:  newKaleSeasonal(cfg.SeasonalHistory, cfg.SeasonalResidWindow, cfg.SeasonalMinACF, cfg.SeasonalScale),
 		ew:    kaleEW{alpha: 0.01},
 	}
 	k.flat.minRun = cfg.FlatMinRun
@@ -216,22 +243,8 @@ func NewKale(cfg KaleConfig) *Kale {
 // learns it. Rows must come in timestamp order; a non-finite value should not be passed.
 func (k *Kale) Update(ts, value float64) KaleScore {
 	k.n++
-	raw := 0.0
-	lo, hi, have := k.rng.Get()
-	for i := range k.ctx {
-		raw += k.ctx[i].update(value, lo, hi, have)
-	}
-	k.rng.Push(value)
-	if len(k.ctx) > 0 {
-		raw /= float64(len(k.ctx))
-		if a := k.cfg.ContextBaseAlpha; a > 0 {
-			familiar := 0.0 // the first row has no base rate yet
-			if k.n > 1 {
-				familiar = 1 - k.base
-			}
-			k.base += max(a, 1/float64(k.n)) * (raw - k.base)
-			raw *= familiar
-		}
+	if k.n == 1 {
+		k.firstTS = ts
 	}
 	mean, sd := k.ew.mean, math.Sqrt(k.ew.variance)
 	if k.ew.n == 0 {
@@ -240,21 +253,101 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 	cur := KaleScore{Timestamp: ts, Value: value, Component: "context",
 		Expected: mean, Lower: mean - 3*sd, Upper: mean + 3*sd}
 	k.ew.update(value)
-	if !k.cfg.DisableSeasonal {
-		s, exp, band := k.seas.update(ts, value)
-		if s > raw {
-			raw = s
-			cur.Component, cur.Expected, cur.Lower, cur.Upper = "seasonal", exp, exp-band, exp+band
+	so := k.seas.update(ts, value, k.cfg.SeasonZ)
+	extreme := kaleFarOutside(&k.rng, value)
+	raw := 0.0
+	if len(k.ctx) > 0 {
+		raw = k.contextRow(ts, value)
+		if so.known {
+			// The seasonal baseline explains this phase: a novelty counts only as far as
+			// the row is also unusual for its phase.
+			raw *= so.score
 		}
 	}
+	if !k.cfg.DisableSeasonal && so.armed && so.score > raw {
+		raw = so.score
+		cur.Component, cur.Expected, cur.Lower, cur.Upper = so.component, so.expected, so.lo, so.hi
+		cur.phase = so.phase
+	}
 	if k.flat.minRun > 0 {
+		if k.seas.dt > 0 {
+			k.flat.minTime = int(math.Ceil(k.cfg.FlatMinTime / k.seas.dt))
+		}
 		if f := k.flat.update(value); f > raw {
 			raw, cur.Component = f, "flat"
+			cur.phase = 0
 		}
 	}
 	cur.Score = raw // raw is never NaN: a mean of context scores, or a larger score
-	// Rows 1..Probation are never reported: they only learn.
-	return k.peaks.push(cur, k.n > k.cfg.Probation)
+	if k.seas.dt > 0 {
+		k.peaks.raws.w = max(k.cfg.Rest, min(int(math.Ceil(k.cfg.RestTime/k.seas.dt)), 1<<20))
+	}
+	// The first rows are never reported (they only learn), and during the warm-up only
+	// new extremes are.
+	out := k.peaks.push(cur, k.n > k.cfg.Probation && (extreme || ts-k.firstTS >= k.cfg.WarmupTime))
+	if out.Score > 0 && out.phase != 0 {
+		out.Phase = kalePhaseName(out.Timestamp, out.phase)
+	}
+	return out
+}
+
+// contextRow feeds the context models: each row when the data is sampled every
+// kaleContextStep/2 seconds or less often, otherwise the mean of each kaleContextStep time
+// bucket when the next bucket starts (the score then belongs to the row that closes it),
+// and a row far outside the range seen so far (kaleFarOutside) at once, on its own.
+// It returns the familiarity-weighted context score of the row (0 while a bucket fills).
+func (k *Kale) contextRow(ts, x float64) float64 {
+	if k.seas.dt == 0 || k.seas.dt >= kaleContextStep/2 {
+		k.cN = 0
+		return k.contextScore(x)
+	}
+	idx := int64(math.Floor(ts / kaleContextStep))
+	score := 0.0
+	if idx != k.cIdx && k.cN > 0 {
+		score = k.contextScore(k.cSum / float64(k.cN))
+		k.cSum, k.cN = 0, 0
+	}
+	k.cIdx = idx
+	if kaleFarOutside(&k.rng, x) {
+		// A new extreme is not averaged away or delayed: the bucket so far is closed and
+		// the row is a context row of its own.
+		if k.cN > 0 {
+			score = max(score, k.contextScore(k.cSum/float64(k.cN)))
+			k.cSum, k.cN = 0, 0
+		}
+		return max(score, k.contextScore(x))
+	}
+	k.cSum += x
+	k.cN++
+	return score
+}
+
+// kaleFarOutside reports whether x lies outside the window range by more than half its
+// width: a new extreme that needs no history to be news.
+func kaleFarOutside(r *BlockRange, x float64) bool {
+	lo, hi, have := r.Get()
+	return have && (x < lo-(hi-lo)/2 || x > hi+(hi-lo)/2)
+}
+
+// contextScore scores one context row with the ensemble and the familiarity weight.
+func (k *Kale) contextScore(value float64) float64 {
+	k.cn++
+	raw := 0.0
+	lo, hi, have := k.rng.Get()
+	for i := range k.ctx {
+		raw += k.ctx[i].update(value, lo, hi, have)
+	}
+	k.rng.Push(value)
+	raw /= float64(len(k.ctx))
+	if a := k.cfg.ContextBaseAlpha; a > 0 {
+		familiar := 0.0 // the first row has no base rate yet
+		if k.cn > 1 {
+			familiar = 1 - k.base
+		}
+		k.base += max(a, 1/float64(k.cn)) * (raw - k.base)
+		raw *= familiar
+	}
+	return math.Pow(raw, kaleContextCalibration)
 }
 
 // kalePeaks is the reporting rule (see Kale): it holds back a row that is a new peak until

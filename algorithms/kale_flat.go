@@ -16,11 +16,12 @@ package algorithms
 // one earlier long run 0.5, after many close to 1. Streams whose values never repeat (noisy
 // floats) never score.
 type kaleFlat struct {
-	minRun int
-	last   float64
-	run    int // length of the current run; 0 before the first row
-	record int // the longest run before the current one
-	long   int // m: runs of at least minRun rows before the current one
+	minRun  int
+	minTime int // the run length FlatMinTime asks for at the current interval
+	last    float64
+	run     int // length of the current run; 0 before the first row
+	record  int // the longest run before the current one
+	long    int // m: runs of at least minRun rows before the current one
 }
 
 // update scores x (see the type's doc) and learns it.
@@ -28,14 +29,14 @@ func (f *kaleFlat) update(x float64) float64 {
 	if f.run > 0 && x == f.last {
 		f.run++
 	} else {
-		if f.run >= f.minRun {
+		if f.run >= max(f.minRun, f.minTime) {
 			f.long++
 		}
 		f.record = max(f.record, f.run)
 		f.run = 1
 	}
 	f.last = x
-	if f.run == max(f.record, f.minRun)+1 && f.long > 0 {
+	if f.run == max(f.record, f.minRun, f.minTime)+1 && f.long > 0 {
 		return float64(f.long) / float64(f.long+1)
 	}
 	return 0

@@ -1,7 +1,6 @@
 package algorithms
 
 import (
-	"math"
 	"slices"
 )
 
@@ -110,110 +109,6 @@ func (m *kaleRecentMax) push(x float64) {
 	}
 	m.peaks = p
 }
-
-// kaleValRing is a Ring of values stored compactly when it is exact: while every kept
-// value x equals float64(v)/10^exp for an int32 v (bit for bit; true of decimals with few
-// digits, e.g. values parsed from text), it keeps the int32s (4 bytes a value); otherwise
-// it falls back to float64 for good. at returns exactly the value pushed either way. The
-// buffer is allocated at the first push.
-type kaleValRing struct {
-	size    int
-	m       []int32   // scaled decimals, while exp >= 0
-	f       []float64 // values, once exp < 0
-	exp     int
-	head, n int
-}
-
-var kalePow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
-
-func newKaleValRing(capacity int) kaleValRing { return kaleValRing{size: capacity} }
-
-// kaleDecimal returns v with float64(v)/10^e bit-identical to x, if there is one.
-func kaleDecimal(x float64, e int) (int32, bool) {
-	s := x * kalePow10[e]
-	if !(math.Abs(s) < math.MaxInt32) {
-		return 0, false
-	}
-	v := int32(math.Round(s))
-	return v, math.Float64bits(float64(v)/kalePow10[e]) == math.Float64bits(x)
-}
-
-func (r *kaleValRing) push(x float64) {
-	if r.exp >= 0 {
-		if r.m == nil {
-			r.m = make([]int32, r.size)
-		}
-		v, ok := kaleDecimal(x, r.exp)
-		for e := r.exp + 1; !ok && e < len(kalePow10); e++ {
-			if v, ok = kaleDecimal(x, e); ok && !r.rescale(e) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			r.m[r.head] = v
-			r.advance()
-			return
-		}
-		r.toFloat()
-	}
-	r.f[r.head] = x
-	r.advance()
-}
-
-// rescale switches the kept values to the exponent e > exp if they all still fit.
-func (r *kaleValRing) rescale(e int) bool {
-	f := int64(kalePow10[e-r.exp])
-	for i := 0; i < r.n; i++ {
-		if v := int64(r.m[r.idx(i)]) * f; v > math.MaxInt32 || v < math.MinInt32 {
-			return false
-		}
-	}
-	for i := 0; i < r.n; i++ {
-		r.m[r.idx(i)] *= int32(f)
-	}
-	r.exp = e
-	return true
-}
-
-func (r *kaleValRing) toFloat() {
-	r.f = make([]float64, r.size)
-	for i := 0; i < r.n; i++ {
-		j := r.idx(i)
-		r.f[j] = float64(r.m[j]) / kalePow10[r.exp]
-	}
-	r.m, r.exp = nil, -1
-}
-
-func (r *kaleValRing) advance() {
-	r.head++
-	if r.head == r.size {
-		r.head = 0
-	}
-	if r.n < r.size {
-		r.n++
-	}
-}
-
-func (r *kaleValRing) idx(i int) int {
-	j := r.head - r.n + i
-	if j < 0 {
-		j += r.size
-	}
-	return j
-}
-
-// at returns the i-th oldest value kept (0 <= i < n).
-func (r *kaleValRing) at(i int) float64 {
-	j := r.idx(i)
-	if r.exp < 0 {
-		return r.f[j]
-	}
-	return float64(r.m[j]) / kalePow10[r.exp]
-}
-
-// back returns the value pushed k pushes ago (back(0) is the newest).
-func (r *kaleValRing) back(k int) float64 { return r.at(r.n - 1 - k) }
 
 // BlockRange is the range (smallest and largest value) of a sliding window of rows, kept
 // in blocks: the rows are cut into blocks of block rows, the last blocks complete blocks keep

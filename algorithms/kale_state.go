@@ -10,22 +10,15 @@ import (
 )
 
 // State encoding: "KALE", a version byte, the shape of the configuration (checked on
-// decoding), then each part; integers are varints and floats are IEEE-754 little-endian.
-// Version 5 adds the context range window's block size and ContextShrinkBits to the shape,
-// writes the window range (BlockRange.appendTo) after the EW moments, and drops each
-// context's row count and all-time range; an older state's window range is started from
-// the seasonal history's values. Version 4 appends the flat detector (last value, run,
-// record, long-run count) and the pending peak (a flag, then its score, timestamp, value,
-// component index, expected, lower, upper) to version 3; versions 2 and 3 are still read
-// (with an empty flat detector and no pending peak). Version 3: the raw-score window as
-// its monotone deque of
-// (age, score) pairs; each context bitset as a tag byte and the shorter of the zero-run
-// word encoding (0) and the list of set bits as varint gaps (1); the seasonal history as zig-zag varint deltas of its scaled decimals
-// when it holds them; the seasonal residuals only once a period is fixed.
-const kaleStateVersion = 5
+// decoding), then each part; integers are varints, floats IEEE-754 little-endian (float64,
+// or float32 for the seasonal profiles, which are float32 in memory). Version 6 replaced
+// the seasonal history ring of versions 2 to 5 by the bucketed daily and weekly profiles
+// (kale_season.go) and added the context step; older states fail with an error wrapping
+// ErrKaleStateVersion (and ErrKaleState): the caller re-learns from the stored history.
+const kaleStateVersion = 6
 
-// finite reports whether the decoded moments, grid steps, window range and held peak score
-// are finite (a corrupt blob could carry NaN or ±Inf, which would poison every later score).
+// finite reports whether the decoded floats are finite (a corrupt blob could carry NaN or
+// ±Inf, which would poison every later score).
 func (k *Kale) finite() bool {
 	ok := func(xs ...float64) bool {
 		for _, x := range xs {
@@ -35,40 +28,52 @@ func (k *Kale) finite() bool {
 		}
 		return true
 	}
-	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax, k.peaks.pending.Score) &&
-		ok(k.rng.mins[:k.rng.full]...) && ok(k.rng.maxs[:k.rng.full]...)
+	s := &k.seas
+	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax, k.peaks.pending.Score, k.cSum, k.firstTS) &&
+		ok(k.rng.mins[:k.rng.full]...) && ok(k.rng.maxs[:k.rng.full]...) &&
+		ok(s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1], s.firstTS, s.lastTS, s.dt,
+			s.zbar, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE) && s.dt >= 0 && s.period <= kalePeriodWeekly
 	for i := range k.ctx {
 		good = good && ok(k.ctx[i].step) && k.ctx[i].step >= 0
+	}
+	for i := range s.day {
+		good = good && ok(float64(s.day[i]), float64(s.dayS[i]), float64(s.weekS[i])) && s.dayS[i] >= 0 && s.weekS[i] >= 0
+	}
+	for i := range s.week {
+		good = good && ok(float64(s.week[i]))
 	}
 	return good
 }
 
 // kaleComponents are the KaleScore.Component names, in their state-encoding order.
-var kaleComponents = []string{"context", "seasonal", "flat"}
+var kaleComponents = []string{"context", "seasonal", "flat", "level"}
 
 // ErrKaleState reports a state blob that does not decode into this Kale.
 var ErrKaleState = errors.New("invalid kale state")
 
+// ErrKaleStateVersion reports a state written by another version of the detector (also
+// ErrKaleState): it cannot be loaded, and the caller re-learns from the stored history.
+var ErrKaleStateVersion = errors.New("kale state of another version")
+
 // MarshalBinary encodes the state (not the configuration).
 func (k *Kale) MarshalBinary() ([]byte, error) {
-	b := append(make([]byte, 0, 1024), "KALE"...)
+	b := append(make([]byte, 0, 2048), "KALE"...)
 	b = append(b, kaleStateVersion)
-	b = binary.AppendUvarint(b, uint64(k.cfg.Rest))
-	b = binary.AppendUvarint(b, uint64(len(k.ctx)))
-	b = binary.AppendUvarint(b, uint64(k.cfg.ContextOrder))
-	b = binary.AppendUvarint(b, uint64(k.cfg.ContextTableBits))
-	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalHistory))
-	b = binary.AppendUvarint(b, uint64(k.cfg.SeasonalResidWindow))
-	b = binary.AppendUvarint(b, uint64(min(k.rng.block, 1<<40)))
-	b = binary.AppendUvarint(b, uint64(k.cfg.ContextShrinkBits))
+	for _, v := range k.shape() {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
 	b = binary.AppendUvarint(b, uint64(k.n))
+	b = binary.AppendUvarint(b, uint64(k.peaks.raws.w))
 	b = binary.AppendUvarint(b, uint64(len(k.peaks.raws.peaks)))
 	for _, p := range k.peaks.raws.peaks {
 		b = binary.AppendUvarint(b, uint64(k.peaks.raws.n-p.row))
 		b = kaleAppendFloats(b, p.v)
 	}
-	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance, k.base)
+	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance, k.base, k.firstTS, k.cSum)
 	b = binary.AppendUvarint(b, uint64(k.ew.n))
+	b = binary.AppendUvarint(b, uint64(k.cn))
+	b = binary.AppendVarint(b, k.cIdx)
+	b = binary.AppendUvarint(b, uint64(k.cN))
 	b = k.rng.appendTo(b)
 	for i := range k.ctx {
 		c := &k.ctx[i]
@@ -79,169 +84,149 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 		}
 		b = kaleAppendBitsetV3(b, c.seen)
 	}
-	s := &k.seas
-	b = binary.AppendUvarint(b, uint64(s.period))
-	b = binary.AppendUvarint(b, uint64(s.sinceChk))
-	active := byte(0)
-	if s.active {
-		active = 1
-	}
-	b = append(b, active)
-	b = kaleAppendFloats(b, s.lastTS, s.dt, s.acf)
-	b = s.hist.appendTo(b)
-	if s.period > 0 {
-		b = s.resid.appendTo(b)
-	}
+	b = k.seas.appendTo(b)
 	f := &k.flat
 	b = kaleAppendFloats(b, f.last)
 	b = binary.AppendUvarint(b, uint64(f.run))
 	b = binary.AppendUvarint(b, uint64(f.record))
 	b = binary.AppendUvarint(b, uint64(f.long))
+	b = binary.AppendUvarint(b, uint64(f.minTime))
 	if !k.peaks.hasPending {
 		return append(b, 0), nil
 	}
 	p := &k.peaks.pending
 	b = append(b, 1)
 	b = kaleAppendFloats(b, p.Score, p.Timestamp, p.Value)
-	b = append(b, byte(slices.Index(kaleComponents, p.Component)))
+	b = append(b, byte(slices.Index(kaleComponents, p.Component)), p.phase)
 	return kaleAppendFloats(b, p.Expected, p.Lower, p.Upper), nil
 }
 
-// UnmarshalBinary restores a state written by MarshalBinary (this version or versions 2 to
-// 4) of a Kale with the same configuration; on error k is unchanged.
+// shape is the part of the configuration a state depends on.
+func (k *Kale) shape() []int {
+	return []int{k.cfg.Rest, len(k.ctx), k.cfg.ContextOrder, k.cfg.ContextTableBits,
+		min(k.rng.block, 1<<40), k.cfg.ContextShrinkBits}
+}
+
+// UnmarshalBinary restores a state written by MarshalBinary (this version) of a Kale with
+// the same configuration; on error k is unchanged. A state of another version fails with
+// an error wrapping ErrKaleStateVersion.
 func (k *Kale) UnmarshalBinary(data []byte) error {
 	if len(data) < 5 || string(data[:4]) != "KALE" {
 		return fmt.Errorf("%w: bad magic", ErrKaleState)
 	}
-	version := data[4]
-	if version < 2 || version > kaleStateVersion {
-		return fmt.Errorf("%w: version %d, want %d", ErrKaleState, data[4], kaleStateVersion)
+	if version := data[4]; version != kaleStateVersion {
+		return fmt.Errorf("%w: %w: version %d, want %d", ErrKaleState, ErrKaleStateVersion, version, kaleStateVersion)
 	}
 	d := kaleDecoder{b: data[5:]}
-	shape := []int{k.cfg.Rest, len(k.ctx), k.cfg.ContextOrder, k.cfg.ContextTableBits, k.cfg.SeasonalHistory, k.cfg.SeasonalResidWindow}
-	if version >= 5 {
-		shape = append(shape, min(k.rng.block, 1<<40), k.cfg.ContextShrinkBits)
-	}
-	for _, want := range shape {
+	for _, want := range k.shape() {
 		if got := d.uint(); got != want && d.err == nil {
 			return fmt.Errorf("%w: written with another configuration", ErrKaleState)
 		}
 	}
 	nk := NewKale(k.cfg)
 	nk.n = d.uint()
-	if version == 2 {
-		d.recentMaxV2(&nk.peaks.raws, nk.n)
+	if w := d.uint(); w >= k.cfg.Rest && w <= 1<<20 {
+		nk.peaks.raws.w = w
 	} else {
-		d.recentMax(&nk.peaks.raws, nk.n)
+		d.fail("horizon")
 	}
-	nk.ew.mean, nk.ew.variance, nk.base, nk.ew.n = d.float(), d.float(), d.float(), d.uint()
-	if version >= 5 {
-		d.blockRange(&nk.rng)
-	}
+	d.recentMax(&nk.peaks.raws, nk.n)
+	nk.ew.mean, nk.ew.variance, nk.base, nk.firstTS, nk.cSum = d.float(), d.float(), d.float(), d.float(), d.float()
+	nk.ew.n, nk.cn = d.uint(), d.uint()
+	nk.cIdx, nk.cN = d.int(), int32(min(d.uint(), 1<<30))
+	d.blockRange(&nk.rng)
 	for i := range nk.ctx {
 		c := &nk.ctx[i]
-		if version < 5 {
-			d.uint() // rows seen
-		}
 		c.nsyms = d.uint()
-		if version < 5 {
-			d.float() // the all-time range: replaced by the window range, seeded below
-			d.float()
-		}
 		c.step = d.float()
 		for j := range c.syms {
 			c.syms[j] = int32(d.int())
 		}
-		if version == 2 {
-			d.bitset(c.seen)
-		} else {
-			d.bitsetV3(c.seen)
-		}
+		d.bitsetV3(c.seen)
 		if c.nsyms > c.order {
 			d.fail("context symbols")
 		}
 	}
-	s := &nk.seas
-	resid := NewRing(s.window)
-	if version == 2 {
-		d.valRingV2(&s.hist)
-		d.ring(&resid)
-	}
-	s.period, s.sinceChk = d.uint(), d.uint()
-	s.active = d.byte() == 1
-	s.lastTS, s.dt, s.acf = d.float(), d.float(), d.float()
-	if version != 2 {
-		d.valRing(&s.hist)
-		if s.period > 0 {
-			d.ring(&resid)
+	d.season(&nk.seas)
+	f := &nk.flat
+	f.last = d.float()
+	f.run, f.record, f.long, f.minTime = d.uint(), d.uint(), d.uint(), d.uint()
+	if nk.peaks.hasPending = d.byte() == 1; nk.peaks.hasPending {
+		p := &nk.peaks.pending
+		p.Score, p.Timestamp, p.Value = d.float(), d.float(), d.float()
+		if c := int(d.byte()); c < len(kaleComponents) {
+			p.Component = kaleComponents[c]
+		} else {
+			d.fail("component")
 		}
-	}
-	if version >= 4 {
-		f := &nk.flat
-		f.last = d.float()
-		f.run, f.record, f.long = d.uint(), d.uint(), d.uint()
-		if nk.peaks.hasPending = d.byte() == 1; nk.peaks.hasPending {
-			p := &nk.peaks.pending
-			p.Score, p.Timestamp, p.Value = d.float(), d.float(), d.float()
-			if c := int(d.byte()); c < len(kaleComponents) {
-				p.Component = kaleComponents[c]
-			} else {
-				d.fail("component")
-			}
-			p.Expected, p.Lower, p.Upper = d.float(), d.float(), d.float()
+		if p.phase = d.byte(); p.phase > kalePeriodWeekly {
+			d.fail("phase")
 		}
+		p.Expected, p.Lower, p.Upper = d.float(), d.float(), d.float()
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
-	if version < 5 && d.err == nil { // no window range was kept: start it from the history
-		for i := range s.hist.n {
-			nk.rng.Push(s.hist.at(i))
-		}
-	}
-	if d.err == nil && !nk.finite() {
-		d.fail("non-finite values")
-	}
-	if d.err == nil && 2*s.period > s.hist.size {
-		d.fail("seasonal period")
-	}
-	if d.err == nil && s.period == 0 && resid.n > 0 {
-		d.fail("seasonal residuals") // never written: residuals start with the period
-	}
 	if d.err != nil {
 		return d.err
 	}
-	if s.period > 0 {
-		s.resid = resid
+	if !nk.finite() {
+		return fmt.Errorf("%w: non-finite value", ErrKaleState)
 	}
 	*k = *nk
 	return nil
 }
 
-func kaleAppendFloats(b []byte, xs ...float64) []byte {
+// appendTo writes the seasonal part.
+func (s *kaleSeason) appendTo(b []byte) []byte {
+	for i := range s.day {
+		b = kaleAppendFloat32s(b, s.day[i], s.dayS[i], s.weekS[i])
+	}
+	b = append(b, s.dayN[:]...)
+	for i := range s.week {
+		b = kaleAppendFloat32s(b, s.week[i])
+	}
+	b = append(b, s.weekN[:]...)
+	b = kaleAppendFloats(b, s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1],
+		s.firstTS, s.lastTS, s.dt, s.zbar, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE)
+	b = binary.AppendVarint(b, s.bIdx)
+	b = binary.AppendVarint(b, s.hIdx)
+	for _, v := range []int32{s.bN, s.bResN, s.bResWN, s.hN, s.nb, s.shiftN} {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	return append(b, s.period)
+}
+
+func (d *kaleDecoder) season(s *kaleSeason) {
+	for i := range s.day {
+		s.day[i], s.dayS[i], s.weekS[i] = d.float32(), d.float32(), d.float32()
+	}
+	d.bytes(s.dayN[:])
+	for i := range s.week {
+		s.week[i] = d.float32()
+	}
+	d.bytes(s.weekN[:])
+	for _, p := range []*float64{&s.g, &s.off, &s.bSum, &s.bSq, &s.bRes, &s.bResW, &s.meanS, &s.meanW, &s.dLo, &s.dHi, &s.hSum, &s.lvl, &s.errN[0], &s.errN[1], &s.errD[0], &s.errD[1], &s.errW[0], &s.errW[1], &s.errDW[0], &s.errDW[1],
+		&s.firstTS, &s.lastTS, &s.dt, &s.zbar, &s.rho, &s.zmax, &s.shiftSince, &s.shiftX, &s.shiftE} {
+		*p = d.float()
+	}
+	s.bIdx, s.hIdx = d.int(), d.int()
+	for _, p := range []*int32{&s.bN, &s.bResN, &s.bResWN, &s.hN, &s.nb, &s.shiftN} {
+		*p = int32(min(d.uint(), 1<<30))
+	}
+	s.period = d.byte()
+}
+
+func kaleAppendFloat32s(b []byte, xs ...float32) []byte {
 	for _, x := range xs {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
 	}
 	return b
 }
 
-// appendTo writes the ring's kept values, oldest first: the count, then 0 and the floats,
-// or exp+1 and the zig-zag varint deltas of the scaled decimals.
-func (r *kaleValRing) appendTo(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(r.n))
-	if r.n == 0 {
-		return b
-	}
-	b = append(b, byte(r.exp+1))
-	prev := int64(0)
-	for i := 0; i < r.n; i++ {
-		j := r.idx(i)
-		if r.exp < 0 {
-			b = kaleAppendFloats(b, r.f[j])
-			continue
-		}
-		b = binary.AppendVarint(b, int64(r.m[j])-prev)
-		prev = int64(r.m[j])
+func kaleAppendFloats(b []byte, xs ...float64) []byte {
+	for _, x := range xs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
 	}
 	return b
 }
@@ -281,15 +266,6 @@ func (d *kaleDecoder) blockRange(r *BlockRange) {
 	}
 	r.head = r.full % len(r.mins)
 	r.summarise()
-}
-
-// appendTo writes the ring's kept values, oldest first.
-func (r *Ring) appendTo(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(r.n))
-	for i := 0; i < r.n; i++ {
-		b = kaleAppendFloats(b, r.At(i))
-	}
-	return b
 }
 
 // kaleAppendBitset writes the words as (zero-run length, word) pairs, ending with the run of
@@ -387,62 +363,6 @@ func (d *kaleDecoder) float() float64 {
 	return v
 }
 
-func (d *kaleDecoder) ring(r *Ring) {
-	n := d.uint()
-	if n > len(r.buf) {
-		d.fail("ring length")
-		return
-	}
-	for range n {
-		r.Push(d.float())
-	}
-}
-
-// valRing reads what kaleValRing.appendTo wrote.
-func (d *kaleDecoder) valRing(r *kaleValRing) {
-	n := d.uint()
-	if n > r.size {
-		d.fail("ring length")
-		return
-	}
-	if n == 0 {
-		return
-	}
-	tag := int(d.byte())
-	if tag > len(kalePow10) {
-		d.fail("ring scale")
-		return
-	}
-	v := int64(0)
-	for range n {
-		if d.err != nil {
-			return
-		}
-		if tag == 0 {
-			r.push(d.float())
-			continue
-		}
-		v += d.int()
-		if v > math.MaxInt32 || v < math.MinInt32 {
-			d.fail("ring value")
-			return
-		}
-		r.push(float64(v) / kalePow10[tag-1])
-	}
-}
-
-// valRingV2 reads a version-2 ring (count and floats) into r.
-func (d *kaleDecoder) valRingV2(r *kaleValRing) {
-	n := d.uint()
-	if n > r.size {
-		d.fail("ring length")
-		return
-	}
-	for range n {
-		r.push(d.float())
-	}
-}
-
 // recentMax reads the (age, value) pairs MarshalBinary wrote; n is the row count.
 func (d *kaleDecoder) recentMax(m *kaleRecentMax, n int) {
 	c := d.uint()
@@ -461,23 +381,6 @@ func (d *kaleDecoder) recentMax(m *kaleRecentMax, n int) {
 			return
 		}
 		m.peaks = append(m.peaks, kalePeak{row, v})
-	}
-}
-
-// recentMaxV2 reads a version-2 ring of the last raw scores (n rows seen) into m.
-func (d *kaleDecoder) recentMaxV2(m *kaleRecentMax, n int) {
-	c := d.uint()
-	if c > m.w || c > n {
-		d.fail("ring length")
-		return
-	}
-	m.n = n - c
-	for range c {
-		if v := d.float(); !math.IsNaN(v) {
-			m.push(v)
-		} else {
-			d.fail("raw scores")
-		}
 	}
 }
 
@@ -526,4 +429,23 @@ func (d *kaleDecoder) bitset(words []uint64) {
 		d.b = d.b[8:]
 		i++
 	}
+}
+
+func (d *kaleDecoder) float32() float32 {
+	if len(d.b) < 4 {
+		d.fail("float")
+		return 0
+	}
+	v := math.Float32frombits(binary.LittleEndian.Uint32(d.b))
+	d.b = d.b[4:]
+	return v
+}
+
+func (d *kaleDecoder) bytes(dst []byte) {
+	if len(d.b) < len(dst) {
+		d.fail("counts")
+		return
+	}
+	copy(dst, d.b)
+	d.b = d.b[len(dst):]
 }

@@ -230,11 +230,12 @@ func TestDetectNAB(t *testing.T) {
 	in := filepath.Join(dir, "data")
 	var b strings.Builder
 	b.WriteString("timestamp,value\n")
-	for i := range 400 {
+	// 700 rows at 300 s: past kale's probation (150 rows and two days).
+	for i := range 700 {
 		fmt.Fprintf(&b, "%d,%d\n", 1_400_000_000+300*i, 10+i%7)
 	}
-	fmt.Fprintf(&b, "%d,500\n", 1_400_000_000+300*400)
-	fmt.Fprintf(&b, "%d,10\n", 1_400_000_000+300*401)
+	fmt.Fprintf(&b, "%d,500\n", 1_400_000_000+300*700)
+	fmt.Fprintf(&b, "%d,10\n", 1_400_000_000+300*701)
 	require.NoError(t, os.MkdirAll(filepath.Join(in, "cat"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(in, "cat", "series.csv"), []byte(b.String()), 0o644))
 	out := filepath.Join(dir, "out")
@@ -242,19 +243,19 @@ func TestDetectNAB(t *testing.T) {
 	// INPUT before the flags: they may come in any order.
 	var stdout, stderr bytes.Buffer
 	require.NoError(t, runDetect(context.Background(), []string{in, "--out", out, "--window", "6h"}, &stdout, &stderr), stderr.String())
-	require.Contains(t, stderr.String(), "cat/series.csv: 402 rows in")
+	require.Contains(t, stderr.String(), "cat/series.csv: 702 rows in")
 	require.Contains(t, stderr.String(), "window 6h0m0s")
 	got, err := os.ReadFile(filepath.Join(out, "cat", "series.csv"))
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
-	require.Len(t, lines, 403)
+	require.Len(t, lines, 703)
 	require.Equal(t, "timestamp,value,anomaly_score", lines[0])
 	require.Equal(t, "1400000000,10,0", lines[1], "the first row is skipped as boring")
 	// kale reports a peak at the row that confirms it is the top: the row after the spike.
-	require.Equal(t, "1400120000,500,0", lines[len(lines)-2])
+	require.Equal(t, "1400210000,500,0", lines[len(lines)-2])
 	after := lines[len(lines)-1]
-	require.True(t, strings.HasPrefix(after, "1400120300,10,"), after)
-	require.NotEqual(t, "1400120300,10,0", after, "the spike is reported")
+	require.True(t, strings.HasPrefix(after, "1400210300,10,"), after)
+	require.NotEqual(t, "1400210300,10,0", after, "the spike is reported")
 	require.Empty(t, stdout.String())
 }
 

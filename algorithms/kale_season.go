@@ -1,0 +1,416 @@
+package algorithms
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// kaleSeason is Kale's seasonal baseline: daily and weekly profiles in fixed UTC time
+// buckets, so the same profile is learnt at 10 s, 60 s or 5 min data, kept in the state
+// (a week of shape survives although Redis holds a day).
+//
+// Profiles. The day is cut into 96 buckets of 15 minutes (d), the week into 168 hours
+// (w, Monday 00:00 UTC = 0). When a bucket closes, with m its mean of the rows in it (de-
+// levelled: divided by the level factor g, see below) and W[w] the weekly correction of
+// its hour,
+//
+//	D[d] += a·(m − W[w] − D[d]),  a = max(1/days(d), 1/4)
+//
+// and when an hour closes, with h its mean and D̄ the mean of D over the rows of the hour,
+//
+//	W[w] += b·(h − D̄ − W[w]),  b = max(1/weeks(w), 1/2)
+//
+// (backfitting: the daily profile learns the signal without its weekly part and the
+// weekly correction learns what the daily profile misses at that hour of the week). The
+// expectation of a row is E = g·(D[d] + W[w]) (W only when the weekly period is found).
+//
+// Scale. Per daily bucket, S[d] is an EW mean over days (weight a) of the RMS residual of
+// the bucket's rows against their expectation, each day's sample capped at 3·S[d] (one
+// wild day moves it little); on the first day the rows' spread around the bucket mean. A
+// row's z is r/σ with r = x − E and σ = max(S[d], mean S / 4, 1e-6·|E|) · max(1, ρ), ρ an EW
+// mean of |z| over ~6 hours divided by 1.25, so noise that grows slowly raises the scale
+// with it while a burst of minutes does not hide.
+//
+// Period. Per closed bucket three out-of-sample errors are kept as EW means over ~2 days
+// of bucket means: none, |m − L| (L an EW mean of bucket means over ~a day); daily,
+// |m − D[d]|; weekly, |m − D[d] − W[w]| (only while W[w] is known). The period is daily
+// when errD < errN/2, weekly when in addition errW < 0.8·errD, else none. The component
+// scores only when a period is found, the row's bucket has ≥ 3 days, its hour of the week
+// has been seen (a week of data: the first weekend must not look like an anomaly), and
+// its scale is learnt.
+//
+// Score. z0 is Config.SeasonZ. Per row, point = 1 − exp(−(z/z0)²) (z = z0 scores
+// 1 − 1/e ≈ 0.632, the shipped alarm threshold); sustained = 1 − exp(−(z̄/(z0/3))²) with z̄
+// an EW mean of z over 15 minutes (a small shift held for a while). The score is the
+// larger.
+//
+// Level shift. When |z̄| has stayed above z0/3 for an hour, the level factor g is
+// multiplied by the ratio of the rows' mean to their expectation over that hour (or, if
+// the profile is not positive, the mean residual is added as an offset), z̄ restarts at 0:
+// the detector re-baselines instead of alarming for hours; the profiles keep learning the
+// de-levelled data.
+type kaleSeason struct {
+	day   [kaleDayBuckets]float32
+	dayS  [kaleDayBuckets]float32 // scale of the residuals against day; 0 unset
+	weekS [kaleDayBuckets]float32 // scale of the residuals against the weekly expectation
+	dayN  [kaleDayBuckets]uint8   // days seen (saturating)
+	week  [kaleWeekBuckets]float32
+	weekN [kaleWeekBuckets]uint8
+
+	g, off float64 // level factor and offset: E = g·(D+W) + off
+
+	bIdx            int64 // current 15-min bucket number (unix/900), 0 none
+	bSum, bSq, bRes float64
+	bResW           float64
+	bResWN          int32
+	// cached at each bucket close: mean scales and the daily profile's range
+	meanS, meanW, dLo, dHi float64
+	bN                     int32
+	bResN                  int32
+	hIdx                   int64 // current hour number
+	hSum                   float64
+	hN                     int32
+	lvl                    float64
+	errN, errD, errW       [2]float64 // EW sum and weight of the predictors' errors
+	errDW                  [2]float64 // errD on the buckets errW is known on
+	nb                     int32      // closed buckets
+
+	firstTS, lastTS float64
+	dt              float64 // EW mean interval (s)
+	zbar, rho, zmax float64
+	shiftSince      float64 // ts since |zbar| is above the shift level; 0 none
+	shiftX, shiftE  float64 // sums of rows and expectations since then
+	shiftN          int32
+	period          uint8 // 0 none, 1 daily, 2 weekly
+}
+
+const (
+	kaleDayBuckets  = 96
+	kaleWeekBuckets = 168
+	kaleBucketSec   = 900
+	// kaleRangeFloor is the smallest scale, as a share of the daily profile's range.
+	kaleRangeFloor = 0.02
+	// kaleSustained is the share of SeasonZ at which the 15-minute mean z scores 0.632.
+	kaleSustained = 0.5
+	// kaleSustainTau (s) is the time constant of the sustained mean z, and kaleSustainClip
+	// clips each z to ± kaleSustainClip·kaleSustained·SeasonZ before it is averaged (one
+	// spike alone cannot make a sustained shift).
+	kaleSustainTau  = 1800
+	kaleSustainClip = 1.5
+	// kaleDailyRatio: the daily period is found when the daily profile's error is below
+	// this share of the error of the plain level.
+	kaleDailyRatio = 0.15
+	// kaleZMaxTau (s) is the time constant over which the largest recent |z| is forgotten;
+	// a point must beat kaleZMaxFactor times it to score fully.
+	kaleZMaxTau    = 3 * 86400
+	kaleZMaxFactor = 1.2
+)
+
+// The periods of kaleSeason.period.
+const (
+	kalePeriodNone = iota
+	kalePeriodDaily
+	kalePeriodWeekly
+)
+
+func kaleBuckets(ts float64) (bucket, hour int64, d, w int) {
+	s := int64(math.Floor(ts))
+	bucket, hour = floorDiv(s, kaleBucketSec), floorDiv(s, 3600)
+	d = int(bucket % kaleDayBuckets)
+	if d < 0 {
+		d += kaleDayBuckets
+	}
+	w = int((hour + 3*24) % kaleWeekBuckets) // 1970-01-01 was a Thursday
+	if w < 0 {
+		w += kaleWeekBuckets
+	}
+	return bucket, hour, d, w
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// expect returns the expectation for buckets d, w without the level (D + W).
+func (s *kaleSeason) profile(d, w int) float64 {
+	if s.period == kalePeriodWeekly && s.weekN[w] > 0 {
+		return s.weekly(d, w)
+	}
+	return float64(s.day[d])
+}
+
+// weekly is the weekly expectation: the hour-of-week mean plus the daily profile's shape
+// within the hour.
+func (s *kaleSeason) weekly(d, w int) float64 {
+	h0 := d / 4 * 4
+	sum, n := 0.0, 0
+	for i := h0; i < h0+4; i++ {
+		if s.dayN[i] > 0 {
+			sum += float64(s.day[i])
+			n++
+		}
+	}
+	e := float64(s.week[w])
+	if n > 0 && s.dayN[d] > 0 {
+		e += float64(s.day[d]) - sum/float64(n)
+	}
+	return e
+}
+
+func (s *kaleSeason) expect(d, w int) float64 { return s.g*s.profile(d, w) + s.off }
+
+// known reports whether the row's phase has an expectation and a scale to compare with
+// (the score then weighs the context part); armed whether it may also alarm.
+func (s *kaleSeason) known(d int) bool {
+	return s.period != kalePeriodNone && s.dayN[d] >= 2 && s.dayS[d] > 0
+}
+
+func (s *kaleSeason) armed(d, w int) bool { return s.dayN[d] >= 3 && s.weekN[w] > 0 }
+
+// kaleSeasonOut is a seasonal verdict: score, expectation and band, and the phase.
+type kaleSeasonOut struct {
+	score, expected, lo, hi float64
+	component               string // "seasonal" (point) or "level" (sustained)
+	phase                   uint8  // the period; 0 when not scored
+	known, armed            bool   // score is valid; it may alarm (see kaleSeason.known)
+}
+
+// update scores (ts, x) and learns it; z0 is the alarm z.
+func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
+	if s.g == 0 {
+		s.g = 1
+	}
+	if s.firstTS == 0 && s.lastTS == 0 {
+		s.firstTS = ts
+	} else if gap := ts - s.lastTS; gap > 0 {
+		if s.dt == 0 {
+			s.dt = gap
+		} else {
+			s.dt += 0.01 * (min(gap, 10*s.dt) - s.dt)
+		}
+	}
+	gap := ts - s.lastTS
+	s.lastTS = ts
+	bucket, hour, d, w := kaleBuckets(ts)
+	if bucket != s.bIdx {
+		s.closeBucket()
+		s.bIdx = bucket
+	}
+	if hour != s.hIdx {
+		s.closeHour()
+		s.hIdx = hour
+	}
+	x0 := (x - s.off) / s.g // de-levelled
+	s.bSum += x0
+	s.bSq += x0 * x0
+	s.bN++
+	s.hSum += x0
+	s.hN++
+	if s.dayN[d] > 0 {
+		r := x0 - float64(s.day[d])
+		s.bRes += r * r
+		s.bResN++
+		if s.weekN[w] > 0 {
+			r = x0 - s.weekly(d, w)
+			s.bResW += r * r
+			s.bResWN++
+		}
+	}
+	out.expected = x
+	if !s.known(d) {
+		s.shiftSince = 0
+		return out
+	}
+	out.known, out.armed = true, s.armed(d, w)
+	e := s.expect(d, w)
+	sd, mean := float64(s.dayS[d]), s.meanS
+	if s.period == kalePeriodWeekly && s.weekN[w] > 0 && s.weekS[d] > 0 {
+		sd, mean = float64(s.weekS[d]), s.meanW
+	}
+	sig := max(sd, mean/4, kaleRangeFloor*(s.dHi-s.dLo)) * s.g
+	sig = max(sig, 1e-6*math.Abs(e), 1e-12) * max(1, s.rho/1.25)
+	z := (x - e) / sig
+	a := 1 - math.Exp(-max(gap, 0)/kaleSustainTau)
+	zc := kaleSustainClip * kaleSustained * z0
+	s.zbar += a * (max(min(z, zc), -zc) - s.zbar)
+	s.rho += (1 - math.Exp(-max(gap, 0)/(6*3600))) * (min(math.Abs(z), 4*z0) - s.rho)
+	// The point score is relative to the largest |z| of the recent past (decaying with
+	// time constant kaleZMaxTau): a spike no larger than recent ones is not news.
+	s.zmax *= math.Exp(-max(gap, 0) / kaleZMaxTau)
+	zref := max(z0, kaleZMaxFactor*s.zmax)
+	if out.armed {
+		s.zmax = max(s.zmax, min(math.Abs(z), 1e6))
+	}
+	point := 1 - math.Exp(-(z/zref)*(z/zref))
+	zs := s.zbar / (z0 * kaleSustained)
+	sustained := 1 - math.Exp(-zs*zs)
+	out.score, out.component = point, "seasonal"
+	if sustained > point {
+		out.score, out.component = sustained, "level"
+	}
+	out.expected, out.lo, out.hi = e, e-z0*sig, e+z0*sig
+	out.phase = s.period
+	// Level shift: |zbar| above the sustained level for an hour re-baselines.
+	if out.armed && math.Abs(s.zbar) > z0*kaleSustained {
+		if s.shiftSince == 0 {
+			s.shiftSince, s.shiftX, s.shiftE, s.shiftN = ts, 0, 0, 0
+		}
+		s.shiftX += x
+		s.shiftE += e
+		s.shiftN++
+		if ts-s.shiftSince >= 3600 && s.shiftN >= 4 {
+			s.rebase()
+		}
+	} else {
+		s.shiftSince = 0
+	}
+	return out
+}
+
+// rebase moves the level to the rows of the confirmed shift (see the type's doc).
+func (s *kaleSeason) rebase() {
+	mx, me := s.shiftX/float64(s.shiftN), s.shiftE/float64(s.shiftN)
+	if me > 0 && mx > 0 && s.g > 0 {
+		s.g *= mx / me
+	} else {
+		s.off += mx - me
+	}
+	s.zbar, s.shiftSince = 0, 0
+	s.rho = 0
+}
+
+func (s *kaleSeason) closeBucket() {
+	if s.bN == 0 {
+		return
+	}
+	d := int(s.bIdx % kaleDayBuckets)
+	w := int((floorDiv(s.bIdx, 4) + 3*24) % kaleWeekBuckets)
+	if d < 0 {
+		d += kaleDayBuckets
+	}
+	if w < 0 {
+		w += kaleWeekBuckets
+	}
+	n := float64(s.bN)
+	m := s.bSum / n
+	// Out-of-sample errors of the three predictors (before learning this bucket).
+	const eb = 1.0 / 384
+	ew := func(e *[2]float64, sample float64) {
+		// e[0]/e[1] is the EW mean (bias-corrected: e[1] is the EW weight), samples capped
+		// at 4 times the mean so far.
+		if e[1] > 0 {
+			sample = min(sample, 4*e[0]/e[1])
+		}
+		e[0] = (1-eb)*e[0] + sample
+		e[1] = (1-eb)*e[1] + 1
+	}
+	if s.nb > 0 {
+		ew(&s.errN, math.Abs(m-s.lvl))
+		if s.dayN[d] > 0 {
+			ew(&s.errD, math.Abs(m-float64(s.day[d])))
+			if s.weekN[w] > 0 { // compared on the same buckets
+				ew(&s.errDW, math.Abs(m-float64(s.day[d])))
+				ew(&s.errW, math.Abs(m-s.weekly(d, w)))
+			}
+		}
+	}
+	if s.nb == 0 {
+		s.lvl = m
+	} else {
+		s.lvl += (1.0 / 96) * (m - s.lvl)
+	}
+	s.nb++
+	// Scale sample: RMS residual against the expectation, or the spread on the first day.
+	var sample float64
+	if s.bResN > 0 {
+		sample = math.Sqrt(s.bRes / float64(s.bResN))
+	} else {
+		sample = math.Sqrt(max(0, s.bSq/n-m*m))
+	}
+	a := max(1/float64(s.dayN[d]+1), 0.25)
+	learnScale := func(sc *float32, sample float64) {
+		if *sc > 0 {
+			sample = min(sample, 3*float64(*sc))
+			*sc += float32(a * (sample - float64(*sc)))
+		} else {
+			*sc = float32(sample)
+		}
+	}
+	learnScale(&s.dayS[d], sample)
+	if s.bResWN > 0 {
+		learnScale(&s.weekS[d], math.Sqrt(s.bResW/float64(s.bResWN)))
+	}
+	if s.dayN[d] == 0 {
+		s.day[d] = float32(m)
+	} else {
+		s.day[d] += float32(max(a, 1.0/7) * (m - float64(s.day[d])))
+	}
+	s.dayN[d] = uint8(min(int(s.dayN[d])+1, 255))
+	s.bSum, s.bSq, s.bRes, s.bN, s.bResN, s.bResW, s.bResWN = 0, 0, 0, 0, 0, 0, 0
+	s.meanS, s.meanW, s.dLo, s.dHi = 0, 0, math.Inf(1), math.Inf(-1)
+	for i := range s.dayS {
+		s.meanS += float64(s.dayS[i]) / kaleDayBuckets
+		s.meanW += float64(s.weekS[i]) / kaleDayBuckets
+		if s.dayN[i] > 0 {
+			s.dLo, s.dHi = min(s.dLo, float64(s.day[i])), max(s.dHi, float64(s.day[i]))
+		}
+	}
+	if s.dLo > s.dHi {
+		s.dLo, s.dHi = 0, 0
+	}
+	// Period, with hysteresis: found when errD < errN/2, lost when errD > 0.8·errN.
+	switch {
+	case s.nb <= 2*kaleDayBuckets:
+	case s.errN[1] == 0 || s.errD[1] == 0:
+	case s.period == kalePeriodNone && s.err(&s.errD) < kaleDailyRatio*s.err(&s.errN),
+		s.period != kalePeriodNone && s.err(&s.errD) < 0.8*s.err(&s.errN):
+		s.period = kalePeriodDaily
+		if s.errW[1] >= 48 && s.err(&s.errW) < 0.8*s.err(&s.errDW) {
+			s.period = kalePeriodWeekly
+		}
+	default:
+		s.period = kalePeriodNone
+	}
+}
+
+func (s *kaleSeason) err(e *[2]float64) float64 {
+	if e[1] == 0 {
+		return 0
+	}
+	return e[0] / e[1]
+}
+
+func (s *kaleSeason) closeHour() {
+	if s.hN == 0 {
+		return
+	}
+	w := int((s.hIdx + 3*24) % kaleWeekBuckets)
+	if w < 0 {
+		w += kaleWeekBuckets
+	}
+	r := s.hSum / float64(s.hN)
+	if s.weekN[w] == 0 {
+		s.week[w] = float32(r)
+	} else {
+		b := max(1/float64(s.weekN[w]+1), 0.5)
+		s.week[w] += float32(b * (r - float64(s.week[w])))
+	}
+	s.weekN[w] = uint8(min(int(s.weekN[w])+1, 255))
+	s.hSum, s.hN = 0, 0
+}
+
+// kalePhaseName describes the phase of ts: "Mondays 03:00" with a weekly period, "daily
+// 03:00" with a daily one (the start of the 15-minute bucket, UTC).
+func kalePhaseName(ts float64, period uint8) string {
+	t := time.Unix(int64(math.Floor(ts)), 0).UTC()
+	hm := fmt.Sprintf("%02d:%02d", t.Hour(), t.Minute()/15*15)
+	if period == kalePeriodWeekly {
+		return t.Weekday().String() + "s " + hm
+	}
+	return "daily " + hm
+}
