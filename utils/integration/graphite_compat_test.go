@@ -125,6 +125,7 @@ func graphiteCases(t0 int64) []compatCase {
 		"divideSeries(web.*.cpu,db.host1.cpu)", "group(web.host1.cpu,db.host1.cpu)",
 		"seriesByTag('name=disk.used')", "seriesByTag('name=~disk','dc=east')", "seriesByTag('name=disk.used','host!=a')",
 		"sumSeries(seriesByTag('name=disk.used'))", "scale(seriesByTag('dc=~we'),2)",
+		"seriesByTag('name=web.host1.cpu')", "seriesByTag('name=~app','name!=app.z.latency')",
 	} {
 		render(target, full)
 	}
