@@ -12,12 +12,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/kale-project/kale/algorithms"
+	"github.com/kale-project/kale/utils/metric"
+	"github.com/kale-project/kale/utils/redisstore"
 )
 
 // benchSeries is the corpus size of BenchmarkSearch (KALE_BENCH_SERIES overrides it).
@@ -89,6 +92,16 @@ func benchCorpus(n int) (map[string][]float64, []string) {
 	return corpus, names
 }
 
+// cpuTime is the CPU time (user + system) of the process so far: a search's cost on a shared
+// machine, where wall times depend on the other load.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // rssMB reads the resident set size and its peak from /proc (Linux), in MiB.
 func rssMB() (rss, peak float64) {
 	b, err := os.ReadFile("/proc/self/status")
@@ -123,6 +136,7 @@ func BenchmarkSearch(b *testing.B) {
 	e.cfg.IndexPath = filepath.Join(b.TempDir(), "index")
 	corpus, names := benchCorpus(n)
 	e.put(corpus)
+	heap0 := heapInUse()
 	s := e.service()
 	ctx := context.Background()
 	start := time.Now()
@@ -130,6 +144,9 @@ func BenchmarkSearch(b *testing.B) {
 	require.NoError(b, err)
 	indexSecs := time.Since(start).Seconds()
 	require.Equal(b, n, st.Indexed)
+	// What the service keeps on the Go heap per series: the compact series, the name→marker
+	// map and bleve's in-memory state (its segments are files, mapped outside the heap).
+	serviceBytes := float64(heapInUse()-heap0) / float64(n)
 
 	rng := rand.New(rand.NewPCG(9, 9))
 	var queries []Query
@@ -144,7 +161,12 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 
-	// Brute force: the plain DTW of every series on every core, for a few queries.
+	// Brute force: the plain DTW of every series on every core, for a few queries (the
+	// z-normalised windows are prepared outside the timing, as an index would hold them).
+	zs := make(map[string][]float64, len(corpus))
+	for name, x := range corpus {
+		zs[name] = resampleZ(x, 256)
+	}
 	brute := func(q Query) time.Duration {
 		raw := q.Values
 		if q.Metric != "" {
@@ -153,7 +175,6 @@ func BenchmarkSearch(b *testing.B) {
 		t0 := time.Now()
 		qz := resampleZ(raw, 256)
 		r := algorithms.SakoeChibaCells(DefaultWindow, 256)
-		sn := s.snap.Load()
 		workers := runtime.GOMAXPROCS(0)
 		best := make([]float64, workers)
 		var wg sync.WaitGroup
@@ -162,8 +183,8 @@ func BenchmarkSearch(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				best[w] = math.Inf(1)
-				for i := w; i < len(sn.list); i += workers {
-					best[w] = min(best[w], algorithms.DTW(qz, sn.list[i].z, r))
+				for i := w; i < len(names); i += workers {
+					best[w] = min(best[w], algorithms.DTW(qz, zs[names[i]], r))
 				}
 			}()
 		}
@@ -184,6 +205,7 @@ func BenchmarkSearch(b *testing.B) {
 	// The latency sample: every query once, in order.
 	lat := make([]float64, 0, len(queries))
 	var scanned int
+	cpu0 := cpuTime()
 	for _, q := range queries {
 		t0 := time.Now()
 		res, err := s.Search(ctx, q)
@@ -191,6 +213,7 @@ func BenchmarkSearch(b *testing.B) {
 		require.NoError(b, err)
 		scanned += res.Scanned
 	}
+	cpuMS := (cpuTime() - cpu0).Seconds() * 1000 / float64(len(queries))
 	slices.Sort(lat)
 	p50 := lat[len(lat)/2]
 	p99 := lat[min(len(lat)-1, len(lat)*99/100)]
@@ -207,12 +230,14 @@ func BenchmarkSearch(b *testing.B) {
 		rss, peak := rssMB()
 		b.ReportMetric(p50, "p50-ms")
 		b.ReportMetric(p99, "p99-ms")
+		b.ReportMetric(cpuMS, "cpu-ms/search")
 		b.ReportMetric(bruteMS, "brute-ms")
 		b.ReportMetric(bruteMS/p50, "speedup-p50")
 		b.ReportMetric(float64(scanned)/float64(len(queries)), "scanned/search")
 		b.ReportMetric(float64(n)/indexSecs, "indexed-series/s")
 		b.ReportMetric(sizeMB, "index-MB")
 		b.ReportMetric(rss, "rss-MB")
+		b.ReportMetric(serviceBytes, "service-heap-B/series")
 		b.ReportMetric(peak, "peak-rss-MB")
 	})
 
@@ -235,15 +260,64 @@ func BenchmarkSearch(b *testing.B) {
 	})
 }
 
+// heapInUse is the Go heap in use after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// BenchmarkSeriesMemory measures the resident bytes of one series as a snapshot keeps it
+// (the compact form of series.go plus its snapshot slot), for windows of 256 points indexed
+// at the default length 256: the heap in use after preparing KALE_BENCH_SERIES series (at
+// most 100,000), less the heap before, per series.
+func BenchmarkSeriesMemory(b *testing.B) {
+	n := min(benchSeries(b), 100_000)
+	s := &Service{cfg: DefaultConfig(), length: DefaultIndexLength}
+	rng := rand.New(rand.NewPCG(11, 12))
+	enc := redisstore.NewEncoder()
+	raws := make([][]byte, n)
+	names := make([]string, n)
+	for i := range raws {
+		for j, v := range randomWalk(rng, 256) {
+			raws[i] = enc.AppendPair(raws[i], metric.Int(baseTS+int64(j)), metric.Float(v))
+		}
+		names[i] = fmt.Sprintf("bench.host%03d.metric%06d", i%1000, i)
+	}
+	var perSeries float64
+	for b.Loop() {
+		before := heapInUse()
+		list := make([]*series, 0, n)
+		fresh := make(map[*series][]float32, n)
+		var buf []redisstore.Pair
+		for i, raw := range raws {
+			var p prepared
+			p, buf = s.prepare(strings.Clone(names[i]), raw, buf)
+			list = append(list, p.series)
+			fresh[p.series] = p.bounds
+		}
+		sn := newSnapshot(s.length, list, nil, fresh)
+		perSeries = float64(heapInUse()-before) / float64(n)
+		runtime.KeepAlive(sn)
+	}
+	b.ReportMetric(perSeries, "B/series")
+}
+
 // BenchmarkLBPAA measures the first-pass bound over one series.
 func BenchmarkLBPAA(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	q := resampleZ(randomWalk(rng, 256), 256)
 	c := segmentMeans(nil, resampleZ(randomWalk(rng, 256), 256))
 	u, l := algorithms.Envelope(q, 26, nil, nil)
-	pb := newPAABound(q, u, l)
+	pb := newPAABound(q, u, l, paaSlack(256))
+	c32 := make([]float32, len(c))
+	for i, v := range c {
+		c32[i] = float32(v)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = pb.lb(c, math.Inf(1))
+		_ = lbPAA(pb, c32, math.Inf(1))
 	}
 }

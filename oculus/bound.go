@@ -42,15 +42,16 @@ type paaBound struct {
 }
 
 // newPAABound prepares the bound for a query q (the stored length) and, for DTW, its envelope
-// (u, l); u == nil means Euclidean.
-func newPAABound(q, u, l []float64) *paaBound {
+// (u, l); u == nil means Euclidean. Each interval is widened by mu, the most a stored
+// segment mean may be off by rounding (paaSlack), so the bound holds for the rounded means.
+func newPAABound(q, u, l []float64, mu float64) *paaBound {
 	n := segmentsOf(len(q))
 	b := &paaBound{w: make([]float64, n), lo: make([]float64, n), hi: make([]float64, n), mean: segmentMeans(nil, q)}
 	for s := range n {
 		from, to := s*segWidth, min((s+1)*segWidth, len(q))
 		b.w[s] = float64(to - from)
 		if u == nil {
-			b.lo[s], b.hi[s] = b.mean[s], b.mean[s]
+			b.lo[s], b.hi[s] = b.mean[s]-mu, b.mean[s]+mu
 			continue
 		}
 		hi, lo := u[from], l[from]
@@ -58,32 +59,47 @@ func newPAABound(q, u, l []float64) *paaBound {
 			hi = max(hi, u[i])
 			lo = min(lo, l[i])
 		}
-		b.lo[s], b.hi[s] = lo, hi
+		b.lo[s], b.hi[s] = lo-mu, hi+mu
 	}
 	return b
 }
 
-// lb returns the EQ-side LB_PAA of a candidate's segment means, abandoning once it exceeds
-// bsf.
-func (b *paaBound) lb(means []float64, bsf float64) float64 {
-	return intervalBound(b.w, means, b.lo, b.hi, bsf)
-}
-
-// lbEC returns the EC-side LB_PAA for a candidate's segment envelope (lows, then highs).
-func (b *paaBound) lbEC(env []float64, bsf float64) float64 {
-	n := len(b.mean)
-	return intervalBound(b.w, b.mean, env[:n], env[n:2*n], bsf)
-}
-
-// intervalBound is Σ_s w_s·dist(x_s, [lo_s, hi_s])², abandoning once it exceeds bsf
-// (checked every 8 segments; the loop is branch-free otherwise).
-func intervalBound(w, x, lo, hi []float64, bsf float64) float64 {
+// lbPAA returns the EQ-side LB_PAA of a candidate's segment means,
+// Σ_s w_s·dist(mean_s, [lo_s, hi_s])², abandoning once it exceeds bsf (checked every 8
+// segments; the loop is branch-free otherwise).
+func lbPAA(b *paaBound, means []float32, bsf float64) float64 {
+	w, lo, hi := b.w[:len(means)], b.lo[:len(means)], b.hi[:len(means)]
 	sum := 0.0
-	lo, hi, w = lo[:len(x)], hi[:len(x)], w[:len(x)]
-	for s := 0; s < len(x); s += 8 {
-		for t := s; t < min(s+8, len(x)); t++ {
-			m := x[t]
+	for s := 0; s < len(means); s += 8 {
+		for t := s; t < min(s+8, len(means)); t++ {
+			m := float64(means[t])
 			above, below := m-hi[t], lo[t]-m
+			if above < 0 {
+				above = 0
+			}
+			if below < 0 {
+				below = 0
+			}
+			d := above + below // at most one is positive, since lo <= hi
+			sum += w[t] * float64(d*d)
+		}
+		if sum > bsf {
+			return sum
+		}
+	}
+	return sum
+}
+
+// lbPAAEC returns the EC-side LB_PAA for a candidate's segment envelope (lows, then highs).
+func lbPAAEC(b *paaBound, env []float32, bsf float64) float64 {
+	x := b.mean
+	n := len(x)
+	w, lo, hi := b.w[:n], env[:n], env[n:2*n]
+	sum := 0.0
+	for s := 0; s < n; s += 8 {
+		for t := s; t < min(s+8, n); t++ {
+			m := x[t]
+			above, below := m-float64(hi[t]), float64(lo[t])-m
 			if above < 0 {
 				above = 0
 			}
@@ -102,17 +118,17 @@ func intervalBound(w, x, lo, hi []float64, bsf float64) float64 {
 
 // lbSegEC returns LB_SegEC of the query q against a candidate's segment envelope, writing
 // each point's term into cb (zeros after an early abandon).
-func lbSegEC(q, env []float64, bsf float64, cb []float64) float64 {
+func lbSegEC(q []float64, env []float32, bsf float64, cb []float64) float64 {
 	n := len(env) / 2
 	lo, hi := env[:n], env[n:]
 	sum := 0.0
 	for i, v := range q {
 		s := i / segWidth
 		var d float64
-		if v > hi[s] {
-			d = v - hi[s]
-		} else if v < lo[s] {
-			d = v - lo[s]
+		if h := float64(hi[s]); v > h {
+			d = v - h
+		} else if l := float64(lo[s]); v < l {
+			d = v - l
 		}
 		d2 := float64(d * d)
 		sum += d2

@@ -38,22 +38,30 @@ func boundPairs(rng *rand.Rand, n int, yield func(q, c []float64)) {
 	}
 }
 
+// TestLowerBoundsBelowDistances checks every bound of phase 2 against the kernels, on the
+// stored form of the candidate (z32, its rounded segment means and envelope), as the search
+// runs them.
 func TestLowerBoundsBelowDistances(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	inf := math.Inf(1)
-	boundPairs(rng, 3000, func(q, c []float64) {
-		ed := algorithms.SquaredEuclidean(q, c)
-		pbED := newPAABound(q, nil, nil)
-		require.LessOrEqual(t, pbED.lb(segmentMeans(nil, c), inf), slack(ed), "LB_PAA <= ED²")
-
+	boundPairs(rng, 3000, func(q, c64 []float64) {
+		n, nseg := len(q), segmentsOf(len(q))
 		r := rng.IntN(len(q) + 1)
+		rStored := r + rng.IntN(4)
+		z32, bounds := compactSeries(c64, rStored)
+		c := widen(nil, z32)
+		means, env := bounds[:nseg], bounds[nseg:3*nseg]
+		mu := paaSlack(n)
+
+		ed := algorithms.SquaredEuclidean(q, c)
+		pbED := newPAABound(q, nil, nil, mu)
+		require.LessOrEqual(t, lbPAA(pbED, means, inf), slack(ed), "LB_PAA <= ED²")
+
 		dtw := algorithms.DTW(q, c, r)
 		u, l := algorithms.Envelope(q, r, nil, nil)
-		pb := newPAABound(q, u, l)
-		require.LessOrEqual(t, pb.lb(segmentMeans(nil, c), inf), slack(dtw), "LB_PAA (EQ) <= DTW, r=%d", r)
-		rStored := r + rng.IntN(4)
-		env := segmentEnvelope(c, rStored)
-		require.LessOrEqual(t, pb.lbEC(env, inf), slack(dtw), "LB_PAA (EC) <= DTW, r=%d", r)
+		pb := newPAABound(q, u, l, mu)
+		require.LessOrEqual(t, lbPAA(pb, means, inf), slack(dtw), "LB_PAA (EQ) <= DTW, r=%d", r)
+		require.LessOrEqual(t, lbPAAEC(pb, env, inf), slack(dtw), "LB_PAA (EC) <= DTW, r=%d", r)
 		cb2 := make([]float64, len(q))
 		require.LessOrEqual(t, lbSegEC(q, env, inf, cb2), slack(dtw), "LB_SegEC <= DTW, r=%d", r)
 
@@ -70,7 +78,29 @@ func TestLowerBoundsBelowDistances(t *testing.T) {
 		}
 		got := algorithms.DTWEA(q, c, r, slack(dtw), algorithms.CumulativeBound(w.cb1))
 		require.Equal(t, dtw, got, "DTWEA with the LB_Improved cumulative bound, r=%d", r)
+
+		// The float32 copy is within half the tolerance of the exact values (exactness.go).
+		tol := zTolerance(n) / 2
+		require.LessOrEqual(t, math.Abs(math.Sqrt(dtw)-math.Sqrt(algorithms.DTW(q, c64, r))), tol, "DTW on z32 vs z64, n=%d", n)
+		require.LessOrEqual(t, math.Abs(math.Sqrt(ed)-math.Sqrt(algorithms.SquaredEuclidean(q, c64))), tol, "ED on z32 vs z64, n=%d", n)
 	})
+}
+
+// TestFingerprintPacking round-trips fingerprints of every length through the 2-bit packing.
+func TestFingerprintPacking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 1; n < 40; n++ {
+		fp := make([]byte, n)
+		for i := range fp {
+			fp[i] = fpSdec + byte(rng.IntN(4))
+		}
+		packed := packFingerprint(fp)
+		require.LessOrEqual(t, len(packed), n/4+2, "n=%d", n)
+		require.Equal(t, fp, unpackFingerprint(nil, packed), "n=%d", n)
+	}
+	require.Nil(t, packFingerprint(nil))
+	require.Empty(t, unpackFingerprint(nil, nil))
+	require.Empty(t, unpackFingerprint(nil, []byte{0xff}))
 }
 
 func TestPhraseMatcher(t *testing.T) {

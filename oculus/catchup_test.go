@@ -74,7 +74,7 @@ func TestNewMetricsSearchableWithinSeconds(t *testing.T) {
 			e.put(map[string][]float64{"grow.a": full}) // appended from the same start: 50 timestamps now
 			require.Eventually(t, func() bool {
 				g := s.snap.Load().get("grow.a")
-				return g != nil && len(g.raw) == 50
+				return g != nil && g.n == 50
 			}, 3*time.Second, 5*time.Millisecond)
 		}},
 		{"a metric too short at first", func() {
@@ -148,7 +148,7 @@ func TestCatchUpTouchesOnlyNewMetrics(t *testing.T) {
 // The decisions of a quick pass for one metric, given what it probed.
 func TestFetchNow(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	sn := newSnapshot(8, []*series{{name: "known", marker: "10:aa", z: make([]float64, 8), paa: make([]float64, 1), env: make([]float64, 2)}})
+	sn := newSnapshot(8, []*series{{name: "known", marker: "10:aa", n: 8, z: make([]float32, 8)}}, nil, nil)
 	for _, tc := range []struct {
 		name      string
 		metric    string

@@ -24,21 +24,25 @@ func (e *engine) newWorker() *worker {
 	return &worker{cb1: make([]float64, len(e.q)), cb2: make([]float64, len(e.q))}
 }
 
-// candidate returns series i as compared, or nil when it has another length than the query
-// at native length (counted as skipped).
-func (e *engine) candidate(w *worker, i int32) []float64 {
+// storedCandidate returns series i's stored z32 widened to float64 (in w.c), or nil when the
+// query compares at native length and the series has another length (counted as skipped).
+func (e *engine) storedCandidate(w *worker, i int32) []float64 {
 	ser := e.sn.list[i]
-	if e.stored {
-		if e.p.length == 0 && len(ser.raw) != e.sn.length {
-			return nil
-		}
-		return ser.z
+	if e.p.length == 0 && int(ser.n) != e.sn.length {
+		return nil
 	}
-	if e.p.length == 0 && len(ser.raw) != len(e.q) {
+	w.c = widen(w.c, ser.z)
+	return w.c
+}
+
+// rawCandidate returns a window read from Redis as compared (in w.c), or nil when it has
+// another length than the query at native length.
+func (e *engine) rawCandidate(w *worker, vals []float64) []float64 {
+	if e.p.length == 0 && len(vals) != len(e.q) {
 		return nil
 	}
 	w.c = growTo(w.c, len(e.q))
-	return represent(w.c, ser.raw, e.p.length, e.p.normalize)
+	return represent(w.c, vals, e.p.length, e.p.normalize)
 }
 
 func growTo(b []float64, n int) []float64 {
@@ -64,11 +68,8 @@ func (e *engine) score(ctx context.Context, w *worker, i int32, c []float64) err
 		if lb > thr {
 			return nil
 		}
-		if e.useEnv {
-			nseg := e.sn.nseg
-			if lbSegEC(e.q, e.sn.env[2*int(i)*nseg:2*(int(i)+1)*nseg], thr, w.cb2) > thr {
-				return nil
-			}
+		if e.useEnv && lbSegEC(e.q, e.sn.env(int(i)), thr, w.cb2) > thr {
+			return nil
 		}
 		if e.lbImprovedRest(w, c, lb, thr) > thr {
 			return nil
@@ -100,40 +101,79 @@ func (e *engine) exact(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	seen := newBitset(len(e.sn.list))
-	w := e.newWorker()
-	n1, scored := 0, 0
+	var seeds []int32
 	for _, i := range cands {
-		if seen.has(int(i)) {
-			continue
+		if len(seeds) >= seedFactor*e.p.need {
+			break
 		}
-		n1++
-		if scored >= seedFactor*e.p.need {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return Result{}, err
-		}
-		c := e.candidate(w, i)
-		if c == nil {
-			continue
-		}
-		seen.set(int(i))
-		scored++
-		if err := e.score(ctx, w, i, c); err != nil {
-			return Result{}, err
+		if !seen.has(int(i)) && (!e.p.nativeLength() || int(e.sn.list[i].n) == len(e.q)) {
+			seen.set(int(i))
+			seeds = append(seeds, i)
 		}
 	}
-	e.scanned.Add(w.scanned)
+	if err := e.scoreSeeds(ctx, seeds); err != nil {
+		return Result{}, err
+	}
 	// Phase 2: every other eligible series.
 	if e.stored {
-		err = e.orderedScan(ctx, seen, int64(scored))
+		err = e.orderedScan(ctx, seen, int64(len(seeds)))
 	} else {
 		err = e.linearScan(ctx, seen)
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	return e.result(n1, e.top.sorted(), true), nil
+	ranked := e.top.sorted()
+	if e.stored {
+		if ranked, err = e.exactTop(ctx, e.top.within()); err != nil {
+			return Result{}, err
+		}
+	}
+	return e.result(len(cands), ranked, true), nil
+}
+
+// scoreSeeds scores the phase-1 seeds: on their stored copies, or on their windows read from
+// Redis when the comparison has no stored representation.
+func (e *engine) scoreSeeds(ctx context.Context, seeds []int32) error {
+	w := e.newWorker()
+	defer func() { e.scanned.Add(w.scanned) }()
+	if e.stored {
+		for _, i := range seeds {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if c := e.storedCandidate(w, i); c != nil {
+				if err := e.score(ctx, w, i, c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	wins, err := e.s.loadWindows(ctx, e.names(seeds))
+	if err != nil {
+		return err
+	}
+	for j, i := range seeds {
+		if wins[j].missing {
+			continue
+		}
+		if c := e.rawCandidate(w, wins[j].vals); c != nil {
+			if err := e.score(ctx, w, i, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// names returns the names of snapshot positions.
+func (e *engine) names(pos []int32) []string {
+	out := make([]string, len(pos))
+	for j, i := range pos {
+		out[j] = e.sn.list[i].name
+	}
+	return out
 }
 
 // workers is the number of goroutines of a scan over [lo, hi).
@@ -177,38 +217,82 @@ func (e *engine) parallel(ctx context.Context, fn func(w *worker, from, to int) 
 	return errors.Join(errs...)
 }
 
-// linearScan scores every eligible series in name order (resampled or native comparisons
-// that have no stored representation).
+// linearScan scores every eligible series not seen yet, in name order, on its window read
+// from Redis (fetchChunk per round trip) for comparisons that have no stored representation
+// (another length, normalize:"none", a native length other than the index's).
 func (e *engine) linearScan(ctx context.Context, seen bitset) error {
-	return e.parallel(ctx, func(w *worker, from, to int) error {
-		var total, skipped int64
-		for i := from; i < to; i++ {
-			ser := e.sn.list[i]
-			if !e.p.eligible(ser.name) {
-				continue
-			}
-			total++
-			if total%cancelCheckEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			c := e.candidate(w, int32(i))
-			if c == nil {
-				skipped++
-				continue
-			}
-			if seen.has(i) {
-				continue
-			}
-			if err := e.score(ctx, w, int32(i), c); err != nil {
+	var todo []int32
+	var total, skipped int64
+	for i := e.lo; i < e.hi; i++ {
+		if (i-e.lo)%4096 == 0 {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		e.total.Add(total)
-		e.skipped.Add(skipped)
-		return nil
-	})
+		ser := e.sn.list[i]
+		if !e.p.eligible(ser.name) {
+			continue
+		}
+		total++
+		switch {
+		case e.p.nativeLength() && int(ser.n) != len(e.q):
+			skipped++
+		case !seen.has(i):
+			todo = append(todo, int32(i))
+		}
+	}
+	e.total.Add(total)
+	e.skipped.Add(skipped)
+	nw := 1
+	if len(todo) >= parallelMinSeries {
+		nw = runtime.GOMAXPROCS(0)
+	}
+	workers := make([]*worker, nw)
+	for k := range workers {
+		workers[k] = e.newWorker()
+	}
+	defer func() {
+		for _, w := range workers {
+			e.scanned.Add(w.scanned)
+		}
+	}()
+	for lo := 0; lo < len(todo); lo += fetchChunk {
+		chunk := todo[lo:min(lo+fetchChunk, len(todo))]
+		wins, err := e.s.loadWindows(ctx, e.names(chunk))
+		if err != nil {
+			return err
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, nw)
+		for k, w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := k; j < len(chunk); j += nw {
+					if wins[j].missing {
+						continue
+					}
+					c := e.rawCandidate(w, wins[j].vals)
+					if c == nil {
+						e.skipped.Add(1) // its length changed since it was indexed
+						continue
+					}
+					if err := e.score(ctx, w, chunk[j], c); err != nil {
+						errs[k] = err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // bitset marks snapshot positions.
@@ -229,11 +313,10 @@ type bounded struct {
 // larger bound, hence a larger distance. Between the two, the series left are checked
 // against the work limit (scored were compared already).
 func (e *engine) orderedScan(ctx context.Context, seen bitset, scored int64) error {
-	pb := newPAABound(e.q, e.u, e.l)
+	pb := newPAABound(e.q, e.u, e.l, e.sn.mu)
 	if e.p.method == MethodEuclidean {
-		pb = newPAABound(e.q, nil, nil)
+		pb = newPAABound(e.q, nil, nil, e.sn.mu)
 	}
-	nseg := e.sn.nseg
 	var mu sync.Mutex
 	var items []bounded
 	err := e.parallel(ctx, func(w *worker, from, to int) error {
@@ -246,19 +329,19 @@ func (e *engine) orderedScan(ctx context.Context, seen bitset, scored int64) err
 				continue
 			}
 			total++
-			if e.p.length == 0 && len(ser.raw) != e.sn.length {
+			if e.p.length == 0 && int(ser.n) != e.sn.length {
 				skipped++
 				continue
 			}
 			if seen.has(i) {
 				continue
 			}
-			lb := pb.lb(e.sn.paa[i*nseg:(i+1)*nseg], thr)
+			lb := lbPAA(pb, e.sn.paa(i), thr)
 			if lb > thr {
 				continue
 			}
 			if e.useEnv {
-				ec := pb.lbEC(e.sn.env[2*i*nseg:2*(i+1)*nseg], thr)
+				ec := lbPAAEC(pb, e.sn.env(i), thr)
 				if ec > thr {
 					continue
 				}
@@ -311,7 +394,7 @@ func (e *engine) orderedScan(ctx context.Context, seen bitset, scored int64) err
 						return
 					}
 				}
-				if err := e.score(ctx, w, it.i, e.sn.list[it.i].z); err != nil {
+				if err := e.score(ctx, w, it.i, e.storedCandidate(w, it.i)); err != nil {
 					errs[k] = err
 					return
 				}

@@ -52,7 +52,15 @@ func (e *engine) fastDTW(ctx context.Context, raw []float64) (Result, error) {
 		}
 	}
 	e.total.Store(int64(total))
-	q := e.fastRepr(nil, raw, e.qz)
+	// At the index length the candidates are their stored float32 copies: so is the query,
+	// so that equal windows compare at 0.
+	var q []float64
+	if e.p.length == e.sn.length {
+		z32, _ := compactSeries(e.qz, 0)
+		q = widen(nil, z32)
+	} else {
+		q = e.fastRepr(nil, raw, nil)
+	}
 	q = algorithms.OculusScale(q[:0:0], q)
 	seen := make(map[int32]bool, len(cands))
 	uniq := cands[:0:0]
@@ -67,6 +75,14 @@ func (e *engine) fastDTW(ctx context.Context, raw []float64) (Result, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
+	}
+	// The candidates' native windows, when the comparison is not at the index length.
+	var wins []window
+	if e.p.length != e.sn.length {
+		var err error
+		if wins, err = e.s.loadWindows(ctx, e.names(uniq)); err != nil {
+			return Result{}, err
+		}
 	}
 	ranked := make([]cand, len(uniq))
 	nw := 1
@@ -87,8 +103,15 @@ func (e *engine) fastDTW(ctx context.Context, raw []float64) (Result, error) {
 				if j >= len(uniq) {
 					return
 				}
-				ser := e.sn.list[uniq[j]]
-				buf = e.fastRepr(buf, ser.raw, ser.z)
+				if wins != nil && wins[j].missing {
+					ranked[j] = cand{d: math.Inf(1), i: -1} // vanished since it was indexed: dropped below
+					continue
+				}
+				if wins != nil {
+					buf = e.fastRepr(buf, wins[j].vals, nil)
+				} else {
+					buf = e.fastRepr(buf, nil, e.sn.list[uniq[j]].z)
+				}
 				scaled = algorithms.OculusScale(scaled, buf)
 				d, err := ws.FastDTWContext(ctx, q, scaled, e.p.radius)
 				if err != nil {
@@ -103,16 +126,9 @@ func (e *engine) fastDTW(ctx context.Context, raw []float64) (Result, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Result{}, err
 	}
+	ranked = slices.DeleteFunc(ranked, func(c cand) bool { return c.i < 0 })
 	e.scanned.Store(int64(len(ranked)))
-	slices.SortFunc(ranked, func(a, b cand) int {
-		if a.less(b) {
-			return -1
-		}
-		if b.less(a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ranked, cmpCand)
 	return e.result(len(seen), ranked, false), nil
 }
 
@@ -124,8 +140,7 @@ func (e *engine) closestMeans(ctx context.Context, n int, have []int32) ([]int32
 	for _, i := range have {
 		skip.set(int(i))
 	}
-	pb := newPAABound(e.qz, nil, nil)
-	nseg := e.sn.nseg
+	pb := newPAABound(e.qz, nil, nil, 0)
 	var all []bounded
 	for i := e.lo; i < e.hi; i++ {
 		if (i-e.lo)%4096 == 0 {
@@ -136,7 +151,7 @@ func (e *engine) closestMeans(ctx context.Context, n int, have []int32) ([]int32
 		if skip.has(i) || (len(e.p.exclude) > 0 && !e.p.eligible(e.sn.list[i].name)) {
 			continue
 		}
-		all = append(all, bounded{pb.lb(e.sn.paa[i*nseg:(i+1)*nseg], math.Inf(1)), int32(i)})
+		all = append(all, bounded{lbPAA(pb, e.sn.paa(i), math.Inf(1)), int32(i)})
 	}
 	slices.SortFunc(all, func(a, b bounded) int {
 		switch {
@@ -154,11 +169,12 @@ func (e *engine) closestMeans(ctx context.Context, n int, have []int32) ([]int32
 	return out, ctx.Err()
 }
 
-// fastRepr is a series as FastDTW compares it: at the requested length (native when 0).
-func (e *engine) fastRepr(dst, raw, z []float64) []float64 {
+// fastRepr is a series as FastDTW compares it: at the requested length (native when 0), from
+// its stored z32 at the index length, else from its native window.
+func (e *engine) fastRepr(dst, raw []float64, z []float32) []float64 {
 	switch {
 	case e.p.length == e.sn.length:
-		return append(dst[:0], z...)
+		return widen(dst, z)
 	case e.p.length == 0:
 		return append(dst[:0], raw...)
 	default:
@@ -170,9 +186,9 @@ func (e *engine) fastRepr(dst, raw, z []float64) []float64 {
 func (e *engine) fastLen(ser *series) int {
 	switch {
 	case e.p.length == e.sn.length:
-		return len(ser.z)
+		return e.sn.length
 	case e.p.length == 0:
-		return len(ser.raw)
+		return int(ser.n)
 	default:
 		return e.p.length
 	}
@@ -203,13 +219,15 @@ func (e *engine) phraseCandidates(ctx context.Context, qfp []byte) ([]int32, err
 	slices.Sort(pos)
 	m := newPhraseMatcher(qfp, e.p.slop)
 	var out []int32
+	var fp []byte
 	for n, i := range pos {
 		if n%cancelCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		if m.match(e.sn.list[i].fp) {
+		fp = unpackFingerprint(fp, e.sn.list[i].fp)
+		if m.match(fp) {
 			out = append(out, i)
 			if len(out) >= maxFastCandidates {
 				break

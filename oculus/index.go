@@ -80,9 +80,10 @@ type document struct {
 	Marker string   `json:"marker"`
 }
 
-// newDocument builds the index document of a series.
-func newDocument(e *series) document {
-	return document{Name: e.name, Seg: segments(e.name), ISAX: phase1Words(e.z), FP: fingerprintTerms(e.fp), Marker: e.marker}
+// newDocument builds the index document of a series from its exact z-normalised window z64
+// and its fingerprint (one byte per token).
+func newDocument(e *series, z64 []float64, fp []byte) document {
+	return document{Name: e.name, Seg: segments(e.name), ISAX: phase1Words(z64), FP: fingerprintTerms(fp), Marker: e.marker}
 }
 
 // fingerprintTokens names the fingerprint bytes.

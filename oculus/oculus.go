@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kale-project/kale/oculus/indexstore"
+	"github.com/kale-project/kale/utils/priority"
 )
 
 // Sentinel errors, checked with errors.Is.
@@ -68,6 +69,11 @@ type Options struct {
 	State       StateStore            // kale.oculus.* (*indexstore.Store)
 	Registry    prometheus.Registerer // nil: metrics are not exported
 	Log         *slog.Logger          // nil: discard
+	// Gate gives searches priority over background work of the same process: each search
+	// holds it (Enter) while it runs, and the sync and catch-up passes Wait on it between
+	// bounded batches. 'kale all' passes the one Gate the analyzer's workers also wait on;
+	// nil: searches and indexing do not coordinate.
+	Gate *priority.Gate
 }
 
 // IndexStatus describes the index and the last import (sync) pass.
@@ -96,8 +102,9 @@ type Service struct {
 	state  StateStore
 	log    *slog.Logger
 	m      *metrics
-	length int    // resampled length of the stored windows and of the index tokens
-	ns     string // key prefix of the indexed namespace ("metrics." or "mini.")
+	gate   *priority.Gate // nil: no coordination with background work
+	length int            // resampled length of the stored windows and of the index tokens
+	ns     string         // key prefix of the indexed namespace ("metrics." or "mini.")
 
 	idxMu  sync.RWMutex
 	idx    bleve.Index
@@ -147,7 +154,7 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot register the oculus metrics: %w", err)
 	}
-	s := &Service{cfg: cfg, series: o.Series, colls: o.Collections, state: o.State, log: log, m: m, length: cfg.SearchLength}
+	s := &Service{cfg: cfg, series: o.Series, colls: o.Collections, state: o.State, log: log, m: m, length: cfg.SearchLength, gate: o.Gate}
 	if s.length <= 0 {
 		s.length = DefaultIndexLength
 	}

@@ -225,6 +225,10 @@ func validate(q Query, defaultLength int) (plan, error) {
 }
 
 // eligible reports whether a metric passes the prefix and exclusion filters.
+// nativeLength reports whether series compare at their native length (length 0): those of
+// another length than the query are skipped.
+func (p *plan) nativeLength() bool { return p.length == 0 }
+
 func (p *plan) eligible(name string) bool {
 	if !strings.HasPrefix(name, p.prefix) {
 		return false

@@ -49,6 +49,8 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SearchTimeout)
 	defer cancel()
+	leave := s.gate.Enter() // background work (analyzer workers, indexing) yields meanwhile
+	defer leave()
 	res, err := s.search(ctx, &p)
 	if err != nil {
 		s.m.searches.WithLabelValues(method, outcome(err)).Inc()
@@ -90,8 +92,8 @@ func emptyResult(method string) Result {
 }
 
 // queryValues returns the raw values of the query, and their timestamps for a metric: the
-// drawn values, or the query metric's window (from memory, or from Redis when it is not
-// indexed yet). "metrics.x" is accepted for the metric x.
+// drawn values, or the query metric's window, read from Redis (memory holds only the compact
+// form; the query is compared on its exact values). "metrics.x" is accepted for the metric x.
 func (s *Service) queryValues(ctx context.Context, sn *snapshot, p *plan) ([]float64, timeline, error) {
 	if p.metric == "" {
 		return p.values, timeline{}, nil
@@ -100,10 +102,11 @@ func (s *Service) queryValues(ctx context.Context, sn *snapshot, p *plan) ([]flo
 	if n, ok := strings.CutPrefix(p.metric, s.ns); ok && n != "" {
 		names = append(names, n)
 	}
-	for _, n := range names {
-		if e := sn.get(n); e != nil {
-			p.self = n
-			return e.raw, e.times, nil
+	// An indexed name first (the metric as the index knows it), then whichever exists.
+	for k, n := range names {
+		if sn.get(n) != nil {
+			names[0], names[k] = names[k], names[0]
+			break
 		}
 	}
 	var b []byte
@@ -139,13 +142,14 @@ type engine struct {
 	u, l    []float64 // query envelope (dtw)
 	stored  bool      // candidates compare by their stored z
 	useEnv  bool      // dtw on stored z with a band the stored segment envelopes cover
-	top     *topk
-	lo, hi  int   // snapshot range of the prefix
-	pair    int64 // distance-matrix cells of one exact comparison (work.go)
-	fits    bool  // the worst case of the exact search fits --search-max-work
+	top     *topk     // with a tolerance when stored: exactTop re-ranks its candidates
+	lo, hi  int       // snapshot range of the prefix
+	pair    int64     // distance-matrix cells of one exact comparison (work.go)
+	fits    bool      // the worst case of the exact search fits --search-max-work
 	scanned atomic.Int64
 	skipped atomic.Int64
 	total   atomic.Int64
+	reread  atomic.Int64 // final candidates read back from Redis (exactTop)
 }
 
 func (s *Service) search(ctx context.Context, p *plan) (Result, error) {
@@ -156,21 +160,30 @@ func (s *Service) search(ctx context.Context, p *plan) (Result, error) {
 	}
 	res, err := s.run(ctx, sn, p, raw)
 	if err == nil && p.windows {
-		addWindows(&res, sn, p, raw, times)
+		err = s.addWindows(ctx, &res, p, raw, times)
 	}
 	return res, err
 }
 
-// addWindows fills in each hit's window and the query metric's, as they were searched.
-func addWindows(res *Result, sn *snapshot, p *plan, raw []float64, times timeline) {
+// addWindows fills in each hit's window (read from Redis) and the query metric's.
+func (s *Service) addWindows(ctx context.Context, res *Result, p *plan, raw []float64, times timeline) error {
+	names := make([]string, len(res.Results))
 	for i, h := range res.Results {
-		if e := sn.get(h.Metric); e != nil {
-			res.Results[i].Window = e.times.points(e.raw)
+		names[i] = h.Metric
+	}
+	wins, err := s.loadWindows(ctx, names)
+	if err != nil {
+		return fmt.Errorf("cannot read the windows of the results: %w", err)
+	}
+	for i, w := range wins {
+		if !w.missing {
+			res.Results[i].Window = w.times.points(w.vals)
 		}
 	}
 	if p.metric != "" {
 		res.QueryWindow = times.points(raw)
 	}
+	return nil
 }
 
 // run searches sn for raw under the index's read lock.
@@ -180,7 +193,7 @@ func (s *Service) run(ctx context.Context, sn *snapshot, p *plan, raw []float64)
 	if s.closed {
 		return Result{}, ErrClosed
 	}
-	e := &engine{s: s, sn: sn, p: p, idx: s.idx, top: newTopK(p.need)}
+	e := &engine{s: s, sn: sn, p: p, idx: s.idx}
 	e.qz = resampleZ(raw, sn.length)
 	if !allFinite(e.qz) {
 		return Result{}, badf("the query values are too large to normalise")
@@ -188,13 +201,16 @@ func (s *Service) run(ctx context.Context, sn *snapshot, p *plan, raw []float64)
 	e.lo = sort.Search(len(sn.list), func(i int) bool { return sn.list[i].name >= p.prefix })
 	e.hi = e.lo + sort.Search(len(sn.list)-e.lo, func(i int) bool { return !strings.HasPrefix(sn.list[e.lo+i].name, p.prefix) })
 	if p.method == MethodFastDTW {
+		e.top = newTopK(p.need, 0)
 		return e.fastDTW(ctx, raw)
 	}
 	e.stored = p.normalize && (p.length == sn.length || (p.length == 0 && len(raw) == sn.length))
 	if e.stored {
 		e.q = e.qz
+		e.top = newTopK(p.need, sn.tol) // scored on float32 copies, re-ranked exactly (exactness.go)
 	} else {
 		e.q = represent(nil, raw, p.length, p.normalize)
+		e.top = newTopK(p.need, 0)
 	}
 	if p.method == MethodDTW {
 		e.r = algorithms.SakoeChibaCells(p.window, len(e.q))
@@ -293,7 +309,7 @@ func (e *engine) filtered(q query.Query) query.Query {
 func (e *engine) positions(ids []string) []int32 {
 	out := make([]int32, 0, len(ids))
 	for _, id := range ids {
-		if i, ok := e.sn.pos[id]; ok && i >= e.lo && i < e.hi && e.p.eligible(id) {
+		if i, ok := e.sn.index(id); ok && i >= e.lo && i < e.hi && e.p.eligible(id) {
 			out = append(out, int32(i))
 		}
 	}
@@ -308,7 +324,7 @@ func (e *engine) result(candidates int, ranked []cand, squared bool) Result {
 	res.Scanned = int(e.scanned.Load())
 	res.Total = int(e.total.Load())
 	res.Skipped = int(e.skipped.Load())
-	if i, ok := e.sn.pos[e.p.self]; ok && e.p.dropSelf && i >= e.lo && i < e.hi && e.p.eligible(e.p.self) && res.Total > 0 {
+	if i, ok := e.sn.index(e.p.self); ok && e.p.dropSelf && i >= e.lo && i < e.hi && e.p.eligible(e.p.self) && res.Total > 0 {
 		res.Total-- // the total counts the other metrics, as the results do
 	}
 	from, to := e.p.page*e.p.k, (e.p.page+1)*e.p.k

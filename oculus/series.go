@@ -13,50 +13,87 @@ import (
 // phase 2 (see bound.go): 32 segments for the default length of 256.
 const segWidth = 8
 
-// series is one metric's recent window as the search uses it. It is immutable once built and
-// shared between snapshots.
+// series is one metric's recent window as the search keeps it in memory: the compact form
+// (about 1.6 KB with its snapshot slot at the default length of 256; see README.md). The
+// native values and their timestamps stay in Redis: a search reads them back only for its
+// final candidates (to rank them on the exact float64 values), for comparisons without a
+// stored representation and to draw windows. It is immutable once built and shared between
+// snapshots.
 type series struct {
 	name   string
 	marker string    // change marker of the stored bytes it was built from
-	raw    []float64 // native window values in time order
-	times  timeline  // their timestamps (for drawing the window)
-	z      []float64 // z-normalised PAA of raw at the index length
-	paa    []float64 // segment means of z (LB_PAA)
-	env    []float64 // per segment, min of the lower then max of the upper envelope of z (band envBand)
-	fp     []byte    // Oculus fingerprint, one byte per token (fpSdec..fpSinc)
+	n      int32     // points in the native window
+	z      []float32 // ZNormalize(PAA(raw, L)) rounded to float32 (z32)
+	fp     []byte    // Oculus fingerprint, packed 4 tokens per byte (packFingerprint)
 }
+
+// Every bound and kernel of phase 2 runs on z32 (widened to float64), so they bound and
+// compute DTW(q, z32), not DTW(q, z64); exactness.go turns that into the exact top k.
 
 // snapshot is an immutable view of every indexed series, sorted by name, so that index order
 // is name order (the tie-break). Searches take the current snapshot; a sync publishes a new
-// one.
+// one. Names are found by binary search (no map: it would cost ~60 bytes per series).
+//
+// bounds holds, per series, boundsWidth(nseg) = 3·nseg float32, contiguous (the LB_PAA pass
+// reads only this slab, in order):
+//
+//	paa  [0, nseg)        segment means of z32, rounded to nearest
+//	lo   [nseg, 2·nseg)   per segment, the min of the lower envelope of z32 for band envR, rounded down
+//	hi   [2·nseg, 3·nseg) the max of its upper envelope, rounded up
 type snapshot struct {
 	length int
 	nseg   int
-	envR   int // band of the stored segment envelopes (envBand)
+	envR   int     // band of the stored segment envelopes (envBand)
+	mu     float64 // bound on the rounding of a stored segment mean (paaSlack)
+	tol    float64 // bound on |sqrt DTW(q, z32) − sqrt DTW(q, z64)| (zTolerance)
 	list   []*series
-	pos    map[string]int
-	paa    []float64 // nseg values per series, contiguous (the LB_PAA pass reads only this)
-	env    []float64 // 2·nseg values per series: segment envelope lows, then highs
+	bounds []float32
 }
 
 func emptySnapshot(length int) *snapshot {
-	return newSnapshot(length, nil)
+	return newSnapshot(length, nil, nil, nil)
 }
 
 func segmentsOf(length int) int { return (length + segWidth - 1) / segWidth }
 
-// newSnapshot sorts list by name (it takes ownership) and lays out the LB_PAA slab.
-func newSnapshot(length int, list []*series) *snapshot {
+func boundsWidth(nseg int) int { return 3 * nseg }
+
+// newSnapshot sorts list by name (it takes ownership) and lays out the bounds slab: each
+// series' bounds come from fresh (series just prepared), else from old (series kept from the
+// previous snapshot), else are computed from its z.
+func newSnapshot(length int, list []*series, old *snapshot, fresh map[*series][]float32) *snapshot {
 	slices.SortFunc(list, func(a, b *series) int { return strings.Compare(a.name, b.name) })
-	sn := &snapshot{length: length, nseg: segmentsOf(length), envR: envBand(length), list: list, pos: make(map[string]int, len(list))}
-	sn.paa = make([]float64, len(list)*sn.nseg)
-	sn.env = make([]float64, 2*len(list)*sn.nseg)
+	sn := &snapshot{length: length, nseg: segmentsOf(length), envR: envBand(length), mu: paaSlack(length),
+		tol: zTolerance(length), list: list}
+	w := boundsWidth(sn.nseg)
+	sn.bounds = make([]float32, len(list)*w)
 	for i, e := range list {
-		sn.pos[e.name] = i
-		copy(sn.paa[i*sn.nseg:(i+1)*sn.nseg], e.paa)
-		copy(sn.env[2*i*sn.nseg:2*(i+1)*sn.nseg], e.env)
+		dst := sn.bounds[i*w : (i+1)*w]
+		if b, ok := fresh[e]; ok {
+			copy(dst, b)
+			continue
+		}
+		if old != nil && old.length == length {
+			if j, ok := old.index(e.name); ok && old.list[j] == e {
+				copy(dst, old.bounds[j*w:(j+1)*w])
+				continue
+			}
+		}
+		copy(dst, boundsOf(e.z, sn.envR))
 	}
 	return sn
+}
+
+// paa returns series i's stored segment means.
+func (sn *snapshot) paa(i int) []float32 {
+	w := boundsWidth(sn.nseg)
+	return sn.bounds[i*w : i*w+sn.nseg]
+}
+
+// env returns series i's stored segment envelope: lows, then highs.
+func (sn *snapshot) env(i int) []float32 {
+	w := boundsWidth(sn.nseg)
+	return sn.bounds[i*w+sn.nseg : (i+1)*w]
 }
 
 // envBand is the band, in cells, of the segment envelopes stored with each series: that of
@@ -64,24 +101,73 @@ func newSnapshot(length int, list []*series) *snapshot {
 // only loosens the bound).
 func envBand(length int) int { return algorithms.SakoeChibaCells(DefaultWindow, length) }
 
-// segmentEnvelope returns, per segment of z, the minimum of its lower and the maximum of its
-// upper envelope for band r: lows first, then highs.
-func segmentEnvelope(z []float64, r int) []float64 {
+// compactSeries returns the stored form of z64 (ZNormalize(PAA(raw, L)), finite): z rounded
+// to float32, and the bounds of that rounded copy (boundsOf) for band r (envBand(L)).
+func compactSeries(z64 []float64, r int) (z []float32, bounds []float32) {
+	z = make([]float32, len(z64))
+	for i, v := range z64 {
+		z[i] = float32(v)
+	}
+	return z, boundsOf(z, r)
+}
+
+// boundsOf returns the stored bounds of z32 (see snapshot): its segment means, and the
+// segment envelope for band r rounded outwards.
+func boundsOf(z32 []float32, r int) []float32 {
+	length, nseg := len(z32), segmentsOf(len(z32))
+	out := make([]float32, boundsWidth(nseg))
+	z := widen(nil, z32)
+	for s, m := range segmentMeans(nil, z) {
+		out[s] = float32(m)
+	}
 	u, l := algorithms.Envelope(z, r, nil, nil)
-	n := segmentsOf(len(z))
-	out := make([]float64, 2*n)
-	for s := range n {
-		lo, hi := s*segWidth, min((s+1)*segWidth, len(z))
-		out[s], out[n+s] = slices.Min(l[lo:hi]), slices.Max(u[lo:hi])
+	for s := range nseg {
+		lo, hi := s*segWidth, min((s+1)*segWidth, length)
+		out[nseg+s] = roundDown(slices.Min(l[lo:hi]))
+		out[2*nseg+s] = roundUp(slices.Max(u[lo:hi]))
 	}
 	return out
 }
 
+// roundDown and roundUp round to a float32 on the given side, so that a rounded envelope
+// still encloses the exact one.
+func roundDown(x float64) float32 {
+	f := float32(x)
+	if float64(f) > x {
+		f = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	return f
+}
+
+func roundUp(x float64) float32 {
+	f := float32(x)
+	if float64(f) < x {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return f
+}
+
+// widen copies a float32 series into dst as float64.
+func widen(dst []float64, x []float32) []float64 {
+	dst = growTo(dst, len(x))
+	for i, v := range x {
+		dst[i] = float64(v)
+	}
+	return dst
+}
+
+// get returns the series named name, or nil.
 func (sn *snapshot) get(name string) *series {
-	if i, ok := sn.pos[name]; ok {
+	if i, ok := sn.index(name); ok {
 		return sn.list[i]
 	}
 	return nil
+}
+
+// index returns the position of name.
+func (sn *snapshot) index(name string) (int, bool) {
+	i, ok := slices.BinarySearchFunc(sn.list, name, func(e *series, n string) int { return strings.Compare(e.name, n) })
+	return i, ok
 }
 
 // segmentMeans writes the mean of each segWidth-point segment of z into dst.
@@ -106,6 +192,41 @@ const (
 	fpInc
 	fpSinc
 )
+
+// packFingerprint packs tokens (fpSdec..fpSinc) 4 per byte, 2 bits each, the first token in
+// the low bits, followed by one byte holding the number of tokens (1–4) in the last packed
+// byte: a 256-point window's fingerprint takes 65 bytes instead of 255.
+func packFingerprint(fp []byte) []byte {
+	if len(fp) == 0 {
+		return nil
+	}
+	out := make([]byte, (len(fp)+3)/4)
+	for i, t := range fp {
+		out[i/4] |= (t - 1) << (2 * (i % 4))
+	}
+	// The count: one more byte holding the number of tokens in the last packed byte.
+	return append(out, byte((len(fp)-1)%4+1))
+}
+
+// unpackFingerprint appends the tokens of a packed fingerprint to dst.
+func unpackFingerprint(dst, packed []byte) []byte {
+	dst = dst[:0]
+	if len(packed) < 2 {
+		return dst
+	}
+	last := int(packed[len(packed)-1])
+	body := packed[:len(packed)-1]
+	for i, b := range body {
+		n := 4
+		if i == len(body)-1 {
+			n = last
+		}
+		for k := range n {
+			dst = append(dst, (b>>(2*k))&3+1)
+		}
+	}
+	return dst
+}
 
 // encodeFingerprint turns "inc dec sinc" into one byte per token.
 func encodeFingerprint(fp string) []byte {

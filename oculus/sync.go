@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ import (
 const (
 	probeChunk = 5_000 // keys per pipelined STRLEN+GETRANGE round trip
 	fetchChunk = 256   // keys per MGET round trip (a 24 h series at 10 s is ~150 KB)
-	batchDocs  = 2_000 // documents per bleve batch
+	batchDocs  = 1_000 // documents per bleve batch (the gate is waited on between batches)
 	markerTail = 64    // bytes of the stored value hashed into the change marker
 )
 
@@ -190,6 +191,9 @@ func (s *Service) syncLocked(ctx context.Context, mode passMode) (st SyncStats, 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		for b := range batches {
+			if err := s.gate.Wait(gctx); err != nil {
+				return err
+			}
 			if err := idx.Batch(b); err != nil {
 				return fmt.Errorf("cannot update the oculus index: %w", err)
 			}
@@ -197,6 +201,7 @@ func (s *Service) syncLocked(ctx context.Context, mode passMode) (st SyncStats, 
 		return nil
 	})
 	newIndexed := map[string]string{}
+	fresh := map[*series][]float32{}
 	list := keep
 	present := make(map[string]bool, len(names))
 	for _, e := range keep {
@@ -205,7 +210,8 @@ func (s *Service) syncLocked(ctx context.Context, mode passMode) (st SyncStats, 
 	batch := idx.NewBatch()
 	var readErr error
 	for lo := 0; lo < len(fetch) && readErr == nil; lo += fetchChunk {
-		if err := gctx.Err(); err != nil {
+		// Searches run ahead: a chunk (fetchChunk series) is the unit of background work.
+		if err := s.gate.Wait(gctx); err != nil {
 			readErr = err
 			break
 		}
@@ -227,6 +233,7 @@ func (s *Service) syncLocked(ctx context.Context, mode passMode) (st SyncStats, 
 			}
 			delete(s.short, n)
 			list = append(list, p.series)
+			fresh[p.series] = p.bounds
 			present[n] = true
 			if !full && s.indexed[n] == p.series.marker {
 				st.Loaded++
@@ -299,7 +306,7 @@ func (s *Service) syncLocked(ctx context.Context, mode passMode) (st SyncStats, 
 	}
 	st.Deleted = len(deleted)
 	if full || st.Indexed > 0 || st.Loaded > 0 || st.Deleted > 0 || len(list) != len(old.list) {
-		s.snap.Store(newSnapshot(s.length, list))
+		s.snap.Store(newSnapshot(s.length, list, old, fresh))
 	}
 	s.listed.Store(int64(len(keys)))
 	s.synced.Store(true)
@@ -325,6 +332,9 @@ func (s *Service) probe(ctx context.Context, names []string) ([]string, error) {
 	out := make([]string, len(names))
 	keys := make([]string, 0, min(probeChunk, len(names)))
 	for lo := 0; lo < len(names); lo += probeChunk {
+		if err := s.gate.Wait(ctx); err != nil {
+			return nil, err
+		}
 		chunk := names[lo:min(lo+probeChunk, len(names))]
 		keys = keys[:0]
 		for _, n := range chunk {
@@ -345,9 +355,10 @@ func (s *Service) probe(ctx context.Context, names []string) ([]string, error) {
 
 // prepared is one fetched metric, ready to be indexed and searched.
 type prepared struct {
-	missing bool    // no value in Redis
-	marker  string  // of the bytes read
-	series  *series // nil when the window has fewer than 2 usable points
+	missing bool      // no value in Redis
+	marker  string    // of the bytes read
+	series  *series   // nil when the window has fewer than 2 usable points
+	bounds  []float32 // its snapshot bounds (boundsOf)
 	doc     document
 }
 
@@ -392,29 +403,20 @@ func (s *Service) prepare(name string, b []byte, buf []redisstore.Pair) (prepare
 		return prepared{missing: true}, buf
 	}
 	p := prepared{marker: markerOf(b)}
-	vals, times, buf := windowOf(b, s.window(), buf)
-	fp := algorithms.OculusFingerprint(vals)
-	e := s.newSeries(name, p.marker, vals, times, fp)
-	if e == nil {
-		return p, buf
-	}
-	p.series = e
-	p.doc = newDocument(e)
-	return p, buf
-}
-
-// newSeries builds the searchable form of a window, or nil if it cannot be searched (fewer
-// than 2 points, or values so large that normalising them overflows).
-func (s *Service) newSeries(name, marker string, vals []float64, times timeline, fp string) *series {
+	vals, _, buf := windowOf(b, s.window(), buf)
 	if len(vals) < 2 {
-		return nil
+		return p, buf
 	}
 	z := resampleZ(vals, s.length)
 	if !allFinite(z) {
-		return nil
+		return p, buf // values so large that normalising them overflows
 	}
-	return &series{name: name, marker: marker, raw: vals, times: times, z: z, paa: segmentMeans(nil, z),
-		env: segmentEnvelope(z, envBand(s.length)), fp: encodeFingerprint(fp)}
+	fp := encodeFingerprint(algorithms.OculusFingerprint(vals))
+	z32, bounds := compactSeries(z, envBand(s.length))
+	e := &series{name: name, marker: p.marker, n: int32(min(len(vals), math.MaxInt32)), z: z32, fp: packFingerprint(fp)}
+	p.series, p.bounds = e, bounds
+	p.doc = newDocument(e, z, fp)
+	return p, buf
 }
 
 // readRaw reads one metric's stored bytes straight from Redis (a query metric or a collection

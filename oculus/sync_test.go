@@ -135,13 +135,19 @@ func TestWindowAndSource(t *testing.T) {
 	}
 	require.NoError(t, e.store.Append(ctx, map[string][]byte{"metrics.win": b}, nil).Err)
 	s := e.synced()
-	require.Equal(t, []float64{10, 14, 15}, s.snap.Load().get("win").raw)
+	require.Equal(t, int32(3), s.snap.Load().get("win").n)
+	wins, err := s.loadWindows(ctx, []string{"win"})
+	require.NoError(t, err)
+	require.Equal(t, []float64{10, 14, 15}, wins[0].vals)
 
 	// The mini source reads mini.<name> whole.
 	e.cfg.Source = SourceMini
 	require.NoError(t, e.store.Append(ctx, map[string][]byte{"mini.win": b}, nil).Err)
 	m := e.synced()
-	require.Equal(t, []float64{0, 1, 5, 10, 14, 15}, m.snap.Load().get("win").raw)
+	require.Equal(t, int32(6), m.snap.Load().get("win").n)
+	wins, err = m.loadWindows(ctx, []string{"win"})
+	require.NoError(t, err)
+	require.Equal(t, []float64{0, 1, 5, 10, 14, 15}, wins[0].vals)
 }
 
 func TestSearchWhileSyncing(t *testing.T) {

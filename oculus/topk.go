@@ -33,17 +33,33 @@ func (h *candHeap) Pop() any {
 
 // topk keeps the need best candidates under the total order (distance, name). Workers read
 // its pruning bound without locking.
+//
+// With a tolerance tol > 0 (distances computed on float32 copies, see exactness.go) the
+// pruning bound is widen(k-th best) instead, and every offered candidate under it is kept
+// too (within returns those still under it at the end), for the exact re-ranking.
 type topk struct {
 	need  int
+	tol   float64 // in distance (square-root) units; 0: exact distances
 	mu    sync.Mutex
 	h     candHeap
-	bound atomic.Uint64 // math.Float64bits of slack(k-th best distance), +Inf until full
+	near  []cand        // with tol > 0: every offered candidate under the bound when offered
+	bound atomic.Uint64 // math.Float64bits of slack(widen(k-th best distance)), +Inf until full
 }
 
-func newTopK(need int) *topk {
-	t := &topk{need: need, h: make(candHeap, 0, need)}
+func newTopK(need int, tol float64) *topk {
+	t := &topk{need: need, tol: tol, h: make(candHeap, 0, need)}
 	t.bound.Store(math.Float64bits(math.Inf(1)))
 	return t
+}
+
+// widen is the squared distance (√d + tol)²: with tol the gap bound 2E of exactness.go, a
+// candidate over it cannot be among the exact k best.
+func (t *topk) widen(d float64) float64 {
+	if t.tol == 0 {
+		return d
+	}
+	r := math.Sqrt(d) + t.tol
+	return r * r
 }
 
 // slack widens a pruning threshold by a relative 1e-10 (plus 1e-12): a lower bound is pruned
@@ -60,6 +76,9 @@ func (t *topk) threshold() float64 { return math.Float64frombits(t.bound.Load())
 func (t *topk) offer(c cand) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.tol > 0 && c.d <= t.threshold() {
+		t.near = append(t.near, c)
+	}
 	switch {
 	case len(t.h) < t.need:
 		heap.Push(&t.h, c)
@@ -70,8 +89,27 @@ func (t *topk) offer(c cand) {
 		return
 	}
 	if len(t.h) == t.need {
-		t.bound.Store(math.Float64bits(slack(t.h[0].d)))
+		t.bound.Store(math.Float64bits(slack(t.widen(t.h[0].d))))
 	}
+}
+
+// within returns, best first, every offered candidate under the final bound (tol > 0; the
+// kept ones otherwise): a superset of the exact top k (exactness.go).
+func (t *topk) within() []cand {
+	if t.tol == 0 {
+		return t.sorted()
+	}
+	t.mu.Lock()
+	thr := t.threshold()
+	out := make([]cand, 0, len(t.near))
+	for _, c := range t.near {
+		if c.d <= thr {
+			out = append(out, c)
+		}
+	}
+	t.mu.Unlock()
+	slices.SortFunc(out, cmpCand)
+	return out
 }
 
 // sorted returns the kept candidates, best first.
@@ -79,14 +117,6 @@ func (t *topk) sorted() []cand {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := slices.Clone(t.h)
-	slices.SortFunc(out, func(a, b cand) int {
-		if a.less(b) {
-			return -1
-		}
-		if b.less(a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, cmpCand)
 	return out
 }

@@ -129,7 +129,7 @@ func (e *engine) comparable(ctx context.Context) (int64, error) {
 			}
 		}
 		ser := e.sn.list[i]
-		if (want < 0 || len(ser.raw) == want) && (len(e.p.exclude) == 0 || e.p.eligible(ser.name)) {
+		if (want < 0 || int(ser.n) == want) && (len(e.p.exclude) == 0 || e.p.eligible(ser.name)) {
 			n++
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/kale-project/kale/oculus/collectionstore"
 	"github.com/kale-project/kale/oculus/indexstore"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/priority"
 	"github.com/kale-project/kale/utils/redisstore"
 )
 
@@ -93,9 +94,9 @@ func runOculus(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 // startOculus builds the shape-search service and starts its index maintenance in g. It is
 // what 'kale all' (and a webapp wanting the service in-process) calls; the caller passes the
-// returned service to the webapp.
-func startOculus(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg prometheus.Registerer, log *slog.Logger) (*oculus.Service, error) {
-	svc, err := newOculus(c, store, reg, log.With("component", "oculus"))
+// returned service to the webapp. opts adjust the service's options, e.g. oculusGate.
+func startOculus(ctx context.Context, g *errgroup.Group, c *config.Config, store *redisstore.Store, reg prometheus.Registerer, log *slog.Logger, opts ...func(*oculus.Options)) (*oculus.Service, error) {
+	svc, err := newOculus(c, store, reg, log.With("component", "oculus"), opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -105,15 +106,26 @@ func startOculus(ctx context.Context, g *errgroup.Group, c *config.Config, store
 
 // newOculus builds the shape-search service on its stores: the Skyline layout, the
 // collections and the index state, all in the Redis of store.
-func newOculus(c *config.Config, store *redisstore.Store, reg prometheus.Registerer, log *slog.Logger) (*oculus.Service, error) {
-	return oculus.New(oculus.Options{
+func newOculus(c *config.Config, store *redisstore.Store, reg prometheus.Registerer, log *slog.Logger, opts ...func(*oculus.Options)) (*oculus.Service, error) {
+	o := oculus.Options{
 		Config:      oculusConfig(c),
 		Series:      store,
 		Collections: collectionstore.New(store.Client(), log),
 		State:       indexstore.New(store.Client()),
 		Registry:    reg,
 		Log:         log,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return oculus.New(o)
+}
+
+// oculusGate makes the service share gate with the other background work of the process:
+// each search holds it while it runs; the sync and catch-up passes wait on it between
+// batches, as the analyzer's workers do. 'kale all' passes one Gate to both.
+func oculusGate(gate *priority.Gate) func(*oculus.Options) {
+	return func(o *oculus.Options) { o.Gate = gate }
 }
 
 // oculusConfig maps the flags onto oculus's own configuration.
