@@ -57,11 +57,14 @@ type Kale struct {
 	base  float64 // b: EW mean of the context score (the novelty base rate)
 	// The context step: rows closer than kaleContextStep seconds are averaged into one
 	// context row (see Kale).
-	cIdx    int64
-	cSum    float64
-	cN      int32
-	cn      int // context rows so far
-	firstTS float64
+	cIdx int64
+	cSum float64
+	cn   int   // context rows so far
+	cN   int32 // rows in the context step being filled
+	// the range the context grids were last sized on (not state: a restored detector
+	// sizes them again at its first row, which changes nothing)
+	gridLo, gridHi float64
+	firstTS        float64
 }
 
 // kaleContextStep is the shortest step of the context part, in seconds: data sampled more
@@ -131,7 +134,7 @@ func DefaultKaleConfig() KaleConfig {
 		RestTime:           36000,
 		ContextOrder:       4,
 		ContextLevels:      []int{6, 8, 12},
-		ContextTableBits:   10,
+		ContextTableBits:   9,
 		ContextRangeWindow: 4800,
 		ContextShrinkBits:  2,
 		ContextBaseAlpha:   0.001,
@@ -181,7 +184,7 @@ func (c KaleConfig) Validate() error {
 }
 
 // kaleRangeBlocks is the number of blocks the context range window is kept in.
-const kaleRangeBlocks = 48
+const kaleRangeBlocks = 24
 
 // rangeBlock is the block size of the context range window: ContextRangeWindow rows in
 // kaleRangeBlocks blocks, or one endless block for the whole history.
@@ -334,8 +337,14 @@ func (k *Kale) contextScore(value float64) float64 {
 	k.cn++
 	raw := 0.0
 	lo, hi, have := k.rng.Get()
+	wlo, whi := value, value // the range with this row, which the grids are sized on
+	if have {
+		wlo, whi = min(lo, value), max(hi, value)
+	}
+	same := k.cn > 1 && wlo == k.gridLo && whi == k.gridHi
+	k.gridLo, k.gridHi = wlo, whi
 	for i := range k.ctx {
-		raw += k.ctx[i].update(value, lo, hi, have)
+		raw += k.ctx[i].update(value, lo, hi, have, same)
 	}
 	k.rng.Push(value)
 	raw /= float64(len(k.ctx))
@@ -346,6 +355,9 @@ func (k *Kale) contextScore(value float64) float64 {
 		}
 		k.base += max(a, 1/float64(k.cn)) * (raw - k.base)
 		raw *= familiar
+	}
+	if raw <= 0 {
+		return 0
 	}
 	return math.Pow(raw, kaleContextCalibration)
 }

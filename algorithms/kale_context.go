@@ -29,19 +29,19 @@ import "math"
 // filter with one hash function): memory is bounded, and a collision can only hide a
 // novelty, never invent one. Memory never forgets, as in CAD OSE, so a pattern is news once.
 type kaleContext struct {
-	order  int
-	levels int
-	offset float64
 	seen   []uint64 // bitset of seen grams
 	syms   []int32  // the last order symbols, syms[0] the newest
-	nsyms  int
-	shrink int // the grid is refined when it is 2^shrink times too coarse
+	offset float64
 	step   float64
+	order  int32
+	levels int32
+	nsyms  int32
+	shrink int32 // the grid is refined when it is 2^shrink times too coarse
 }
 
 func newKaleContext(order, levels, tableBits, shrink int, offset float64) kaleContext {
 	words := max(1, (1<<tableBits)/64)
-	return kaleContext{order: order, levels: levels, offset: offset, shrink: shrink,
+	return kaleContext{order: int32(order), levels: int32(levels), offset: offset, shrink: int32(shrink),
 		seen: make([]uint64, words), syms: make([]int32, order)}
 }
 
@@ -61,8 +61,10 @@ func kaleMix(h, v uint64) uint64 {
 }
 
 // update scores x (see the type's doc) and then learns it. lo and hi are the window's range
-// before x; have is false on the first row (no range yet).
-func (c *kaleContext) update(x, lo, hi float64, have bool) float64 {
+// before x; have is false on the first row (no range yet). same says that the range with x
+// is the one the grid was last sized on, so the grid check can be skipped (it would change
+// nothing).
+func (c *kaleContext) update(x, lo, hi float64, have, same bool) float64 {
 	s := c.symbol(x)
 	bits := uint64(len(c.seen) * 64)
 	h := kaleMix(0, uint64(uint32(s)))
@@ -70,7 +72,7 @@ func (c *kaleContext) update(x, lo, hi float64, have bool) float64 {
 	// every gram that holds it: the bitset is not asked, so a collision cannot hide it.
 	outside := have && (s < c.symbol(lo) || s > c.symbol(hi))
 	fresh := 0
-	for k := 0; k <= c.order && k <= c.nsyms; k++ {
+	for k := 0; k <= int(c.order) && k <= int(c.nsyms); k++ {
 		if k > 0 {
 			h = kaleMix(h, uint64(uint32(c.syms[k-1]))|uint64(k)<<40)
 		}
@@ -89,9 +91,12 @@ func (c *kaleContext) update(x, lo, hi float64, have bool) float64 {
 		lo, hi = x, x
 	}
 	lo, hi = min(lo, x), max(hi, x)
+	if same {
+		return float64(fresh) / float64(c.order+1)
+	}
 	if hi > lo {
 		want := math.Exp2(math.Ceil(math.Log2((hi - lo) / float64(c.levels))))
-		if c.step == 0 || want > c.step || c.shrink > 0 && want <= math.Ldexp(c.step, -c.shrink) {
+		if c.step == 0 || want > c.step || c.shrink > 0 && want <= math.Ldexp(c.step, -int(c.shrink)) {
 			c.step = want
 			clear(c.seen)
 		}

@@ -107,6 +107,9 @@ func (m *kaleRecentMax) push(x float64) {
 	if p[0].row <= m.n-m.w {
 		p = p[:copy(p, p[1:])]
 	}
+	if cap(p) > 16 && len(p) < cap(p)/4 {
+		p = append(make([]kalePeak, 0, 2*len(p)), p...) // give back a burst's memory
+	}
 	m.peaks = p
 }
 

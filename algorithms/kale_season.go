@@ -51,38 +51,38 @@ import (
 // the detector re-baselines instead of alarming for hours; the profiles keep learning the
 // de-levelled data.
 type kaleSeason struct {
-	day   [kaleDayBuckets]float32
-	dayS  [kaleDayBuckets]float32 // scale of the residuals against day; 0 unset
-	weekS [kaleDayBuckets]float32 // scale of the residuals against the weekly expectation
-	dayN  [kaleDayBuckets]uint8   // days seen (saturating)
-	week  [kaleWeekBuckets]float32
-	weekN [kaleWeekBuckets]uint8
+	day         [kaleDayBuckets]int16     // quantised by dayQ
+	dayS        [kaleDayBuckets]kaleScale // scale of the residuals against day; 0 unset
+	weekS       [kaleDayBuckets]kaleScale // scale of the residuals against the weekly expectation
+	dayN        [kaleDayBuckets]uint8     // days seen (saturating)
+	week        [kaleWeekBuckets]int16    // quantised by weekQ
+	weekN       [kaleWeekBuckets]uint8
+	dayQ, weekQ kaleQuant
 
 	g, off float64 // level factor and offset: E = g·(D+W) + off
 
 	bIdx            int64 // current 15-min bucket number (unix/900), 0 none
 	bSum, bSq, bRes float64
 	bResW           float64
-	bResWN          int32
 	// cached at each bucket close: mean scales and the daily profile's range
 	meanS, meanW, dLo, dHi float64
-	bN                     int32
-	bResN                  int32
 	hIdx                   int64 // current hour number
 	hSum                   float64
-	hN                     int32
 	lvl                    float64
 	errN, errD, errW       [2]float64 // EW sum and weight of the predictors' errors
 	errDW                  [2]float64 // errD on the buckets errW is known on
-	nb                     int32      // closed buckets
 
 	firstTS, lastTS float64
 	dt              float64 // EW mean interval (s)
 	zbar, rho, zmax float64
 	shiftSince      float64 // ts since |zbar| is above the shift level; 0 none
 	shiftX, shiftE  float64 // sums of rows and expectations since then
-	shiftN          int32
-	period          uint8 // 0 none, 1 daily, 2 weekly
+
+	bN, bResN, bResWN int32 // rows in the bucket; of them with a daily, weekly expectation
+	hN                int32 // rows in the hour
+	nb                int32 // closed buckets
+	shiftN            int32
+	period            uint8 // 0 none, 1 daily, 2 weekly
 }
 
 const (
@@ -141,7 +141,7 @@ func (s *kaleSeason) profile(d, w int) float64 {
 	if s.period == kalePeriodWeekly && s.weekN[w] > 0 {
 		return s.weekly(d, w)
 	}
-	return float64(s.day[d])
+	return s.dayQ.get(s.day[:], d)
 }
 
 // weekly is the weekly expectation: the hour-of-week mean plus the daily profile's shape
@@ -151,13 +151,13 @@ func (s *kaleSeason) weekly(d, w int) float64 {
 	sum, n := 0.0, 0
 	for i := h0; i < h0+4; i++ {
 		if s.dayN[i] > 0 {
-			sum += float64(s.day[i])
+			sum += s.dayQ.get(s.day[:], i)
 			n++
 		}
 	}
-	e := float64(s.week[w])
+	e := s.weekQ.get(s.week[:], w)
 	if n > 0 && s.dayN[d] > 0 {
-		e += float64(s.day[d]) - sum/float64(n)
+		e += s.dayQ.get(s.day[:], d) - sum/float64(n)
 	}
 	return e
 }
@@ -167,7 +167,7 @@ func (s *kaleSeason) expect(d, w int) float64 { return s.g*s.profile(d, w) + s.o
 // known reports whether the row's phase has an expectation and a scale to compare with
 // (the score then weighs the context part); armed whether it may also alarm.
 func (s *kaleSeason) known(d int) bool {
-	return s.period != kalePeriodNone && s.dayN[d] >= 2 && s.dayS[d] > 0
+	return s.period != kalePeriodNone && s.dayN[d] >= 2 && s.dayS[d] != 0
 }
 
 func (s *kaleSeason) armed(d, w int) bool { return s.dayN[d] >= 3 && s.weekN[w] > 0 }
@@ -212,7 +212,7 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	s.hSum += x0
 	s.hN++
 	if s.dayN[d] > 0 {
-		r := x0 - float64(s.day[d])
+		r := x0 - s.dayQ.get(s.day[:], d)
 		s.bRes += r * r
 		s.bResN++
 		if s.weekN[w] > 0 {
@@ -228,9 +228,9 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	}
 	out.known, out.armed = true, s.armed(d, w)
 	e := s.expect(d, w)
-	sd, mean := float64(s.dayS[d]), s.meanS
-	if s.period == kalePeriodWeekly && s.weekN[w] > 0 && s.weekS[d] > 0 {
-		sd, mean = float64(s.weekS[d]), s.meanW
+	sd, mean := s.dayS[d].get(), s.meanS
+	if s.period == kalePeriodWeekly && s.weekN[w] > 0 && s.weekS[d] != 0 {
+		sd, mean = s.weekS[d].get(), s.meanW
 	}
 	sig := max(sd, mean/4, kaleRangeFloor*(s.dHi-s.dLo)) * s.g
 	sig = max(sig, 1e-6*math.Abs(e), 1e-12) * max(1, s.rho/1.25)
@@ -312,9 +312,9 @@ func (s *kaleSeason) closeBucket() {
 	if s.nb > 0 {
 		ew(&s.errN, math.Abs(m-s.lvl))
 		if s.dayN[d] > 0 {
-			ew(&s.errD, math.Abs(m-float64(s.day[d])))
+			ew(&s.errD, math.Abs(m-s.dayQ.get(s.day[:], d)))
 			if s.weekN[w] > 0 { // compared on the same buckets
-				ew(&s.errDW, math.Abs(m-float64(s.day[d])))
+				ew(&s.errDW, math.Abs(m-s.dayQ.get(s.day[:], d)))
 				ew(&s.errW, math.Abs(m-s.weekly(d, w)))
 			}
 		}
@@ -333,35 +333,44 @@ func (s *kaleSeason) closeBucket() {
 		sample = math.Sqrt(max(0, s.bSq/n-m*m))
 	}
 	a := max(1/float64(s.dayN[d]+1), 0.25)
-	learnScale := func(sc *float32, sample float64) {
-		if *sc > 0 {
-			sample = min(sample, 3*float64(*sc))
-			*sc += float32(a * (sample - float64(*sc)))
+	learnScale := func(sc *kaleScale, sample float64) {
+		if old := sc.get(); old > 0 {
+			sample = min(sample, 3*old)
+			sc.set(old + a*(sample-old))
 		} else {
-			*sc = float32(sample)
+			sc.set(sample)
 		}
 	}
+	oldS, oldW, oldD := s.dayS[d].get(), s.weekS[d].get(), s.dayQ.get(s.day[:], d)
 	learnScale(&s.dayS[d], sample)
 	if s.bResWN > 0 {
 		learnScale(&s.weekS[d], math.Sqrt(s.bResW/float64(s.bResWN)))
 	}
 	if s.dayN[d] == 0 {
-		s.day[d] = float32(m)
+		s.dayQ.set(s.day[:], d, m)
 	} else {
-		s.day[d] += float32(max(a, 1.0/7) * (m - float64(s.day[d])))
+		old := s.dayQ.get(s.day[:], d)
+		s.dayQ.set(s.day[:], d, old+max(a, 1.0/7)*(m-old))
 	}
 	s.dayN[d] = uint8(min(int(s.dayN[d])+1, 255))
 	s.bSum, s.bSq, s.bRes, s.bN, s.bResN, s.bResW, s.bResWN = 0, 0, 0, 0, 0, 0, 0
-	s.meanS, s.meanW, s.dLo, s.dHi = 0, 0, math.Inf(1), math.Inf(-1)
-	for i := range s.dayS {
-		s.meanS += float64(s.dayS[i]) / kaleDayBuckets
-		s.meanW += float64(s.weekS[i]) / kaleDayBuckets
-		if s.dayN[i] > 0 {
-			s.dLo, s.dHi = min(s.dLo, float64(s.day[i])), max(s.dHi, float64(s.day[i]))
+	// The cached mean scales and profile range, updated for bucket d alone unless d held
+	// an end of the range and moved inward.
+	s.meanS += (s.dayS[d].get() - oldS) / kaleDayBuckets
+	s.meanW += (s.weekS[d].get() - oldW) / kaleDayBuckets
+	nd := s.dayQ.get(s.day[:], d)
+	switch {
+	case s.dayN[d] == 1 && s.nb == 1:
+		s.dLo, s.dHi = nd, nd
+	case s.dayN[d] > 1 && (oldD == s.dLo && nd > oldD || oldD == s.dHi && nd < oldD):
+		s.dLo, s.dHi = math.Inf(1), math.Inf(-1)
+		for i := range s.day {
+			if s.dayN[i] > 0 {
+				s.dLo, s.dHi = min(s.dLo, s.dayQ.get(s.day[:], i)), max(s.dHi, s.dayQ.get(s.day[:], i))
+			}
 		}
-	}
-	if s.dLo > s.dHi {
-		s.dLo, s.dHi = 0, 0
+	default:
+		s.dLo, s.dHi = min(s.dLo, nd), max(s.dHi, nd)
 	}
 	// Period, with hysteresis: found when errD < errN/2, lost when errD > 0.8·errN.
 	switch {
@@ -395,10 +404,11 @@ func (s *kaleSeason) closeHour() {
 	}
 	r := s.hSum / float64(s.hN)
 	if s.weekN[w] == 0 {
-		s.week[w] = float32(r)
+		s.weekQ.set(s.week[:], w, r)
 	} else {
 		b := max(1/float64(s.weekN[w]+1), 0.5)
-		s.week[w] += float32(b * (r - float64(s.week[w])))
+		old := s.weekQ.get(s.week[:], w)
+		s.weekQ.set(s.week[:], w, old+b*(r-old))
 	}
 	s.weekN[w] = uint8(min(int(s.weekN[w])+1, 255))
 	s.hSum, s.hN = 0, 0
@@ -413,4 +423,46 @@ func kalePhaseName(ts float64, period uint8) string {
 		return t.Weekday().String() + "s " + hm
 	}
 	return "daily " + hm
+}
+
+// kaleScale is a positive scale in 2 bytes: 0 is unset (or zero), otherwise the scale is
+// 2^((v−1)/256 − 80), a relative precision of 0.14 % over 10^−24 .. 10^53.
+type kaleScale uint16
+
+func (v kaleScale) get() float64 {
+	if v == 0 {
+		return 0
+	}
+	return math.Exp2(float64(v-1)/256 - 80)
+}
+
+func (v *kaleScale) set(x float64) {
+	if !(x > 0) {
+		*v = 0
+		return
+	}
+	*v = kaleScale(max(1, min(65535, math.Round((math.Log2(x)+80)*256)+1)))
+}
+
+// kaleQuant quantises a profile into int16s: value = base + q·unit. base is the first value
+// set; unit starts tiny and doubles (halving every q) whenever a value does not fit, so the
+// resolution is the profile's largest distance from base / 32767.
+type kaleQuant struct{ base, unit float64 }
+
+func (k *kaleQuant) get(q []int16, i int) float64 { return k.base + float64(q[i])*k.unit }
+
+func (k *kaleQuant) set(q []int16, i int, x float64) {
+	if k.unit == 0 {
+		k.base, k.unit = x, max(math.Abs(x)*0x1p-40, 0x1p-100)
+	}
+	v := math.Round((x - k.base) / k.unit)
+	if math.Abs(v) > math.MaxInt16 {
+		shift := int(math.Ceil(math.Log2(math.Abs(v) / math.MaxInt16)))
+		for j := range q {
+			q[j] = int16(math.Round(math.Ldexp(float64(q[j]), -shift)))
+		}
+		k.unit = math.Ldexp(k.unit, shift)
+		v = max(-math.MaxInt16, min(math.MaxInt16, math.Round((x-k.base)/k.unit)))
+	}
+	q[i] = int16(v)
 }

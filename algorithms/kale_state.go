@@ -10,8 +10,8 @@ import (
 )
 
 // State encoding: "KALE", a version byte, the shape of the configuration (checked on
-// decoding), then each part; integers are varints, floats IEEE-754 little-endian (float64,
-// or float32 for the seasonal profiles, which are float32 in memory). Version 6 replaced
+// decoding), then each part; integers are varints, floats IEEE-754 float64 little-endian,
+// the seasonal profiles and scales 2-byte little-endian codes as in memory. Version 6 replaced
 // the seasonal history ring of versions 2 to 5 by the bucketed daily and weekly profiles
 // (kale_season.go) and added the context step; older states fail with an error wrapping
 // ErrKaleStateVersion (and ErrKaleState): the caller re-learns from the stored history.
@@ -31,16 +31,17 @@ func (k *Kale) finite() bool {
 	s := &k.seas
 	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax, k.peaks.pending.Score, k.cSum, k.firstTS) &&
 		ok(k.rng.mins[:k.rng.full]...) && ok(k.rng.maxs[:k.rng.full]...) &&
+		ok(s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit) && s.dayQ.unit >= 0 && s.weekQ.unit >= 0 &&
 		ok(s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1], s.firstTS, s.lastTS, s.dt,
 			s.zbar, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE) && s.dt >= 0 && s.period <= kalePeriodWeekly
 	for i := range k.ctx {
 		good = good && ok(k.ctx[i].step) && k.ctx[i].step >= 0
 	}
 	for i := range s.day {
-		good = good && ok(float64(s.day[i]), float64(s.dayS[i]), float64(s.weekS[i])) && s.dayS[i] >= 0 && s.weekS[i] >= 0
+		good = good && s.day[i] >= -math.MaxInt16
 	}
 	for i := range s.week {
-		good = good && ok(float64(s.week[i]))
+		good = good && s.week[i] >= -math.MaxInt16
 	}
 	return good
 }
@@ -137,7 +138,7 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	d.blockRange(&nk.rng)
 	for i := range nk.ctx {
 		c := &nk.ctx[i]
-		c.nsyms = d.uint()
+		c.nsyms = int32(min(d.uint(), 1<<20))
 		c.step = d.float()
 		for j := range c.syms {
 			c.syms[j] = int32(d.int())
@@ -180,14 +181,16 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 // appendTo writes the seasonal part.
 func (s *kaleSeason) appendTo(b []byte) []byte {
 	for i := range s.day {
-		b = kaleAppendFloat32s(b, s.day[i], s.dayS[i], s.weekS[i])
+		b = binary.LittleEndian.AppendUint16(b, uint16(s.day[i]))
+		b = binary.LittleEndian.AppendUint16(b, uint16(s.dayS[i]))
+		b = binary.LittleEndian.AppendUint16(b, uint16(s.weekS[i]))
 	}
 	b = append(b, s.dayN[:]...)
 	for i := range s.week {
-		b = kaleAppendFloat32s(b, s.week[i])
+		b = binary.LittleEndian.AppendUint16(b, uint16(s.week[i]))
 	}
 	b = append(b, s.weekN[:]...)
-	b = kaleAppendFloats(b, s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1],
+	b = kaleAppendFloats(b, s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit, s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1],
 		s.firstTS, s.lastTS, s.dt, s.zbar, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE)
 	b = binary.AppendVarint(b, s.bIdx)
 	b = binary.AppendVarint(b, s.hIdx)
@@ -199,14 +202,15 @@ func (s *kaleSeason) appendTo(b []byte) []byte {
 
 func (d *kaleDecoder) season(s *kaleSeason) {
 	for i := range s.day {
-		s.day[i], s.dayS[i], s.weekS[i] = d.float32(), d.float32(), d.float32()
+		s.day[i] = int16(d.uint16())
+		s.dayS[i], s.weekS[i] = kaleScale(d.uint16()), kaleScale(d.uint16())
 	}
 	d.bytes(s.dayN[:])
 	for i := range s.week {
-		s.week[i] = d.float32()
+		s.week[i] = int16(d.uint16())
 	}
 	d.bytes(s.weekN[:])
-	for _, p := range []*float64{&s.g, &s.off, &s.bSum, &s.bSq, &s.bRes, &s.bResW, &s.meanS, &s.meanW, &s.dLo, &s.dHi, &s.hSum, &s.lvl, &s.errN[0], &s.errN[1], &s.errD[0], &s.errD[1], &s.errW[0], &s.errW[1], &s.errDW[0], &s.errDW[1],
+	for _, p := range []*float64{&s.dayQ.base, &s.dayQ.unit, &s.weekQ.base, &s.weekQ.unit, &s.g, &s.off, &s.bSum, &s.bSq, &s.bRes, &s.bResW, &s.meanS, &s.meanW, &s.dLo, &s.dHi, &s.hSum, &s.lvl, &s.errN[0], &s.errN[1], &s.errD[0], &s.errD[1], &s.errW[0], &s.errW[1], &s.errDW[0], &s.errDW[1],
 		&s.firstTS, &s.lastTS, &s.dt, &s.zbar, &s.rho, &s.zmax, &s.shiftSince, &s.shiftX, &s.shiftE} {
 		*p = d.float()
 	}
@@ -215,13 +219,6 @@ func (d *kaleDecoder) season(s *kaleSeason) {
 		*p = int32(min(d.uint(), 1<<30))
 	}
 	s.period = d.byte()
-}
-
-func kaleAppendFloat32s(b []byte, xs ...float32) []byte {
-	for _, x := range xs {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
-	}
-	return b
 }
 
 func kaleAppendFloats(b []byte, xs ...float64) []byte {
@@ -431,16 +428,6 @@ func (d *kaleDecoder) bitset(words []uint64) {
 	}
 }
 
-func (d *kaleDecoder) float32() float32 {
-	if len(d.b) < 4 {
-		d.fail("float")
-		return 0
-	}
-	v := math.Float32frombits(binary.LittleEndian.Uint32(d.b))
-	d.b = d.b[4:]
-	return v
-}
-
 func (d *kaleDecoder) bytes(dst []byte) {
 	if len(d.b) < len(dst) {
 		d.fail("counts")
@@ -448,4 +435,14 @@ func (d *kaleDecoder) bytes(dst []byte) {
 	}
 	copy(dst, d.b)
 	d.b = d.b[len(dst):]
+}
+
+func (d *kaleDecoder) uint16() uint16 {
+	if len(d.b) < 2 {
+		d.fail("scale")
+		return 0
+	}
+	v := binary.LittleEndian.Uint16(d.b)
+	d.b = d.b[2:]
+	return v
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -254,7 +255,7 @@ func TestKaleContextNovelty(t *testing.T) {
 	update := func(x float64) float64 {
 		lo, hi, ok := r.Get()
 		r.Push(x)
-		return c.update(x, lo, hi, ok)
+		return c.update(x, lo, hi, ok, false)
 	}
 	pattern := []float64{0, 1, 2, 3, 4, 5, 6, 7}
 	for range 50 {
@@ -277,25 +278,25 @@ func TestKaleContextNovelty(t *testing.T) {
 // window's range fits a grid 2^shrink times finer, and every change clears the memory.
 func TestKaleContextGrid(t *testing.T) {
 	c := newKaleContext(2, 8, 10, 2, 0)
-	c.update(0, 0, 0, false)
-	c.update(8, 0, 0, true) // range 8 over 8 levels: step 1
+	c.update(0, 0, 0, false, false)
+	c.update(8, 0, 0, true, false) // range 8 over 8 levels: step 1
 	require.Equal(t, 1.0, c.step)
-	c.update(9, 0, 8, true) // 9/8 → step 2
+	c.update(9, 0, 8, true, false) // 9/8 → step 2
 	require.Equal(t, 2.0, c.step)
-	c.update(1, 0, 9, true)
+	c.update(1, 0, 9, true, false)
 	require.True(t, slices.ContainsFunc(c.seen, func(w uint64) bool { return w != 0 }), "learned")
-	c.update(1, 0.5, 7, true) // range 6.5 wants 1: only 2× finer, kept
+	c.update(1, 0.5, 7, true, false) // range 6.5 wants 1: only 2× finer, kept
 	require.Equal(t, 2.0, c.step)
-	c.update(1, 0.9, 1.8, true) // range 0.9 wants 0.125: 16× finer, refined
+	c.update(1, 0.9, 1.8, true, false) // range 0.9 wants 0.125: 16× finer, refined
 	require.Equal(t, 0.125, c.step)
 	for _, w := range c.seen {
 		require.Zero(t, w, "cleared")
 	}
 	// Without shrinking the grid never gets finer.
 	g := newKaleContext(2, 8, 10, 0, 0)
-	g.update(0, 0, 0, false)
-	g.update(64, 0, 0, true)
-	g.update(1, 0.9, 1.1, true)
+	g.update(0, 0, 0, false, false)
+	g.update(64, 0, 0, true, false)
+	g.update(1, 0.9, 1.1, true, false)
 	require.Equal(t, 8.0, g.step)
 }
 
@@ -425,6 +426,53 @@ func BenchmarkKaleUpdate(b *testing.B) {
 		j := i & 4095
 		k.Update(ts[j]+float64(i/4096+1)*4096*300, xs[j])
 	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/row")
+}
+
+// BenchmarkKaleRows runs the detector over 14 days of 60 s data with daily and weekly
+// cycles (kaleWeekly, 20,160 rows) per op and reports the time per row, the encoded state
+// at the end (state-B) and the resident bytes per detector (resident-B, kaleResident).
+func BenchmarkKaleRows(b *testing.B) {
+	ts, xs := kaleWeekly(14, 5)
+	var blob []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		k := NewKale(DefaultKaleConfig())
+		kaleRun(k, ts, xs)
+		blob, _ = k.MarshalBinary()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ts)), "ns/row")
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(len(blob)), "state-B")
+	b.ReportMetric(kaleResident(1000), "resident-B")
+}
+
+// kaleResident returns the heap bytes per detector of n detectors that each saw a day and
+// a half of 5-minute data (every part allocated, the profiles filled).
+func kaleResident(n int) float64 {
+	ts, xs := kaleSeries(450, 12)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ks := make([]*Kale, n)
+	for i := range ks {
+		ks[i] = NewKale(DefaultKaleConfig())
+		for j := range ts {
+			ks[i].Update(ts[j], xs[j]+float64(i%7))
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(ks)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+// TestKaleResidentState: a detector holds at most 4 KB of heap (the issue 12 budget),
+// measured over 2,000 detectors with runtime.MemStats.
+func TestKaleResidentState(t *testing.T) {
+	per := kaleResident(2000)
+	t.Logf("resident: %.0f bytes per detector", per)
+	require.LessOrEqual(t, per, 4096.0)
 }
 
 func BenchmarkKaleMarshal(b *testing.B) {
