@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gtags "github.com/kale-project/kale/horizon/tags"
@@ -37,14 +38,13 @@ func (s *Server) fetchSeries(names []string, now int64) gFetcher {
 		for i, n := range matched {
 			keys[i] = s.store.FullKey(n)
 		}
-		raw, err := s.store.Raw(ctx, keys)
+		aligned, found, err := s.readAligned(ctx, keys, matched, from, until, budget)
 		if err != nil {
 			return nil, errStore{err}
 		}
-		aligned := alignAll(matched, raw, from, until, budget)
 		out := make([]*gSeries, 0, len(matched))
 		for i, g := range aligned {
-			if raw[i] == nil {
+			if !found[i] {
 				continue
 			}
 			if g == nil {
@@ -62,32 +62,56 @@ func (s *Server) fetchSeries(names []string, now int64) gFetcher {
 	}
 }
 
-// alignAll decodes and aligns the series read (nil where raw[i] is nil, or where one series
-// alone is over budget), on up to GOMAXPROCS goroutines when there are many: decoding is
-// most of a large render's time.
-func alignAll(names []string, raw [][]byte, from, until, budget int64) []*gSeries {
-	out := make([]*gSeries, len(raw))
-	work := func(lo, hi int) {
+// fetchChunk is how many series one MGET of a render reads.
+const fetchChunk = 128
+
+// readAligned reads the keys in chunks and decodes and aligns each chunk as it arrives, on up
+// to GOMAXPROCS goroutines, so one chunk's decoding overlaps the next one's read: decoding is
+// most of a large render's time. found[i] says keys[i] exists; aligned[i] is nil where it
+// does not, or where one series alone is over budget.
+func (s *Server) readAligned(ctx context.Context, keys, names []string, from, until, budget int64) (aligned []*gSeries, found []bool, err error) {
+	aligned, found = make([]*gSeries, len(keys)), make([]bool, len(keys))
+	chunks := (len(keys) + fetchChunk - 1) / fetchChunk
+	var next atomic.Int64
+	errs := make([]error, chunks)
+	work := func() {
 		var pairs []redisstore.Pair // reused: alignSeries copies what it keeps
-		for i := lo; i < hi; i++ {
-			if raw[i] != nil {
-				pairs, _ = redisstore.AppendPairs(pairs[:0], raw[i])
-				out[i] = alignSeries(names[i], pairs, from, until, budget)
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= chunks || ctx.Err() != nil {
+				return
+			}
+			lo, hi := c*fetchChunk, min((c+1)*fetchChunk, len(keys))
+			raw, err := s.store.Raw(ctx, keys[lo:hi])
+			if err != nil {
+				errs[c] = err
+				return
+			}
+			for i, b := range raw {
+				if b != nil {
+					found[lo+i] = true
+					pairs, _ = redisstore.AppendPairs(pairs[:0], b)
+					aligned[lo+i] = alignSeries(names[lo+i], pairs, from, until, budget)
+				}
 			}
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(raw)/64, 8)
+	workers := min(runtime.GOMAXPROCS(0), chunks, 8)
 	if workers <= 1 {
-		work(0, len(raw))
-		return out
+		work()
+	} else {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(work)
+		}
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	per := (len(raw) + workers - 1) / workers
-	for lo := 0; lo < len(raw); lo += per {
-		wg.Go(func() { work(lo, min(lo+per, len(raw))) })
+	for _, e := range errs {
+		if e != nil {
+			return nil, nil, e
+		}
 	}
-	wg.Wait()
-	return out
+	return aligned, found, ctx.Err()
 }
 
 // matchNames returns the sorted names a path expression matches: a glob over the plain
