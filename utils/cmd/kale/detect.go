@@ -63,6 +63,14 @@ votes; false when an exception was raised). --algorithms, --consensus, --full-du
 --stale-period, --min-tolerable-length, --max-tolerable-boredom and --boredom-set-size give
 the settings that a case's own settings override. Progress and a summary go to stderr.
 
+Backtest (NAB mode with labels). With --labels FILE (NAB's combined_windows.json: file
+name relative to the INPUT folder -> list of [start, end] timestamps), or by default when
+INPUT/../labels/combined_windows.json exists (NAB's layout: data/ and labels/ side by side),
+stdout gets, per labelled file and in total, the windows with an alert (a row scoring >=
+--kale-threshold), the false alarms (alerts outside every window) and false alarms per
+1,000 metric-days, then NAB's standard score at that threshold; --labels none turns it off.
+Use it to judge a configuration change before deploying it.
+
 Exit status: 0 on success, 1 when an input cannot be read or scored, 2 for a usage error.
 
 Flags of kale detect:
@@ -73,12 +81,14 @@ Flags of kale detect:
 type detectFlags struct {
 	cases  string
 	out    string
+	labels string
 	window time.Duration // 0: nab.DefaultWindow
 }
 
 func (f *detectFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.cases, "cases", "", "evaluate the golden cases of this JSON-lines file (\"-\": stdin) and print one JSON object per case")
 	fs.StringVar(&f.out, "out", "", "NAB mode: folder receiving one scored CSV per input file")
+	fs.StringVar(&f.labels, "labels", "", "NAB mode: backtest against these anomaly windows (NAB combined_windows.json; default: INPUT/../labels/combined_windows.json when it exists; \"none\": no backtest)")
 	fs.Func("window", "NAB mode, skyline: score row i on the rows with ts > ts_i - window (e.g. 720h or seconds; default 30 days)", positiveDuration("window", &f.window))
 }
 
@@ -100,8 +110,8 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		switch {
 		case f.out != "" || len(inputs) > 0:
 			return fmt.Errorf("%w: --cases and --out/INPUT are different modes; use one (kale detect -h)", errUsage)
-		case set["detector"] || set["window"]:
-			return fmt.Errorf("%w: --detector and --window apply to NAB mode (--out), not to --cases", errUsage)
+		case set["detector"] || set["window"] || set["labels"]:
+			return fmt.Errorf("%w: --detector, --window and --labels apply to NAB mode (--out), not to --cases", errUsage)
 		}
 		return detectCases(ctx, f.cases, settingsFromConfig(r.Config).WithEtsySemantics(), stdout, stderr)
 	}
@@ -117,7 +127,15 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if window == 0 {
 		window = nab.DefaultWindow
 	}
-	return detectNAB(ctx, r.Detector, nab.Options{Settings: settingsFromConfig(r.Config), Window: window}, f.out, inputs, stderr)
+	labels := f.labels
+	if labels == "" {
+		labels = nab.DefaultLabels(inputs)
+	}
+	if labels == "none" {
+		labels = ""
+	}
+	opts := nab.Options{Settings: settingsFromConfig(r.Config), Window: window}
+	return detectNAB(ctx, r.Detector, opts, f.out, inputs, labels, r.Config.KaleThreshold, stdout, stderr)
 }
 
 // settingsFromConfig maps the configuration onto the Skyline ensemble's settings: the
@@ -141,8 +159,18 @@ func settingsFromConfig(c *config.Config) algorithms.Settings {
 	return s
 }
 
-// detectNAB scores NAB-layout CSV files into outDir.
-func detectNAB(ctx context.Context, detector string, opts nab.Options, outDir string, inputs []string, stderr io.Writer) error {
+// detectNAB scores NAB-layout CSV files into outDir and, with labels, prints a backtest at
+// threshold to stdout.
+func detectNAB(ctx context.Context, detector string, opts nab.Options, outDir string, inputs []string,
+	labels string, threshold float64, stdout, stderr io.Writer) error {
+	var windows map[string][][2]string
+	if labels != "" {
+		w, err := nab.ReadWindows(labels)
+		if err != nil {
+			return err
+		}
+		windows = w
+	}
 	factory, err := nab.Lookup(detector, opts)
 	if err != nil {
 		// A detector that does not exist or cannot be built from these flags is a usage error.
@@ -165,6 +193,19 @@ func detectNAB(ctx context.Context, detector string, opts nab.Options, outDir st
 		return err
 	}
 	fmt.Fprintf(stderr, "kale detect: %d files, %d rows scored in %.2fs\n", len(jobs), rows, time.Since(start).Seconds())
+	if windows == nil {
+		return nil
+	}
+	bt, err := nab.RunBacktest(jobs, windows, threshold)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backtest at threshold %g against %s (an alert is a row with score >= threshold):\n", threshold, labels)
+	for _, f := range bt.Files {
+		fmt.Fprintf(stdout, "  %s\n", f)
+	}
+	fmt.Fprintf(stdout, "  %s\n", bt.Total)
+	fmt.Fprintf(stdout, "  NAB standard score at this threshold: %.2f\n", bt.NAB)
 	return nil
 }
 

@@ -198,7 +198,7 @@ func TestDetectUsageErrors(t *testing.T) {
 		{name: "no input", args: []string{"--out", out}, wantErr: "want at least one INPUT"},
 		{name: "no out", args: []string{csv}, wantErr: "want --out DIR"},
 		{name: "both modes", args: []string{"--cases", cases, "--out", out, csv}, wantErr: "different modes"},
-		{name: "detector with cases", args: []string{"--cases", cases, "--detector", "skyline"}, wantErr: "--detector and --window apply to NAB mode"},
+		{name: "detector with cases", args: []string{"--cases", cases, "--detector", "skyline"}, wantErr: "--detector, --window and --labels apply to NAB mode"},
 		{name: "bad config value: detector", args: []string{"--detector", "htm", "--out", out, csv}, wantErr: `invalid --detector: "htm" is not one of kale, skyline`},
 		{name: "bad window", args: []string{"--window", "-5m", "--out", out, csv}, wantErr: "must be positive"},
 		{name: "unknown flag", args: []string{"--nope", "--out", out, csv}, wantErr: "flag provided but not defined"},
@@ -257,6 +257,40 @@ func TestDetectNAB(t *testing.T) {
 	require.True(t, strings.HasPrefix(after, "1400210300,10,"), after)
 	require.NotEqual(t, "1400210300,10,0", after, "the spike is reported")
 	require.Empty(t, stdout.String())
+}
+
+// TestDetectBacktest: with labels next to the data folder (NAB's layout) kale detect prints
+// the backtest at --kale-threshold: the spike's window is found, the alert counted once,
+// no false alarm; --labels none turns it off and a bad labels file is an error.
+func TestDetectBacktest(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "data")
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	for i := range 700 {
+		fmt.Fprintf(&b, "%d,%d\n", 1_400_000_000+300*i, 10+i%7)
+	}
+	fmt.Fprintf(&b, "%d,500\n", 1_400_000_000+300*700)
+	fmt.Fprintf(&b, "%d,10\n", 1_400_000_000+300*701)
+	require.NoError(t, os.MkdirAll(filepath.Join(in, "cat"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(in, "cat", "series.csv"), []byte(b.String()), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "labels"), 0o755))
+	windows := `{"cat/series.csv": [["1400209700", "1400210300"]], "cat/absent.csv": []}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "labels", "combined_windows.json"), []byte(windows), 0o644))
+
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, runDetect(context.Background(), []string{"--out", filepath.Join(dir, "out"), in}, &stdout, &stderr), stderr.String())
+	out := stdout.String()
+	require.Contains(t, out, "backtest at threshold 0.63")
+	require.Contains(t, out, "cat/series.csv: found 1/1 windows, 0 false alarms in 2.4 days (0.0 per 1,000 metric-days)")
+	require.Contains(t, out, "total: found 1/1 windows, 0 false alarms")
+	// The alert comes at the row after the spike (the peak rule), late in its window.
+	require.Contains(t, out, "NAB standard score at this threshold: 84.58")
+
+	stdout.Reset()
+	require.NoError(t, runDetect(context.Background(), []string{"--out", filepath.Join(dir, "out2"), "--labels", "none", in}, &stdout, &stderr))
+	require.Empty(t, stdout.String())
+	require.Error(t, runDetect(context.Background(), []string{"--out", filepath.Join(dir, "out3"), "--labels", filepath.Join(dir, "missing.json"), in}, &stdout, &stderr))
 }
 
 func TestSplitDetectArgs(t *testing.T) {
