@@ -42,7 +42,7 @@ func (s *Server) eventRoutes(e *echo.Echo) {
 // epoch) and until (default now) in the render API's forms, inclusive; tags= a
 // space-separated list every one of which an event must carry (set=union: any of them).
 // Each recorded anomaly is an event at its point's time tagged "anomaly", the detectors that
-// fired, and the nodes of its metric's name ("suppressed" when feedback silenced it); each
+// fired (a component such as "kale:context" also as "kale"), and the nodes of its metric's name ("suppressed" when feedback silenced it); each
 // saved collection is an event at its creation tagged "collection", its name and its
 // metrics' nodes. Sorted by time.
 func (s *Server) graphiteEvents(c echo.Context) error {
@@ -142,8 +142,11 @@ func nameNodes(name string) []string {
 func anomalyEvent(r recordstore.Record) Event {
 	tags := []string{"anomaly"}
 	for _, d := range r.Triggered {
-		if d != "" && !strings.ContainsAny(d, " \t\n") && !slices.Contains(tags, d) {
-			tags = append(tags, d)
+		// "kale:context" is tagged "kale" and "kale:context"
+		for _, tag := range []string{strings.SplitN(d, ":", 2)[0], d} {
+			if tag != "" && !strings.ContainsAny(tag, " \t\n") && !slices.Contains(tags, tag) {
+				tags = append(tags, tag)
+			}
 		}
 	}
 	if r.Suppressed {

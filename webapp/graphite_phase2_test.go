@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -258,4 +259,21 @@ func TestGraphiteEvents(t *testing.T) {
 
 	res, body := e.get("/events/get_data?from=-1x")
 	require.Equal(t, http.StatusBadRequest, res.StatusCode, body)
+}
+
+func TestAnomalyEventTags(t *testing.T) {
+	ev := anomalyEvent(recordstore.Record{Metric: "a.b;dc=x", Value: 900, Timestamp: 60, Score: 0.8,
+		Triggered: []string{"kale:context", "grubbs", "bad tag"}, Suppressed: true,
+		Explanation: &recordstore.Explanation{Component: "context", Expected: 100, Lower: 80, Upper: 120}})
+	require.Equal(t, []string{"anomaly", "kale", "kale:context", "grubbs", "suppressed", "a", "b", "dc=x"}, ev.Tags)
+	require.Equal(t, int64(60), ev.When)
+	require.Equal(t, "Anomaly: a.b;dc=x", ev.What)
+	require.Contains(t, ev.Data, "context expected 100 in [80, 120]")
+	require.Equal(t, ev.ID, anomalyEvent(recordstore.Record{Metric: "a.b;dc=x", Timestamp: 60}).ID, "the id is the metric and time")
+	require.NotEqual(t, ev.ID, anomalyEvent(recordstore.Record{Metric: "a.b;dc=x", Timestamp: 120}).ID)
+	require.True(t, eventHasTags(ev.Tags, []string{"anomaly", "kale"}, false))
+	require.False(t, eventHasTags(ev.Tags, []string{"anomaly", "nope"}, false))
+	require.True(t, eventHasTags(ev.Tags, []string{"nope", "grubbs"}, true))
+	require.False(t, eventHasTags(ev.Tags, []string{"nope"}, true))
+	require.True(t, eventHasTags(ev.Tags, nil, false))
 }
