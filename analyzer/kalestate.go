@@ -62,10 +62,10 @@ func newMetricState() *metricState {
 // setBlob stores a freshly marshalled detector, reusing the old blob's memory when it fits
 // (the states are rewritten every cycle; reuse keeps the heap from churning).
 func (ms *metricState) setBlob(b []byte) {
-	if cap(ms.blob) >= len(b) && cap(ms.blob) <= len(b)+len(b)/4+64 {
+	if cap(ms.blob) >= len(b) && cap(ms.blob) <= len(b)+512 {
 		ms.blob = append(ms.blob[:0], b...)
 	} else {
-		ms.blob = append(make([]byte, 0, len(b)+len(b)/16), b...)
+		ms.blob = append([]byte(nil), b...) // its capacity is the allocation's size class
 	}
 	ms.flags |= stateDirty
 }
@@ -201,10 +201,11 @@ func (a *Analyzer) stateTTL() time.Duration {
 // checkpointBatch bounds the states of one pipelined write.
 const checkpointBatch = 256
 
-// checkpoint writes up to limit changed states to Redis (limit <= 0: all), in pipelined
-// batches, starting where the previous checkpoint stopped so every changed state is written
-// within a few calls. It must not run beside a cycle.
-func (a *Analyzer) checkpoint(ctx context.Context, limit int) (int, error) {
+// checkpoint writes changed states to Redis in pipelined batches: at least limit of them
+// (limit <= 0: all), and more until deadline (zero: none more). It starts where the previous
+// checkpoint stopped, so every changed state is written within a few calls. It must not run
+// beside a cycle.
+func (a *Analyzer) checkpoint(ctx context.Context, limit int, deadline time.Time) (int, error) {
 	if a.states == nil {
 		return 0, nil
 	}
@@ -235,7 +236,7 @@ func (a *Analyzer) checkpoint(ctx context.Context, limit int) (int, error) {
 			if ms.flags&stateDirty == 0 || ms.blob == nil {
 				continue
 			}
-			if limit > 0 && saved+len(batch) >= limit {
+			if limit > 0 && saved+len(batch) >= limit && !time.Now().Before(deadline) {
 				full = true
 				break
 			}
@@ -262,7 +263,7 @@ func (a *Analyzer) checkpoint(ctx context.Context, limit int) (int, error) {
 // checkpoint), so a restart resumes instead of re-learning. States expire after
 // FullDuration.
 func (a *Analyzer) SaveStates(ctx context.Context) (int, error) {
-	return a.checkpoint(ctx, 0)
+	return a.checkpoint(ctx, 0, time.Time{})
 }
 
 // stateLoads counts, for the cycle summary, how metrics first seen by this process got

@@ -36,20 +36,68 @@ type kaleWorker struct {
 	buf   []algorithms.Point
 }
 
+// fetched is one chunk read from Redis: raws[i] is the series of keys[i] (nil: no such key),
+// whole or, when tail[i], only the bytes after the last pair read.
+type fetched struct {
+	names []string
+	mss   []*metricState
+	raws  [][]byte
+	tail  []bool
+}
+
+// kaleWorker analyses the chunks of work. A reader goroutine fetches the next chunk from
+// Redis while the current one is analysed, so the worker's core is not idle during reads.
 func (a *Analyzer) kaleWorker(ctx context.Context, work <-chan []string, now float64, ns string, cycle uint32, out *workerOut) error {
 	w := &kaleWorker{a: a}
-	for keys := range work {
-		if err := w.chunk(ctx, keys, now, ns, cycle, out); err != nil {
+	fctx, cancel := context.WithCancel(ctx)
+	ready := make(chan *fetched, 1)
+	fout := &workerOut{exceptions: map[string]int{}} // the reader's counts, merged at the end
+	go func() {
+		defer close(ready)
+		for keys := range work {
+			f := a.fetch(fctx, keys, ns, cycle, fout)
+			if f == nil {
+				if fctx.Err() != nil {
+					return
+				}
+				continue
+			}
+			select {
+			case ready <- f:
+			case <-fctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for range ready { // the reader has stopped touching states and fout once ready is closed
+		}
+		out.merge(fout)
+	}()
+	for f := range ready {
+		if err := w.chunk(ctx, f, now, out); err != nil {
 			return err
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
-// chunk reads and analyses one chunk of keys: the tails of the metrics with a known last
-// pair, the whole series of the others and of those whose tail did not do.
-func (w *kaleWorker) chunk(ctx context.Context, keys []string, now float64, ns string, cycle uint32, out *workerOut) error {
-	a := w.a
+// merge adds the counts of the reader's o to out.
+func (out *workerOut) merge(o *workerOut) {
+	out.errors += o.errors
+	out.tailReads += o.tailReads
+	out.fullReads += o.fullReads
+	out.loads.add(o.loads)
+	for k, v := range o.exceptions {
+		out.exceptions[k] += v
+	}
+}
+
+// fetch reads one chunk of keys: the tails of the metrics with a known last pair, the whole
+// series of the others and of those whose tail did not do. A failed read costs its keys,
+// counted, not the cycle (nil).
+func (a *Analyzer) fetch(ctx context.Context, keys []string, ns string, cycle uint32, out *workerOut) *fetched {
 	names := make([]string, len(keys))
 	for i, k := range keys {
 		names[i] = strings.TrimPrefix(k, ns)
@@ -69,7 +117,8 @@ func (w *kaleWorker) chunk(ctx context.Context, keys []string, now float64, ns s
 	if len(tailKeys) > 0 {
 		tails, err := a.store.Tails(ctx, tailKeys, tailWindow)
 		if err != nil {
-			return w.readFailed(ctx, len(keys), out)
+			a.readFailed(ctx, len(keys), out)
+			return nil
 		}
 		for j, t := range tails {
 			i := tailAt[j]
@@ -90,14 +139,22 @@ func (w *kaleWorker) chunk(ctx context.Context, keys []string, now float64, ns s
 	if len(fullKeys) > 0 {
 		full, err := a.store.Raw(ctx, fullKeys)
 		if err != nil {
-			return w.readFailed(ctx, len(keys), out)
+			a.readFailed(ctx, len(keys), out)
+			return nil
 		}
 		for j, b := range full {
 			raws[fullAt[j]] = b
 		}
 		out.fullReads += len(fullKeys)
 	}
-	for i, raw := range raws {
+	return &fetched{names: names, mss: mss, raws: raws, tail: tail}
+}
+
+// chunk analyses one fetched chunk.
+func (w *kaleWorker) chunk(ctx context.Context, f *fetched, now float64, out *workerOut) error {
+	a := w.a
+	names, mss, tail := f.names, f.mss, f.tail
+	for i, raw := range f.raws {
 		if i%yieldEvery == 0 && a.cfg.Yield != nil {
 			if err := a.cfg.Yield.Wait(ctx); err != nil {
 				return err
@@ -133,14 +190,13 @@ func (w *kaleWorker) chunk(ctx context.Context, keys []string, now float64, ns s
 }
 
 // readFailed counts a chunk whose read failed: its keys, not the cycle.
-func (w *kaleWorker) readFailed(ctx context.Context, n int, out *workerOut) error {
+func (a *Analyzer) readFailed(ctx context.Context, n int, out *workerOut) {
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return
 	}
 	out.errors++
 	out.exceptions[Other] += n
-	w.a.m.errors.WithLabelValues(errRead).Inc()
-	return nil
+	a.m.errors.WithLabelValues(errRead).Inc()
 }
 
 // analyse feeds the points of series (time-ordered; the whole stored series when full, else
@@ -171,11 +227,14 @@ func (w *kaleWorker) analyse(name string, ms *metricState, series []algorithms.P
 	var best algorithms.KaleScore
 	recent := now - a.cfg.Settings.StalePeriod.Seconds()
 	if first := w.firstNew(ms, series); first >= 0 {
-		if !w.restore(ms, out) && !full {
-			// A state that no longer decodes, met on a tail read: learn from the whole
-			// series in the next cycle.
-			ms.sigLen = 0
-			return
+		if !w.restore(ms, out) {
+			if !full {
+				// A state that no longer decodes, met on a tail read: learn from the whole
+				// series in the next cycle.
+				ms.sigLen = 0
+				return
+			}
+			first = 0 // a new detector learns from the start (restore forgot the old one's)
 		}
 		if ms.blob == nil && a.cfg.ColdRows > 0 && len(series)-first > a.cfg.ColdRows {
 			first = len(series) - a.cfg.ColdRows

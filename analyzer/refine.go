@@ -18,6 +18,9 @@ const DefaultCheckpointCycles = 4
 // DefaultRefineBudget is Config.RefineBudget when it is 0.
 const DefaultRefineBudget = 3 * time.Second
 
+// checkpointBudget bounds the time a checkpoint spends beyond its minimum share of states.
+const checkpointBudget = 2 * time.Second
+
 // refineChunk is the number of young metrics one refine worker reads at a time.
 const refineChunk = 32
 
@@ -27,8 +30,10 @@ const refineChunk = 32
 func (a *Analyzer) between(ctx context.Context, wait time.Duration) time.Duration {
 	t0 := time.Now()
 	all, young, _ := a.states.sweep(a.cycles)
+	// At least a CheckpointCycles-th of the states, and more within half the pause (at most
+	// checkpointBudget): when cycles leave time, every changed state is written each cycle.
 	limit := max((all+a.cfg.CheckpointCycles-1)/a.cfg.CheckpointCycles, checkpointBatch)
-	n, err := a.checkpoint(ctx, limit)
+	n, err := a.checkpoint(ctx, limit, t0.Add(min(wait/2, checkpointBudget)))
 	a.m.checkpointed.Add(float64(n))
 	switch {
 	case err != nil && ctx.Err() == nil:
@@ -72,7 +77,9 @@ func (a *Analyzer) refine(ctx context.Context, deadline time.Time) (int, error) 
 		sh.Unlock()
 	}
 	slices.Sort(names) // the same order every time: the ones left are the next ones taken
-	rctx, cancel := context.WithDeadline(ctx, deadline)
+	// The deadline is checked between chunks, not given to the reads: a read cut short by
+	// it would only waste the chunk.
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan []string)
 	var mu sync.Mutex
@@ -84,6 +91,10 @@ func (a *Analyzer) refine(ctx context.Context, deadline time.Time) (int, error) 
 			det := algorithms.NewKale(a.cfg.Kale)
 			var buf []algorithms.Point
 			for chunk := range work {
+				if !time.Now().Before(deadline) {
+					cancel()
+					continue
+				}
 				n, err := a.refineChunk(rctx, chunk, &det, &buf)
 				mu.Lock()
 				done += n

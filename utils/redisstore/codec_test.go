@@ -135,3 +135,65 @@ func BenchmarkAppendPair(b *testing.B) {
 		buf = e.AppendPair(buf[:0], metric.Int(1_700_000_000), metric.Float(12.5))
 	}
 }
+
+// AppendPairsEnd decodes what AppendPairs does and locates the last good pair: its bytes
+// decode alone to that pair, and nothing after them does.
+func FuzzAppendPairsEnd(f *testing.F) {
+	f.Add(hexBytes("92ce6553f100cb3ff8000000000000"))
+	f.Add(hexBytes("92ce6553f10005920102ff"))
+	f.Add(hexBytes("c192010292"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, wst := AppendPairs(nil, b)
+		got, st, ls, le := AppendPairsEnd(nil, b)
+		if wst != st || len(want) != len(got) {
+			t.Fatalf("AppendPairsEnd %v %d pairs, AppendPairs %v %d", st, len(got), wst, len(want))
+		}
+		if len(got) == 0 {
+			if ls != -1 || le != -1 {
+				t.Fatalf("no pair, but last pair at [%d, %d)", ls, le)
+			}
+			return
+		}
+		if !(0 <= ls && ls < le && le <= len(b)) {
+			t.Fatalf("last pair at [%d, %d) of %d bytes", ls, le, len(b))
+		}
+		alone, ast := AppendPairs(nil, b[ls:le])
+		if len(alone) != 1 || ast.BadBytes != 0 || !samePair(alone[0], got[len(got)-1]) {
+			t.Fatalf("bytes [%d, %d) decode to %v (%v), want the last pair %v", ls, le, alone, ast, got[len(got)-1])
+		}
+		if rest, _ := AppendPairs(nil, b[le:]); len(rest) != 0 {
+			t.Fatalf("%d pairs after the last one", len(rest))
+		}
+	})
+}
+
+func samePair(a, b Pair) bool {
+	eq := func(x, y float64) bool { return x == y || (x != x && y != y) }
+	return eq(a.Timestamp, b.Timestamp) && eq(a.Value, b.Value)
+}
+
+func TestAppendPairsEnd(t *testing.T) {
+	e := NewEncoder()
+	one := e.AppendPair(nil, metric.Int(1_700_000_000), metric.Float(1.5))
+	two := e.AppendPair(append([]byte(nil), one...), metric.Int(1_700_000_060), metric.Int(7))
+	for _, tc := range []struct {
+		name   string
+		b      []byte
+		pairs  int
+		ls, le int
+	}{
+		{"empty", nil, 0, -1, -1},
+		{"one pair", one, 1, 0, len(one)},
+		{"two pairs", two, 2, len(one), len(two)},
+		{"corrupt tail", append(append([]byte(nil), two...), 0x92, 0xcb), 2, len(one), len(two)},
+		{"corrupt head", append([]byte{0xc1, 0xc1}, one...), 1, 2, 2 + len(one)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, st, ls, le := AppendPairsEnd(nil, tc.b)
+			require.Len(t, got, tc.pairs)
+			require.Equal(t, tc.pairs, st.Pairs)
+			require.Equal(t, [2]int{tc.ls, tc.le}, [2]int{ls, le})
+		})
+	}
+}
