@@ -111,6 +111,9 @@ type KaleConfig struct {
 	// SeasonZ is the seasonal alarm level: a residual of SeasonZ robust scales at its
 	// phase scores 1 − 1/e ≈ 0.632 (kale_season.go).
 	SeasonZ float64
+	// ProbationTime is the shortest time (seconds from the first row) during which rows
+	// score 0 whatever Probation says: the first day's shape is all new.
+	ProbationTime float64
 	// WarmupTime (seconds from the first row) is the warm-up after Probation: during it a
 	// row is reported only if its value is outside the range seen so far by more than half
 	// the range's width (a new extreme),
@@ -139,6 +142,7 @@ func DefaultKaleConfig() KaleConfig {
 		ContextShrinkBits:  2,
 		ContextBaseAlpha:   0.001,
 		SeasonZ:            7,
+		ProbationTime:      64800,
 		WarmupTime:         172800,
 		FlatMinRun:         12,
 		FlatMinTime:        3600,
@@ -168,6 +172,8 @@ func (c KaleConfig) Validate() error {
 		return fmt.Errorf("invalid ContextBaseAlpha %v: must be in [0, 1]", c.ContextBaseAlpha)
 	case !(c.SeasonZ > 0) || math.IsInf(c.SeasonZ, 0):
 		return fmt.Errorf("invalid SeasonZ %v: must be positive", c.SeasonZ)
+	case !(c.ProbationTime >= 0) || math.IsInf(c.ProbationTime, 0):
+		return fmt.Errorf("invalid ProbationTime %v: must be >= 0", c.ProbationTime)
 	case !(c.WarmupTime >= 0) || math.IsInf(c.WarmupTime, 0):
 		return fmt.Errorf("invalid WarmupTime %v: must be >= 0", c.WarmupTime)
 	case !(c.FlatMinTime >= 0) || math.IsInf(c.FlatMinTime, 0):
@@ -276,7 +282,11 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 		if k.seas.dt > 0 {
 			k.flat.minTime = int(math.Ceil(k.cfg.FlatMinTime / k.seas.dt))
 		}
-		if f := k.flat.update(value); f > raw {
+		f := k.flat.update(value)
+		if so.known {
+			f *= so.score // a run at the phase's usual level is the season, not a stuck value
+		}
+		if f > raw {
 			raw, cur.Component = f, "flat"
 			cur.phase = 0
 		}
@@ -287,7 +297,8 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 	}
 	// The first rows are never reported (they only learn), and during the warm-up only
 	// new extremes are.
-	out := k.peaks.push(cur, k.n > k.cfg.Probation && (extreme || ts-k.firstTS >= k.cfg.WarmupTime))
+	age := ts - k.firstTS
+	out := k.peaks.push(cur, k.n > k.cfg.Probation && age >= k.cfg.ProbationTime && (extreme || age >= k.cfg.WarmupTime))
 	if out.Score > 0 && out.phase != 0 {
 		out.Phase = kalePhaseName(out.Timestamp, out.phase)
 	}

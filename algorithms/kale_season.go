@@ -1,6 +1,7 @@
 package algorithms
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -77,6 +78,9 @@ type kaleSeason struct {
 	zbar, rho, zmax float64
 	shiftSince      float64 // ts since |zbar| is above the shift level; 0 none
 	shiftX, shiftE  float64 // sums of rows and expectations since then
+	// the level before the last re-baselining, when (ts) it happened, and since when rows
+	// have been back at it (see update)
+	gPrev, offPrev, rebasedAt, backSince float64
 
 	bN, bResN, bResWN int32 // rows in the bucket; of them with a daily, weekly expectation
 	hN                int32 // rows in the hour
@@ -105,6 +109,8 @@ const (
 	// a point must beat kaleZMaxFactor times it to score fully.
 	kaleZMaxTau    = 3 * 86400
 	kaleZMaxFactor = 1.2
+	// kaleRevertTime (s): for this long after a re-baselining the old level may return.
+	kaleRevertTime = 86400
 )
 
 // The periods of kaleSeason.period.
@@ -235,6 +241,21 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	sig := max(sd, mean/4, kaleRangeFloor*(s.dHi-s.dLo)) * s.g
 	sig = max(sig, 1e-6*math.Abs(e), 1e-12) * max(1, s.rho/1.25)
 	z := (x - e) / sig
+	if s.rebasedAt != 0 && ts-s.rebasedAt < kaleRevertTime {
+		// Within a day of a re-baselining, the level before it is normal too: a row back
+		// at it is not news, and once they have been back for a while the old level returns.
+		e0 := s.gPrev*s.profile(d, w) + s.offPrev
+		z0v := (x - e0) / (sig / s.g * s.gPrev)
+		if math.Abs(z0v) < math.Abs(z) {
+			z = z0v
+			s.backSince = cmp.Or(s.backSince, ts)
+			if ts-s.backSince >= 1800 {
+				s.g, s.off, s.rebasedAt, s.backSince, s.zbar = s.gPrev, s.offPrev, 0, 0, 0
+			}
+		} else {
+			s.backSince = 0
+		}
+	}
 	a := 1 - math.Exp(-max(gap, 0)/kaleSustainTau)
 	zc := kaleSustainClip * kaleSustained * z0
 	s.zbar += a * (max(min(z, zc), -zc) - s.zbar)
@@ -264,7 +285,7 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 		s.shiftE += e
 		s.shiftN++
 		if ts-s.shiftSince >= 3600 && s.shiftN >= 4 {
-			s.rebase()
+			s.rebase(ts)
 		}
 	} else {
 		s.shiftSince = 0
@@ -273,7 +294,8 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 }
 
 // rebase moves the level to the rows of the confirmed shift (see the type's doc).
-func (s *kaleSeason) rebase() {
+func (s *kaleSeason) rebase(ts float64) {
+	s.gPrev, s.offPrev, s.rebasedAt, s.backSince = s.g, s.off, ts, 0
 	mx, me := s.shiftX/float64(s.shiftN), s.shiftE/float64(s.shiftN)
 	if me > 0 && mx > 0 && s.g > 0 {
 		s.g *= mx / me

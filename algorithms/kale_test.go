@@ -48,6 +48,7 @@ func TestKaleConfigValidate(t *testing.T) {
 		"ContextTableBits": func(c *KaleConfig) { c.ContextTableBits = 40 },
 		"SeasonZ":          func(c *KaleConfig) { c.SeasonZ = math.NaN() },
 		"WarmupTime":       func(c *KaleConfig) { c.WarmupTime = -1 },
+		"ProbationTime":    func(c *KaleConfig) { c.ProbationTime = math.NaN() },
 		"RestTime":         func(c *KaleConfig) { c.RestTime = math.Inf(1) },
 		"FlatMinTime":      func(c *KaleConfig) { c.FlatMinTime = math.NaN() },
 		"FlatMinRun":       func(c *KaleConfig) { c.FlatMinRun = -1 },

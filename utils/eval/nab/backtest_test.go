@@ -62,4 +62,3 @@ func TestRunBacktest(t *testing.T) {
 	_, err = RunBacktest([]Job{{Input: other, Output: out, Name: "c/g.csv"}}, w, 0.63)
 	require.Error(t, err)
 }
-
