@@ -234,11 +234,11 @@ func NewKale(cfg KaleConfig) *Kale {
 	k := &Kale{
 		cfg:   cfg,
 		peaks: kalePeaks{raws: kaleRecentMax{w: cfg.Rest}},
-		ew:    kaleEW{alpha: 0.01},
 	}
-	k.flat.minRun = cfg.FlatMinRun
+	k.flat.minRun = int32(cfg.FlatMinRun)
 	k.rng = NewBlockRange(cfg.rangeBlock(), kaleRangeBlocks)
 	if !cfg.DisableContext {
+		k.ctx = make([]kaleContext, 0, 2*len(cfg.ContextLevels))
 		for _, l := range cfg.ContextLevels {
 			for _, off := range []float64{0, 0.5} {
 				k.ctx = append(k.ctx, newKaleContext(cfg.ContextOrder, l, cfg.ContextTableBits, cfg.ContextShrinkBits, off))
@@ -280,7 +280,7 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 	}
 	if k.flat.minRun > 0 {
 		if k.seas.dt > 0 {
-			k.flat.minTime = int(math.Ceil(k.cfg.FlatMinTime / k.seas.dt))
+			k.flat.minTime = int32(min(math.Ceil(k.cfg.FlatMinTime/k.seas.dt), 1<<30))
 		}
 		f := k.flat.update(value)
 		if so.known {
@@ -396,17 +396,20 @@ func (p *kalePeaks) push(cur KaleScore, eligible bool) KaleScore {
 	return out
 }
 
+// kaleEWAlpha is the weight of kaleEW.
+const kaleEWAlpha = 0.01
+
 // kaleEW is an exponentially weighted mean and variance (West's incremental form):
 // with d = x − mean, mean += α·d and variance = (1 − α)(variance + α·d²); α starts at 1/n
 // so the first rows are averaged evenly.
 type kaleEW struct {
-	alpha, mean, variance float64
-	n                     int
+	mean, variance float64
+	n              int
 }
 
 func (e *kaleEW) update(x float64) {
 	e.n++
-	a := max(e.alpha, 1/float64(e.n))
+	a := max(kaleEWAlpha, 1/float64(e.n))
 	d := x - e.mean
 	e.mean += a * d
 	e.variance = (1 - a) * (e.variance + a*d*d)

@@ -16,12 +16,12 @@ package algorithms
 // one earlier long run 0.5, after many close to 1. Streams whose values never repeat (noisy
 // floats) never score.
 type kaleFlat struct {
-	minRun  int
-	minTime int // the run length FlatMinTime asks for at the current interval
 	last    float64
-	run     int // length of the current run; 0 before the first row
-	record  int // the longest run before the current one
-	long    int // m: runs of at least minRun rows before the current one
+	minRun  int32
+	minTime int32 // the run length FlatMinTime asks for at the current interval
+	run     int32 // length of the current run; 0 before the first row
+	record  int32 // the longest run before the current one
+	long    int32 // m: runs of at least minRun rows before the current one
 }
 
 // update scores x (see the type's doc) and learns it.

@@ -73,7 +73,7 @@ type kaleSeason struct {
 	errN, errD, errW       [2]float64 // EW sum and weight of the predictors' errors
 	errDW                  [2]float64 // errD on the buckets errW is known on
 
-	firstTS, lastTS float64
+	lastTS          float64 // 0 before the first row
 	dt              float64 // EW mean interval (s)
 	zbar, rho, zmax float64
 	shiftSince      float64 // ts since |zbar| is above the shift level; 0 none
@@ -191,9 +191,7 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	if s.g == 0 {
 		s.g = 1
 	}
-	if s.firstTS == 0 && s.lastTS == 0 {
-		s.firstTS = ts
-	} else if gap := ts - s.lastTS; gap > 0 {
+	if gap := ts - s.lastTS; s.lastTS != 0 && gap > 0 {
 		if s.dt == 0 {
 			s.dt = gap
 		} else {

@@ -128,8 +128,8 @@ func TestKaleFlat(t *testing.T) {
 		feed(1, 1)
 		feed(2, 1)
 	}
-	require.Equal(t, 3, f.long)
-	require.Equal(t, 20, f.record)
+	require.Equal(t, int32(3), f.long)
+	require.Equal(t, int32(20), f.record)
 	fired, score := feed(0, 50) // a 50-row run breaks the 20-row record at its 21st row
 	require.Equal(t, []int{20}, fired)
 	require.InDelta(t, 3.0/4, score, 1e-12)
