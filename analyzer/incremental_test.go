@@ -3,6 +3,7 @@ package analyzer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -322,5 +323,33 @@ func TestKaleYields(t *testing.T) {
 		y.err = context.Canceled
 		_, err = a.Cycle(ctx)
 		require.True(t, errors.Is(err, context.Canceled), "%s: %v", detector, err)
+	}
+}
+
+// An alert says why the kale detector fired, naming the seasonal phase when there is one; the
+// record's JSON carries the phase only then.
+func TestKaleWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		e    Explanation
+		why  string
+		json string
+	}{
+		{"context", Explanation{Component: "context", Expected: 100, Lower: 90, Upper: 110},
+			"the kale detector's context component scored 0.80: value 410, expected 100 (normal band 90 to 110)",
+			`{"component":"context","expected":100,"lower":90,"upper":110}`},
+		{"seasonal", Explanation{Component: "seasonal", Expected: 150, Lower: 120, Upper: 180, Phase: "Mondays 03:00"},
+			"the kale detector's seasonal component scored 0.80: Mondays 03:00 usually 120 to 180, got 410 (expected 150)",
+			`{"component":"seasonal","expected":150,"lower":120,"upper":180,"phase":"Mondays 03:00"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Record{Metric: "m", Value: 410, Score: 0.8, Triggered: []string{"kale:" + tc.e.Component}, Explanation: &tc.e}
+			alerts := toAlerts([]Record{r})
+			require.Len(t, alerts, 1)
+			require.Equal(t, tc.why, alerts[0].Explanation)
+			b, err := json.Marshal(tc.e)
+			require.NoError(t, err)
+			require.JSONEq(t, tc.json, string(b))
+		})
 	}
 }

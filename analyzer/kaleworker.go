@@ -338,6 +338,6 @@ func kaleRecord(name string, best algorithms.KaleScore) *Record {
 		Metric: name, Value: Float(best.Value), Timestamp: int64(best.Timestamp),
 		Triggered: []string{"kale:" + best.Component}, Score: Float(best.Score),
 		Explanation: &Explanation{Component: best.Component, Expected: Float(best.Expected),
-			Lower: Float(best.Lower), Upper: Float(best.Upper)},
+			Lower: Float(best.Lower), Upper: Float(best.Upper), Phase: best.Phase},
 	}
 }

@@ -198,8 +198,13 @@ func (a *Analyzer) kaleSummary(cycle uint32, loads stateLoads, tails, fulls int)
 	a.log.Info("kale detector states", attrs...)
 }
 
-// kaleWhy is an alert's explanation of a kale detector anomaly.
+// kaleWhy is an alert's explanation of a kale detector anomaly; a seasonal or level anomaly
+// names its phase ("Mondays 03:00 usually 120 to 180, got 410").
 func kaleWhy(r Record, e *Explanation) string {
+	if e.Phase != "" {
+		return fmt.Sprintf("the kale detector's %s component scored %.2f: %s usually %g to %g, got %g (expected %g)",
+			e.Component, float64(r.Score), e.Phase, float64(e.Lower), float64(e.Upper), float64(r.Value), float64(e.Expected))
+	}
 	return fmt.Sprintf("the kale detector's %s component scored %.2f: value %g, expected %g (normal band %g to %g)",
 		e.Component, float64(r.Score), float64(r.Value), float64(e.Expected), float64(e.Lower), float64(e.Upper))
 }

@@ -43,6 +43,9 @@ type Explanation struct {
 	Expected  Float  `json:"expected"`
 	Lower     Float  `json:"lower"`
 	Upper     Float  `json:"upper"`
+	// Phase names the seasonal phase of a seasonal or level anomaly ("Mondays 03:00",
+	// "daily 03:00", UTC); empty for the other components.
+	Phase string `json:"phase,omitempty"`
 }
 
 // CycleStats describes one analyzer cycle.

@@ -268,12 +268,13 @@ func usedMemory(ctx context.Context, store *redisstore.Store) float64 {
 
 // proc is one running kale process, its log lines parsed as they come.
 type proc struct {
-	cmd   *exec.Cmd
-	lines chan map[string]any
-	mu    sync.Mutex
-	hwm   float64 // bytes
-	ticks float64 // utime + stime, seconds
-	done  chan struct{}
+	cmd     *exec.Cmd
+	lines   chan map[string]any
+	mu      sync.Mutex
+	hwm     float64 // bytes
+	ticks   float64 // utime + stime, seconds
+	lastCPU float64 // ticks at the last cycle line
+	done    chan struct{}
 }
 
 func start(ctx context.Context, o options, url, dir string) (*proc, error) {
@@ -369,6 +370,7 @@ func (p *proc) cpu() float64  { p.mu.Lock(); defer p.mu.Unlock(); return p.ticks
 
 type cycle struct {
 	seconds         float64
+	cpu             float64 // CPU seconds the whole process used since the previous cycle line
 	assigned, total float64
 	states          string
 }
@@ -391,8 +393,11 @@ func (p *proc) cycles(ctx context.Context, n int) ([]cycle, error) {
 				f, _ := strconv.ParseFloat(s, 64)
 				assigned, _ := m["assigned"].(float64)
 				total, _ := m["metrics"].(float64)
-				out = append(out, cycle{seconds: f, assigned: assigned, total: total})
-				fmt.Printf("  cycle %d: %.2fs assigned %v analysed %v anomalies %v exceptions %v\n", len(out), f, m["assigned"], m["analysed"], m["anomalies"], m["exceptions"])
+				cpu := p.cpu()
+				out = append(out, cycle{seconds: f, cpu: cpu - p.lastCPU, assigned: assigned, total: total})
+				p.lastCPU = cpu
+				fmt.Printf("  cycle %d: %.2fs (process CPU since the last cycle %.1fs, RSS peak so far %.0f MB) assigned %v analysed %v anomalies %v exceptions %v\n",
+					len(out), f, out[len(out)-1].cpu, p.peak()/1e6, m["assigned"], m["analysed"], m["anomalies"], m["exceptions"])
 			case "kale detector states":
 				if len(out) > 0 {
 					delete(m, "time")
