@@ -29,7 +29,9 @@ import (
 // Scale. Per daily bucket, S[d] is an EW mean over days (weight a) of the RMS residual of
 // the bucket's rows against their expectation, each day's sample capped at 3·S[d] (one
 // wild day moves it little); on the first day the rows' spread around the bucket mean. A
-// row's z is r/σ with r = x − E and σ = max(S[d], mean S / 4, 1e-6·|E|) · max(1, ρ), ρ an EW
+// row's z is r/σ with r = x − E and σ = max(S[d], mean S / 4, 2 % of the daily profile's
+// range, the data's resolution (the smallest step between two rows), 1e-6·|E|) · max(1, ρ),
+// ρ an EW
 // mean of |z| over ~6 hours divided by 1.25, so noise that grows slowly raises the scale
 // with it while a burst of minutes does not hide.
 //
@@ -74,6 +76,7 @@ type kaleSeason struct {
 	errDW                  [2]float64 // errD on the buckets errW is known on
 
 	lastTS          float64 // 0 before the first row
+	lastX, quantum  float64 // the last value; the smallest step between two rows
 	dt              float64 // EW mean interval (s)
 	zbar, rho, zmax float64
 	shiftSince      float64 // ts since |zbar| is above the shift level; 0 none
@@ -199,7 +202,10 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 		}
 	}
 	gap := ts - s.lastTS
-	s.lastTS = ts
+	if step := math.Abs(x - s.lastX); s.lastTS != 0 && step > 0 && (s.quantum == 0 || step < s.quantum) {
+		s.quantum = step // the data's resolution: 1 for counts
+	}
+	s.lastTS, s.lastX = ts, x
 	bucket, hour, d, w := kaleBuckets(ts)
 	if bucket != s.bIdx {
 		s.closeBucket()
@@ -236,7 +242,7 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	if s.period == kalePeriodWeekly && s.weekN[w] > 0 && s.weekS[d] != 0 {
 		sd, mean = s.weekS[d].get(), s.meanW
 	}
-	sig := max(sd, mean/4, kaleRangeFloor*(s.dHi-s.dLo)) * s.g
+	sig := max(sd, mean/4, kaleRangeFloor*(s.dHi-s.dLo), 0.5*s.quantum/s.g) * s.g
 	sig = max(sig, 1e-6*math.Abs(e), 1e-12) * max(1, s.rho/1.25)
 	z := (x - e) / sig
 	if s.rebasedAt != 0 && ts-s.rebasedAt < kaleRevertTime {
@@ -370,7 +376,9 @@ func (s *kaleSeason) closeBucket() {
 		s.dayQ.set(s.day[:], d, m)
 	} else {
 		old := s.dayQ.get(s.day[:], d)
-		s.dayQ.set(s.day[:], d, old+max(a, 1.0/7)*(m-old))
+		// Winsorised: a day far off (an anomaly) moves the profile by at most 3 scales.
+		lim := 3 * max(s.dayS[d].get(), s.meanS/4)
+		s.dayQ.set(s.day[:], d, old+max(a, 1.0/7)*max(-lim, min(lim, m-old)))
 	}
 	s.dayN[d] = uint8(min(int(s.dayN[d])+1, 255))
 	s.bSum, s.bSq, s.bRes, s.bN, s.bResN, s.bResW, s.bResWN = 0, 0, 0, 0, 0, 0, 0
@@ -428,7 +436,8 @@ func (s *kaleSeason) closeHour() {
 	} else {
 		b := max(1/float64(s.weekN[w]+1), 0.5)
 		old := s.weekQ.get(s.week[:], w)
-		s.weekQ.set(s.week[:], w, old+b*(r-old))
+		lim := 3 * max(s.meanW, s.meanS) // winsorised as the daily profile
+		s.weekQ.set(s.week[:], w, old+b*max(-lim, min(lim, r-old)))
 	}
 	s.weekN[w] = uint8(min(int(s.weekN[w])+1, 255))
 	s.hSum, s.hN = 0, 0
