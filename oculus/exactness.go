@@ -61,9 +61,12 @@ func (e *engine) exactTop(ctx context.Context, cands []cand) ([]cand, error) {
 	if len(cands) == 0 {
 		return cands, nil
 	}
-	names := make([]string, len(cands))
-	for j, c := range cands {
-		names[j] = e.sn.list[c.i].name
+	names := make([]string, 0, len(cands)+1)
+	if e.qser != nil {
+		names = append(names, e.qser.name) // the query's own window, in the same round trip
+	}
+	for _, c := range cands {
+		names = append(names, e.sn.list[c.i].name)
 	}
 	wins, err := e.s.loadWindows(ctx, names)
 	if err != nil {
@@ -73,6 +76,22 @@ func (e *engine) exactTop(ctx context.Context, cands []cand) ([]cand, error) {
 			return nil, fmt.Errorf("cannot read the final candidates in time: %w", context.DeadlineExceeded)
 		}
 		return nil, fmt.Errorf("cannot read the final candidates from Redis: %w", err)
+	}
+	q := e.q
+	if e.qser != nil {
+		qw := wins[0]
+		wins = wins[1:]
+		q = nil
+		if !qw.missing {
+			// Changed since it was indexed (a live metric between syncs): ranked with its
+			// current window, the candidates having been found with the indexed one.
+			if z := resampleZ(qw.vals, e.sn.length); len(qw.vals) >= MinValues && allFinite(z) {
+				q = z
+			}
+		}
+		if q == nil {
+			return cands, nil // the query metric vanished: its indexed copy ranks (within 2E)
+		}
 	}
 	out := slices.Clone(cands)
 	for j, w := range wins {
@@ -85,9 +104,9 @@ func (e *engine) exactTop(ctx context.Context, cands []cand) ([]cand, error) {
 			continue
 		}
 		if e.p.method == MethodEuclidean {
-			out[j].d = algorithms.SquaredEuclidean(e.q, z)
+			out[j].d = algorithms.SquaredEuclidean(q, z)
 		} else {
-			out[j].d = algorithms.DTW(e.q, z, e.r)
+			out[j].d = algorithms.DTW(q, z, e.r)
 		}
 	}
 	slices.SortFunc(out, cmpCand)

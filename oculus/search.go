@@ -150,15 +150,19 @@ type engine struct {
 	skipped atomic.Int64
 	total   atomic.Int64
 	reread  atomic.Int64 // final candidates read back from Redis (exactTop)
+	qser    *series      // the query metric's stored series when the search runs on its z32 (storedQuery)
 }
 
 func (s *Service) search(ctx context.Context, p *plan) (Result, error) {
 	sn := s.snap.Load()
+	if qser := storedQuery(sn, p, s.ns); qser != nil {
+		return s.run(ctx, sn, p, nil, qser)
+	}
 	raw, times, err := s.queryValues(ctx, sn, p)
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := s.run(ctx, sn, p, raw)
+	res, err := s.run(ctx, sn, p, raw, nil)
 	if err == nil && p.windows {
 		err = s.addWindows(ctx, &res, p, raw, times)
 	}
@@ -186,15 +190,46 @@ func (s *Service) addWindows(ctx context.Context, res *Result, p *plan, raw []fl
 	return nil
 }
 
-// run searches sn for raw under the index's read lock.
-func (s *Service) run(ctx context.Context, sn *snapshot, p *plan, raw []float64) (Result, error) {
+// storedQuery returns the indexed series of a query by metric that an exact search can run
+// on as stored (dtw or euclidean, z-normalised, at the index length, no windows to draw), or
+// nil. Such a search starts on the query's z32 without reading Redis, and reads the query's
+// window together with the final candidates (exactTop): one round trip instead of two.
+func storedQuery(sn *snapshot, p *plan, ns string) *series {
+	if p.metric == "" || p.windows || p.method == MethodFastDTW || !p.normalize {
+		return nil
+	}
+	names := []string{p.metric}
+	if n, ok := strings.CutPrefix(p.metric, ns); ok && n != "" {
+		names = append(names, n)
+	}
+	for _, n := range names {
+		ser := sn.get(n)
+		if ser == nil {
+			continue
+		}
+		if int(ser.n) < MinValues || (p.length != sn.length && (p.length != 0 || int(ser.n) != sn.length)) {
+			return nil
+		}
+		p.self = n
+		return ser
+	}
+	return nil
+}
+
+// run searches sn for raw, or for the stored query series qser (storedQuery), under the
+// index's read lock.
+func (s *Service) run(ctx context.Context, sn *snapshot, p *plan, raw []float64, qser *series) (Result, error) {
 	s.idxMu.RLock()
 	defer s.idxMu.RUnlock()
 	if s.closed {
 		return Result{}, ErrClosed
 	}
-	e := &engine{s: s, sn: sn, p: p, idx: s.idx}
-	e.qz = resampleZ(raw, sn.length)
+	e := &engine{s: s, sn: sn, p: p, idx: s.idx, qser: qser}
+	if qser != nil {
+		e.qz = widen(nil, qser.z)
+	} else {
+		e.qz = resampleZ(raw, sn.length)
+	}
 	if !allFinite(e.qz) {
 		return Result{}, badf("the query values are too large to normalise")
 	}
@@ -204,11 +239,16 @@ func (s *Service) run(ctx context.Context, sn *snapshot, p *plan, raw []float64)
 		e.top = newTopK(p.need, 0)
 		return e.fastDTW(ctx, raw)
 	}
-	e.stored = p.normalize && (p.length == sn.length || (p.length == 0 && len(raw) == sn.length))
-	if e.stored {
+	e.stored = qser != nil || (p.normalize && (p.length == sn.length || (p.length == 0 && len(raw) == sn.length)))
+	switch {
+	case qser != nil:
+		// Both sides are float32 copies: each moves the distance by up to E (exactness.go).
+		e.q = e.qz
+		e.top = newTopK(p.need, 2*sn.tol)
+	case e.stored:
 		e.q = e.qz
 		e.top = newTopK(p.need, sn.tol) // scored on float32 copies, re-ranked exactly (exactness.go)
-	} else {
+	default:
 		e.q = represent(nil, raw, p.length, p.normalize)
 		e.top = newTopK(p.need, 0)
 	}

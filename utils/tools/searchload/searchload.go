@@ -213,6 +213,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	rep.Cycles = cycles.windows(time.Now())
 	rep.RSSMB, rep.PeakRSSMB = procRSS(proc.pid())
 	summarise(&rep, samples)
+	proc.stop() // the brute force below gets the machine to itself
 
 	if o.Check > 0 {
 		if err := check(ctx, store, names, samples, o, &rep); err != nil {
