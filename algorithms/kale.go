@@ -140,7 +140,7 @@ func DefaultKaleConfig() KaleConfig {
 		ContextTableBits:   9,
 		ContextRangeWindow: 4800,
 		ContextShrinkBits:  2,
-		ContextBaseAlpha:   0.001,
+		ContextBaseAlpha:   0.004,
 		SeasonZ:            7,
 		ProbationTime:      64800,
 		WarmupTime:         172800,
