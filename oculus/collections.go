@@ -194,14 +194,32 @@ type collectionCache struct {
 	byMetric map[string][]string
 }
 
-// matchCollections lists the saved collections holding result metrics. It never fails the
-// search: a Redis error yields no matches (logged at debug level).
-func (s *Service) matchCollections(ctx context.Context, hits []Hit) []CollectionMatch {
+// collectionsVersion reads the collections' version key in the background, so that its round
+// trip overlaps the search; the answer is read from the returned channel (buffered: it is
+// left behind when the search fails).
+func (s *Service) collectionsVersion(ctx context.Context) <-chan versionAnswer {
+	ch := make(chan versionAnswer, 1)
+	go func() {
+		v, err := s.colls.Version(ctx)
+		ch <- versionAnswer{v, err}
+	}()
+	return ch
+}
+
+type versionAnswer struct {
+	version string
+	err     error
+}
+
+// matchCollections lists the saved collections holding result metrics, given the version
+// key's answer (collectionsVersion). It never fails the search: a Redis error yields no
+// matches (logged at debug level).
+func (s *Service) matchCollections(ctx context.Context, hits []Hit, va versionAnswer) []CollectionMatch {
 	out := []CollectionMatch{}
 	if len(hits) == 0 {
 		return out
 	}
-	ver, err := s.colls.Version(ctx)
+	ver, err := va.version, va.err
 	if err != nil {
 		s.log.Debug("cannot read the collections version", "err", err)
 		return out

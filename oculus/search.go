@@ -51,6 +51,7 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 	defer cancel()
 	leave := s.gate.Enter() // background work (analyzer workers, indexing) yields meanwhile
 	defer leave()
+	version := s.collectionsVersion(ctx) // its round trip overlaps the search
 	res, err := s.search(ctx, &p)
 	if err != nil {
 		s.m.searches.WithLabelValues(method, outcome(err)).Inc()
@@ -59,7 +60,7 @@ func (s *Service) Search(ctx context.Context, q Query) (Result, error) {
 		}
 		return emptyResult(method), err
 	}
-	res.Collections = s.matchCollections(ctx, res.Results)
+	res.Collections = s.matchCollections(ctx, res.Results, <-version)
 	res.TookMS = float64(time.Since(start).Microseconds()) / 1000
 	s.m.searches.WithLabelValues(method, resultOK).Inc()
 	s.m.searchSeconds.WithLabelValues(method).Observe(time.Since(start).Seconds())

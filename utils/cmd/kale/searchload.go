@@ -70,6 +70,7 @@ func printSearchLoad(w io.Writer, r searchload.Report) {
 		fmt.Fprintf(w, "  %-26s n=%-4d p50 %7.1f ms  p90 %7.1f ms  p99 %7.1f ms  max %7.1f ms\n", label, l.N, l.P50, l.P90, l.P99, l.Max)
 	}
 	row("all searches", r.All)
+	row("took_ms (server side)", r.Server)
 	row("during an analyzer cycle", r.DuringCycle)
 	row("outside analyzer cycles", r.OutsideCycle)
 	fmt.Fprintf(w, "  analyzer cycles seen: %d; failed searches: %d\n", len(r.Cycles), r.Failed)

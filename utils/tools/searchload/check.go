@@ -30,7 +30,8 @@ const (
 // sample is one search as the client saw it.
 type sample struct {
 	at     time.Time
-	ms     float64
+	ms     float64 // at the client
+	took   float64 // the search's took_ms
 	metric string
 	hits   []hit
 	err    error
@@ -68,32 +69,34 @@ func search(ctx context.Context, base, metric string, k int) sample {
 		return s
 	}
 	var res struct {
-		Results []hit `json:"results"`
+		Results []hit   `json:"results"`
+		TookMS  float64 `json:"took_ms"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		s.err = err
 		return s
 	}
-	s.hits = res.Results
+	s.hits, s.took = res.Results, res.TookMS
 	return s
 }
 
 // summarise fills the latency summaries, splitting the searches by whether an analyzer cycle
 // was running when they started (a cycle counts from its start to start + duration).
 func summarise(rep *Report, samples []sample) {
-	var all, during, outside []float64
+	var all, server, during, outside []float64
 	for _, s := range samples {
 		if s.err != nil {
 			continue
 		}
 		all = append(all, s.ms)
+		server = append(server, s.took)
 		if inCycle(rep.Cycles, s.at) {
 			during = append(during, s.ms)
 		} else {
 			outside = append(outside, s.ms)
 		}
 	}
-	rep.All, rep.DuringCycle, rep.OutsideCycle = latency(all), latency(during), latency(outside)
+	rep.All, rep.Server, rep.DuringCycle, rep.OutsideCycle = latency(all), latency(server), latency(during), latency(outside)
 }
 
 func inCycle(cycles []CycleWindow, t time.Time) bool {

@@ -119,6 +119,7 @@ type Report struct {
 	Points       int           `json:"points"`
 	IndexWait    float64       `json:"index_wait_s"` // from the start of the process to a full index
 	All          Latency       `json:"all"`
+	Server       Latency       `json:"server"` // took_ms as the search reports it (without HTTP)
 	DuringCycle  Latency       `json:"during_cycle"` // searches that started while an analyzer cycle ran
 	OutsideCycle Latency       `json:"outside_cycle"`
 	Cycles       []CycleWindow `json:"cycles"`
@@ -436,7 +437,8 @@ type status struct {
 		DurationS float64   `json:"duration_s"`
 	} `json:"analyzer"`
 	Oculus struct {
-		Documents int `json:"documents"`
+		Documents  int  `json:"documents"`
+		CatchingUp bool `json:"catching_up"` // true until the first sync has published its series to searches
 	} `json:"oculus"`
 }
 
@@ -465,7 +467,7 @@ func waitIndexed(ctx context.Context, base string, n int, limit time.Duration, p
 		if p.exited() {
 			return fmt.Errorf("kale exited before the index was ready; its last output:\n%s", p.stderr.String())
 		}
-		if st, err := getStatus(ctx, base); err == nil && st.Oculus.Documents >= n {
+		if st, err := getStatus(ctx, base); err == nil && st.Oculus.Documents >= n && !st.Oculus.CatchingUp {
 			return nil
 		}
 		if time.Now().After(deadline) {
