@@ -119,7 +119,7 @@ type Report struct {
 	Points       int           `json:"points"`
 	IndexWait    float64       `json:"index_wait_s"` // from the start of the process to a full index
 	All          Latency       `json:"all"`
-	Server       Latency       `json:"server"` // took_ms as the search reports it (without HTTP)
+	Server       Latency       `json:"server"`       // took_ms as the search reports it (without HTTP)
 	DuringCycle  Latency       `json:"during_cycle"` // searches that started while an analyzer cycle ran
 	OutsideCycle Latency       `json:"outside_cycle"`
 	Cycles       []CycleWindow `json:"cycles"`
