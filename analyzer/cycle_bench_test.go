@@ -49,8 +49,8 @@ func BenchmarkCycle(b *testing.B) {
 // KALE_BENCH_METRICS metrics (default 20,000) of 1,440 points, Redis reads included: each
 // cycle appends one new point per metric, and the detector is fed only that point (read as
 // the series' tail). The cold cycle (a fresh detector per metric learning from the newest
-// ColdRows rows, as on a first start) is timed separately and reported as warm-up-s, with
-// its CPU time as warm-up-cpu-s.
+// ColdRows rows, as on a first start; KALE_BENCH_COLD_ROWS changes it) is timed separately
+// and reported as warm-up-s, with its CPU time as warm-up-cpu-s.
 func BenchmarkCycleKale(b *testing.B) {
 	n := benchMetrics(b, 20_000)
 	store := loadBench(b, n)
@@ -59,6 +59,9 @@ func BenchmarkCycleKale(b *testing.B) {
 		c.Workers = 2
 		c.Detector, c.Kale, c.KaleThreshold = DetectorKale, algorithms.DefaultKaleConfig(), 0.66
 		c.Now = func() time.Time { return clock }
+		if s := os.Getenv("KALE_BENCH_COLD_ROWS"); s != "" { // -1: learn from every row
+			c.ColdRows, _ = strconv.Atoi(s)
+		}
 	})
 	ctx := context.Background()
 	t0, c0 := time.Now(), cpuSeconds()

@@ -16,7 +16,7 @@ import (
 const DefaultCheckpointCycles = 4
 
 // DefaultRefineBudget is Config.RefineBudget when it is 0.
-const DefaultRefineBudget = 3 * time.Second
+const DefaultRefineBudget = 5 * time.Second
 
 // checkpointBudget bounds the time a checkpoint spends beyond its minimum share of states.
 const checkpointBudget = 2 * time.Second

@@ -68,6 +68,7 @@ type Config struct {
 
 	Detector      string  `kale:"detector" help:"analyzer detector: kale (streaming, Kale's own; state kept per metric) or skyline (Etsy's nine-detector ensemble)"`
 	KaleThreshold float64 `kale:"kale-threshold" help:"kale detector score in (0,1] that makes an anomaly (0.63: the threshold NAB's profiles pick)"`
+	KaleColdRows  int     `kale:"kale-cold-rows" help:"rows a kale detector with no saved state learns from in its first cycle (the newest ones; the rest of the stored series is learnt between later cycles); 0 = every stored row"`
 
 	AnalyzerProcesses   int           `kale:"analyzer-processes" help:"analysis workers (goroutines); 0 = one per CPU core (Skyline ANALYZER_PROCESSES)"`
 	AnalyzerInterval    time.Duration `kale:"analyzer-interval" help:"fixed time between cycle starts; 0 = Skyline's rule: back to back, sleeping 10s after a cycle shorter than 5s"`
@@ -161,6 +162,7 @@ func DefaultConfig() *Config {
 
 		Detector:         "kale",
 		KaleThreshold:    0.63,
+		KaleColdRows:     360,
 		AnalyzerInterval: 0,
 		Algorithms: []string{"first_hour_average", "mean_subtraction_cumulation", "stddev_from_average",
 			"stddev_from_moving_average", "least_squares", "grubbs", "histogram_bins",
@@ -319,6 +321,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.KaleThreshold > 0 && c.KaleThreshold <= 1) {
 		bad("kale-threshold", "%v must be in (0, 1]", c.KaleThreshold)
+	}
+	if c.KaleColdRows < 0 {
+		bad("kale-cold-rows", "must not be negative, got %d", c.KaleColdRows)
 	}
 	if c.AnalyzerProcesses < 0 {
 		bad("analyzer-processes", "must not be negative")

@@ -47,11 +47,16 @@ func alertConfig(c *config.Config) *alert.Config {
 
 // analyzerConfig maps the configuration onto the analyzer's Config.
 func analyzerConfig(c *config.Config) analyzer.Config {
+	coldRows := c.KaleColdRows
+	if coldRows == 0 {
+		coldRows = -1 // every stored row (the analyzer's 0 is its default)
+	}
 	return analyzer.Config{
 		Detector: c.Detector, Kale: algorithms.DefaultKaleConfig(), KaleThreshold: c.KaleThreshold,
 		Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
 		SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
 		CanaryMetric: c.CanaryMetric, ID: c.AnalyzerID, Lease: c.AnalyzerLease, MaxFuture: c.MaxFuture,
+		ColdRows: coldRows,
 	}
 }
 

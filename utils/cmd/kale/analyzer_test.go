@@ -11,8 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kale-project/kale/analyzer"
 	"github.com/kale-project/kale/analyzer/alert"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/priority"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -62,4 +64,25 @@ func TestAlertCountersWithoutRules(t *testing.T) {
 	for _, name := range []string{"sent", "failed", "retried", "dropped", "suppressed"} {
 		require.Equal(t, len(alert.Strategies), found["kale_alerts_"+name+"_total"], name)
 	}
+}
+
+// --kale-cold-rows maps onto the analyzer's ColdRows; its 0 (every stored row) is the
+// analyzer's -1, since the analyzer's 0 means its default.
+func TestAnalyzerColdRows(t *testing.T) {
+	for _, tc := range []struct{ flag, want int }{{0, -1}, {360, 360}, {1440, 1440}} {
+		c := config.DefaultConfig()
+		c.KaleColdRows = tc.flag
+		require.Equal(t, tc.want, analyzerConfig(c).ColdRows, "--kale-cold-rows %d", tc.flag)
+	}
+	require.Equal(t, analyzer.DefaultColdRows, config.DefaultConfig().KaleColdRows, "the flag's default is the analyzer's")
+}
+
+// analyzerGate hands the gate to the analyzer; a nil gate leaves Yield unset.
+func TestAnalyzerGate(t *testing.T) {
+	var o analyzer.Options
+	analyzerGate(nil)(&o)
+	require.Nil(t, o.Config.Yield)
+	g := &priority.Gate{}
+	analyzerGate(g)(&o)
+	require.Same(t, g, o.Config.Yield)
 }
