@@ -267,7 +267,7 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 	raw := 0.0
 	if len(k.ctx) > 0 {
 		raw = k.contextRow(ts, value)
-		if so.known {
+		if so.known && so.periodic {
 			// The seasonal baseline explains this phase: a novelty counts only as far as
 			// the row is also unusual for its phase.
 			raw *= so.score
@@ -283,7 +283,7 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 			k.flat.minTime = int32(min(math.Ceil(k.cfg.FlatMinTime/k.seas.dt), 1<<30))
 		}
 		f := k.flat.update(value)
-		if so.known {
+		if so.known && so.periodic {
 			f *= so.score // a run at the phase's usual level is the season, not a stuck value
 		}
 		if f > raw {

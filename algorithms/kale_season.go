@@ -174,9 +174,10 @@ func (s *kaleSeason) weekly(d, w int) float64 {
 func (s *kaleSeason) expect(d, w int) float64 { return s.g*s.profile(d, w) + s.off }
 
 // known reports whether the row's phase has an expectation and a scale to compare with
-// (the score then weighs the context part); armed whether it may also alarm.
+// (the score then weighs the flat part, and the context part when a period is found);
+// armed whether it may also alarm.
 func (s *kaleSeason) known(d int) bool {
-	return s.period != kalePeriodNone && s.dayN[d] >= 2 && s.dayS[d] != 0
+	return s.dayN[d] >= 2 && s.dayS[d] != 0
 }
 
 func (s *kaleSeason) armed(d, w int) bool { return s.dayN[d] >= 3 && s.weekN[w] > 0 }
@@ -187,6 +188,7 @@ type kaleSeasonOut struct {
 	component               string // "seasonal" (point) or "level" (sustained)
 	phase                   uint8  // the period; 0 when not scored
 	known, armed            bool   // score is valid; it may alarm (see kaleSeason.known)
+	periodic                bool   // a period is found
 }
 
 // update scores (ts, x) and learns it; z0 is the alarm z.
@@ -236,7 +238,8 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 		s.shiftSince = 0
 		return out
 	}
-	out.known, out.armed = true, s.armed(d, w)
+	out.known, out.armed = true, s.period != kalePeriodNone && s.armed(d, w)
+	out.periodic = s.period != kalePeriodNone
 	e := s.expect(d, w)
 	sd, mean := s.dayS[d].get(), s.meanS
 	if s.period == kalePeriodWeekly && s.weekN[w] > 0 && s.weekS[d] != 0 {
@@ -299,7 +302,11 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 
 // rebase moves the level to the rows of the confirmed shift (see the type's doc).
 func (s *kaleSeason) rebase(ts float64) {
-	s.gPrev, s.offPrev, s.rebasedAt, s.backSince = s.g, s.off, ts, 0
+	if s.rebasedAt == 0 || ts-s.rebasedAt >= kaleRevertTime {
+		// A second shift within the day keeps the level from before the first one.
+		s.gPrev, s.offPrev, s.rebasedAt = s.g, s.off, ts
+	}
+	s.backSince = 0
 	mx, me := s.shiftX/float64(s.shiftN), s.shiftE/float64(s.shiftN)
 	if me > 0 && mx > 0 && s.g > 0 {
 		s.g *= mx / me
