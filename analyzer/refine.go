@@ -21,6 +21,9 @@ const DefaultRefineBudget = 5 * time.Second
 // checkpointBudget bounds the time a checkpoint spends beyond its minimum share of states.
 const checkpointBudget = 2 * time.Second
 
+// minRefine is the least time given to refinement after a cycle while detectors are young.
+const minRefine = time.Second
+
 // refineChunk is the number of young metrics one refine worker reads at a time.
 const refineChunk = 32
 
@@ -43,11 +46,13 @@ func (a *Analyzer) between(ctx context.Context, wait time.Duration) time.Duratio
 		a.log.Debug("checkpointed kale detector states", "states", n, "seconds", fmt.Sprintf("%.2f", time.Since(t0).Seconds()))
 	}
 	left := wait - time.Since(t0)
-	if young == 0 || a.cfg.RefineBudget < 0 || left <= 0 || ctx.Err() != nil {
+	if young == 0 || a.cfg.RefineBudget < 0 || ctx.Err() != nil {
 		return left
 	}
+	// Within the pause, and at least minRefine even when cycles run back to back: a young
+	// detector reports nothing until it is refined.
 	t1 := time.Now()
-	refined, err := a.refine(ctx, t1.Add(min(left, a.cfg.RefineBudget)))
+	refined, err := a.refine(ctx, t1.Add(min(max(left, minRefine), a.cfg.RefineBudget)))
 	if err != nil && ctx.Err() == nil {
 		a.m.errors.WithLabelValues(errState).Inc()
 		a.log.Warn("cannot refine the young kale detectors; retried after the next cycle", "err", err)

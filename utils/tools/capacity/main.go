@@ -155,8 +155,32 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("Redis used_memory at the end: %.0f MB (%.0f MB more than the seeded series: detector states, records)\n",
 		usedMemory(ctx, store)/1e6, (usedMemory(ctx, store)-seeded)/1e6)
+	series, seriesLen := keyMemory(ctx, store, o.metrics, func(m int) string { return name(m) })
+	states, stateLen := keyMemory(ctx, store, o.metrics, func(m int) string { return "kale.state." + name(m)[len("metrics."):] })
+	fmt.Printf("Redis MEMORY USAGE per key (mean of a sample): series %.0f B (%.0f B stored), detector state %.0f B (%.0f B stored)\n",
+		series, seriesLen, states, stateLen)
 	fmt.Printf("peak RSS overall: %.0f MB\n", peak/1e6)
 	return nil
+}
+
+// keyMemory returns the mean MEMORY USAGE and STRLEN of up to 200 keys spread over the
+// metrics (missing keys left out).
+func keyMemory(ctx context.Context, store *redisstore.Store, n int, key func(int) string) (usage, length float64) {
+	got := 0
+	for m := 0; m < n; m += max(1, n/200) {
+		u, err := store.Client().MemoryUsage(ctx, key(m)).Result()
+		if err != nil || u == 0 {
+			continue
+		}
+		l, _ := store.Client().StrLen(ctx, key(m)).Result()
+		usage += float64(u)
+		length += float64(l)
+		got++
+	}
+	if got == 0 {
+		return math.NaN(), math.NaN()
+	}
+	return usage / float64(got), length / float64(got)
 }
 
 // startRedis runs a redis-server without persistence on a free loopback port.
