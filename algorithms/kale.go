@@ -143,7 +143,7 @@ func DefaultKaleConfig() KaleConfig {
 		ContextBaseAlpha:   0.004,
 		SeasonZ:            7,
 		ProbationTime:      64800,
-		WarmupTime:         172800,
+		WarmupTime:         345600,
 		FlatMinRun:         12,
 		FlatMinTime:        3600,
 	}
