@@ -78,5 +78,5 @@ func printSearchLoad(w io.Writer, r searchload.Report) {
 	for _, m := range r.Mismatches {
 		fmt.Fprintf(w, "    %s\n", m)
 	}
-	fmt.Fprintf(w, "  process RSS %.0f MB, peak %.0f MB\n", r.RSSMB, r.PeakRSSMB)
+	fmt.Fprintf(w, "  process CPU %.1f ms per search; RSS %.0f MB, peak %.0f MB\n", r.CPUPerSearch, r.RSSMB, r.PeakRSSMB)
 }

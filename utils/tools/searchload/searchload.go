@@ -127,8 +127,12 @@ type Report struct {
 	Checked      int           `json:"checked"`
 	Exact        int           `json:"exact"` // checked searches equal to brute force
 	Mismatches   []string      `json:"mismatches,omitempty"`
-	PeakRSSMB    float64       `json:"peak_rss_mb"` // the process's VmHWM at the end
-	RSSMB        float64       `json:"rss_mb"`
+	// CPUPerSearch is the process's CPU time (user + system) during the searches divided by
+	// their number: the search's cost on a shared machine, where wall times depend on the
+	// other load (with --command all it includes the analyzer's work).
+	CPUPerSearch float64 `json:"cpu_ms_per_search"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"` // the process's VmHWM at the end
+	RSSMB        float64 `json:"rss_mb"`
 }
 
 // CycleWindow is one analyzer cycle seen by the status poll.
@@ -185,6 +189,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		pollStatus(pollCtx, base, &cycles)
 	}()
 
+	cpu0 := procCPU(proc.pid())
 	rng := rand.New(rand.NewPCG(2026, 13))
 	samples := make([]sample, 0, o.Searches)
 	tick := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
@@ -207,6 +212,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 	}
 	tick.Stop()
+	rep.CPUPerSearch = (procCPU(proc.pid()) - cpu0).Seconds() * 1000 / float64(max(1, o.Searches))
 	// One more poll after the last search, so a cycle still running is known.
 	time.Sleep(1500 * time.Millisecond)
 	stopPoll()
@@ -527,6 +533,27 @@ func pollStatus(ctx context.Context, base string, c *cycleLog) {
 		case <-t.C:
 		}
 	}
+}
+
+// procCPU returns a process's CPU time so far (Linux /proc/<pid>/stat: utime + stime, in
+// clock ticks of 1/100 s).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: the fields after it follow the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // procRSS returns a process's resident set size and its peak, in MiB (Linux /proc).
