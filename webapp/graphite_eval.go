@@ -59,13 +59,16 @@ type gArgs struct {
 
 // get returns argument i (or the keyword argument of param i's name); nil when absent.
 func (a *gArgs) get(i int) *gExpr {
+	var e *gExpr
 	if i < len(a.call.args) {
-		return a.call.args[i]
+		e = a.call.args[i]
+	} else if i < len(a.params) {
+		e = a.call.kwargs[a.params[i].Name]
 	}
-	if i < len(a.params) {
-		return a.call.kwargs[a.params[i].Name]
+	if e != nil && e.kind == gNone {
+		return nil // None: the parameter's default
 	}
-	return nil
+	return e
 }
 
 func (a *gArgs) name(i int) string {

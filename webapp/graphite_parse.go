@@ -31,6 +31,7 @@ const (
 	gString
 	gNumber
 	gBool
+	gNone // Python's None: an argument left at its default
 )
 
 // gExpr is a node of a parsed target.
@@ -69,6 +70,8 @@ func (e *gExpr) String() string {
 			return "true"
 		}
 		return "false"
+	case gNone:
+		return "None"
 	}
 	return e.str
 }
@@ -136,6 +139,9 @@ func (p *targetParser) expr() (*gExpr, error) {
 			e.raw = p.s[start:p.pos]
 		}
 		return e, err
+	}
+	if tok == "None" {
+		return &gExpr{kind: gNone}, nil
 	}
 	switch strings.ToLower(tok) {
 	case "true":

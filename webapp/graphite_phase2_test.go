@@ -154,7 +154,7 @@ func TestGraphiteMetricsExpandIndex(t *testing.T) {
 func TestGraphiteKaleFunctions(t *testing.T) {
 	e := newEnv(t, envOptions{metrics: -1, noSearch: true})
 	const n, spike = 600, 500
-	t0 := int64(1_700_000_040)
+	t0 := int64(1_700_000_100) // a multiple of the 5-minute step
 	enc := redisstore.NewEncoder()
 	var b []byte
 	for i := range n {
@@ -162,11 +162,11 @@ func TestGraphiteKaleFunctions(t *testing.T) {
 		if i == spike {
 			v = 400
 		}
-		b = enc.AppendPair(b, metric.Int(t0+int64(i)*60), metric.Float(v))
+		b = enc.AppendPair(b, metric.Int(t0+int64(i)*300), metric.Float(v))
 	}
 	require.NoError(t, e.store.Append(context.Background(), map[string][]byte{e.store.FullKey("k.m"): b}, nil).Err)
-	e.server.now = func() time.Time { return time.Unix(t0+n*60, 0) }
-	from, until := t0+400*60, t0+(n-1)*60
+	e.server.now = func() time.Time { return time.Unix(t0+n*300, 0) }
+	from, until := t0+400*300, t0+(n-1)*300 // 50 h at 5 min: the detector is past its probation (18 h)
 	q := func(target string) renderOut {
 		return renderJSONOf(t, e, url.Values{"target": {target}, "from": {fmt.Sprint(from)}, "until": {fmt.Sprint(until)}}.Encode())
 	}
@@ -181,7 +181,7 @@ func TestGraphiteKaleFunctions(t *testing.T) {
 	maxScore, maxAt := 0.0, -1
 	for i, dp := range raw[0].Datapoints {
 		ts := int64(*dp[1])
-		if ts == t0+spike*60 {
+		if ts == t0+spike*300 {
 			spikeAt = i
 		}
 		require.NotNil(t, exp[0].Datapoints[i][0], "the band is drawn from the first point (learnt before from)")

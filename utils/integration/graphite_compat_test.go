@@ -126,6 +126,12 @@ func graphiteCases(t0 int64) []compatCase {
 		"seriesByTag('name=disk.used')", "seriesByTag('name=~disk','dc=east')", "seriesByTag('name=disk.used','host!=a')",
 		"sumSeries(seriesByTag('name=disk.used'))", "scale(seriesByTag('dc=~we'),2)",
 		"seriesByTag('name=web.host1.cpu')", "seriesByTag('name=~app','name!=app.z.latency')",
+		"derivative(web.host2.requests)", "nonNegativeDerivative(web.host1.requests,None,50)",
+		"movingAverage(web.host2.cpu,5,0.5)", "movingAverage(web.host2.cpu,'1h')", "timeShift(web.host1.cpu,'1h',false)",
+		"aliasByNode(web.*.cpu,-2)", "limit(web.*.cpu,0)", "transformNull(web.host2.cpu)",
+		"asPercent(web.host1.cpu,web.host2.cpu)", "divideSeries(web.*.cpu,web.host2.cpu)",
+		"group(seriesByTag('name=disk.free'),web.host1.cpu)", "summarize(web.host2.cpu,'10min','avg')",
+		"lowestCurrent(web.*.requests,1)", "highestCurrent(app.*.latency,1)",
 	} {
 		render(target, full)
 	}
@@ -134,6 +140,22 @@ func graphiteCases(t0 int64) []compatCase {
 	render("sumSeries(web.*.cpu)", [2]int64{t0 - 1800, t0 + 1200})
 	render("web.host2.cpu", [2]int64{t0 + 617, t0 + 2433})
 	render("movingAverage(web.host1.cpu,10)", [2]int64{t0 + 1800, t0 + 3600})
+	// from/until in graphite's absolute forms, also in another time zone (tz= also sets the csv's clock)
+	hm := func(ts int64, loc *time.Location) string { return time.Unix(ts, 0).In(loc).Format("15:04_20060102") }
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic(err)
+	}
+	forms := func(target, from, until string, extra ...string) {
+		q := url.Values{"target": {target}, "from": {from}, "until": {until}, "format": {"json"}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Set(extra[i], extra[i+1])
+		}
+		out = append(out, compatCase{Path: "/render", Query: q.Encode()})
+	}
+	forms("web.host1.cpu", hm(t0+600, time.UTC), hm(t0+2400, time.UTC))
+	forms("sumSeries(web.*.cpu)", time.Unix(t0, 0).UTC().Format("20060102"), hm(t0+3600, time.UTC))
+	forms("web.host2.cpu", hm(t0+1200, berlin), hm(t0+2400, berlin), "tz", "Europe/Berlin", "format", "csv")
 	// maxDataPoints
 	render("web.host1.cpu", full, "maxDataPoints", "10")
 	render("web.host2.cpu", full, "maxDataPoints", "7")
