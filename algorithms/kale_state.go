@@ -363,7 +363,7 @@ func (d *kaleDecoder) float() float64 {
 // recentMax reads the (age, value) pairs MarshalBinary wrote; n is the row count.
 func (d *kaleDecoder) recentMax(m *kaleRecentMax, n int) {
 	c := d.uint()
-	if c > m.w || c > n {
+	if c > m.w || c > n || c > len(d.b)/9 { // each pair takes at least 9 bytes
 		d.fail("raw scores")
 		return
 	}
