@@ -62,6 +62,10 @@ func TestGraphiteCompatRecorded(t *testing.T) {
 			require.NoError(t, sameCSV(c.Body, body), "%s?%s", c.Path, c.Query)
 			continue
 		}
+		if strings.Contains(c.Query, "format=raw") {
+			require.NoError(t, sameRaw(c.Body, body), "%s?%s", c.Path, c.Query)
+			continue
+		}
 		var want, got any
 		require.NoError(t, json.Unmarshal([]byte(c.Body), &want))
 		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
@@ -140,6 +144,32 @@ func sameCSV(want, got string) error {
 		gv, e2 := strconv.ParseFloat(g[gi+1:], 64)
 		if e1 != nil || e2 != nil || !closeTo(wv, gv) {
 			return fmt.Errorf("line %d: graphite-web %q, kale %q", i+1, w, g)
+		}
+	}
+	return nil
+}
+
+func sameRaw(want, got string) error {
+	wl, gl := strings.Split(strings.TrimSpace(want), "\n"), strings.Split(strings.TrimSpace(got), "\n")
+	if len(wl) != len(gl) {
+		return fmt.Errorf("graphite-web has %d lines, kale %d", len(wl), len(gl))
+	}
+	for i := range wl {
+		wh, wv, _ := strings.Cut(wl[i], "|")
+		gh, gv, _ := strings.Cut(gl[i], "|")
+		ws, gs := strings.Split(wv, ","), strings.Split(gv, ",")
+		if wh != gh || len(ws) != len(gs) {
+			return fmt.Errorf("line %d: graphite-web %.300q, kale %.300q", i+1, wl[i], gl[i])
+		}
+		for j := range ws {
+			if ws[j] == gs[j] {
+				continue
+			}
+			a, e1 := strconv.ParseFloat(ws[j], 64)
+			b, e2 := strconv.ParseFloat(gs[j], 64)
+			if e1 != nil || e2 != nil || !closeTo(a, b) {
+				return fmt.Errorf("line %d value %d: graphite-web %q, kale %q", i+1, j, ws[j], gs[j])
+			}
 		}
 	}
 	return nil

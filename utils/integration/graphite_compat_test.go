@@ -165,6 +165,9 @@ func graphiteCases(t0 int64) []compatCase {
 	// csv
 	render("web.*.cpu", full, "format", "csv")
 	render("sumSeries(web.host2.cpu,web.host3.cpu)", full, "format", "csv")
+	// raw
+	render("web.*.cpu", [2]int64{t0 + 617, t0 + 2433}, "format", "raw")
+	render("summarize(web.host2.cpu,'10min','avg')", full, "format", "raw")
 	// the finder
 	for _, q := range []string{"web.*", "web.host1.*", "web.host?.cpu", "app.*", "*.host1", "{web,db}.*", "web.*.cp*"} {
 		out = append(out, compatCase{Path: "/metrics/find", Query: url.Values{"query": {q}}.Encode()})
@@ -226,6 +229,9 @@ func TestGraphiteCompat(t *testing.T) {
 func CompareGraphite(query, want, got string) error {
 	if strings.Contains(query, "format=csv") {
 		return compareCSV(want, got)
+	}
+	if strings.Contains(query, "format=raw") {
+		return compareRaw(want, got)
 	}
 	var w, g any
 	if err := json.Unmarshal([]byte(want), &w); err != nil {
@@ -329,6 +335,32 @@ func compareCSV(want, got string) error {
 		_, e2 := fmt.Sscan(g[gi+1:], &gv)
 		if wi < 0 || gi < 0 || w[:wi] != g[:gi] || e1 != nil || e2 != nil || !closeEnough(wv, gv) {
 			return fmt.Errorf("line %d: graphite-web %q, kale %q", i+1, w, g)
+		}
+	}
+	return nil
+}
+
+// compareRaw compares format=raw answers: "name,start,end,step|v,v,…" lines, values as
+// Python's repr (None for null).
+func compareRaw(want, got string) error {
+	wl, gl := strings.Split(strings.TrimSpace(want), "\n"), strings.Split(strings.TrimSpace(got), "\n")
+	if len(wl) != len(gl) {
+		return fmt.Errorf("graphite-web has %d lines, kale %d:\n%.800s\n---\n%.800s", len(wl), len(gl), want, got)
+	}
+	for i := range wl {
+		wh, wv, _ := strings.Cut(wl[i], "|")
+		gh, gv, _ := strings.Cut(gl[i], "|")
+		ws, gs := strings.Split(wv, ","), strings.Split(gv, ",")
+		if wh != gh || len(ws) != len(gs) {
+			return fmt.Errorf("line %d: graphite-web %.300q, kale %.300q", i+1, wl[i], gl[i])
+		}
+		for j := range ws {
+			var a, b float64
+			_, e1 := fmt.Sscan(ws[j], &a)
+			_, e2 := fmt.Sscan(gs[j], &b)
+			if ws[j] != gs[j] && (e1 != nil || e2 != nil || !closeEnough(a, b)) {
+				return fmt.Errorf("line %d value %d: graphite-web %q, kale %q", i+1, j, ws[j], gs[j])
+			}
 		}
 	}
 	return nil
