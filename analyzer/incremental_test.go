@@ -254,7 +254,7 @@ func TestKaleIncompatibleStateRelearnt(t *testing.T) {
 	good := newMetricState()
 	good.blob, good.last = reference(t, decode(t, raw)[:200]), decode(t, raw)[199].Timestamp
 	bad := newMetricState()
-	bad.blob, bad.last = []byte("KALE\xffnot a state"), good.last
+	bad.blob, bad.last = []byte("KALE\xffnot a state"), good.last                  // a version to come
 	old := append(append([]byte{}, encodeState(nil, good)[2:10]...), good.blob...) // the envelope before tail reads
 	for k, v := range map[string][]byte{"a": encodeState(nil, bad), "b": old, "c": []byte("garbage")} {
 		require.NoError(t, store.Client().Set(ctx, KeyStatePrefix+k, v, 0).Err())
@@ -266,7 +266,7 @@ func TestKaleIncompatibleStateRelearnt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, st.Analysed)
 	require.Equal(t, 2, st.Errors, "the two bad states")
-	require.Contains(t, logs.String(), "loaded=1 relearnt=2 no_saved_state=0 incompatible=2")
+	require.Contains(t, logs.String(), "loaded=1 relearnt=2 no_saved_state=0 incompatible=2 other_version=1")
 	requireState(t, reference(t, decode(t, raw)), a.states.get("b").blob, "the old envelope resumes")
 	requireState(t, reference(t, decode(t, raw)), a.states.get("a").blob, "re-learnt from the series")
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/analyzer/statestore"
 )
 
@@ -270,6 +271,7 @@ func (a *Analyzer) SaveStates(ctx context.Context) (int, error) {
 // their detector: resumed from a saved state or re-learnt from the stored series.
 type stateLoads struct {
 	loaded, fresh, incompatible, loadErrors int
+	otherVersion                            int    // of incompatible: written by another detector version
 	reason                                  string // the first incompatibility
 }
 
@@ -278,6 +280,7 @@ func (l *stateLoads) add(o stateLoads) {
 	l.fresh += o.fresh
 	l.incompatible += o.incompatible
 	l.loadErrors += o.loadErrors
+	l.otherVersion += o.otherVersion
 	if l.reason == "" {
 		l.reason = o.reason
 	}
@@ -285,6 +288,9 @@ func (l *stateLoads) add(o stateLoads) {
 
 func (l *stateLoads) incompatibleState(err error) {
 	l.incompatible++
+	if errors.Is(err, algorithms.ErrKaleStateVersion) {
+		l.otherVersion++
+	}
 	if l.reason == "" {
 		l.reason = err.Error()
 	}

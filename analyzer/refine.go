@@ -195,7 +195,8 @@ func (a *Analyzer) kaleSummary(cycle uint32, loads stateLoads, tails, fulls int)
 	attrs := []any{"states", all, "young", young, "unsaved", dirty, "tail_reads", tails, "full_reads", fulls}
 	if loads.loaded+loads.fresh+loads.incompatible+loads.loadErrors > 0 {
 		attrs = append(attrs, "loaded", loads.loaded, "relearnt", loads.fresh+loads.incompatible+loads.loadErrors,
-			"no_saved_state", loads.fresh, "incompatible", loads.incompatible, "unreadable", loads.loadErrors)
+			"no_saved_state", loads.fresh, "incompatible", loads.incompatible, "other_version", loads.otherVersion,
+			"unreadable", loads.loadErrors)
 		if loads.reason != "" {
 			attrs = append(attrs, "reason", loads.reason)
 		}
