@@ -173,6 +173,32 @@ func (s *kaleSeason) weekly(d, w int) float64 {
 
 func (s *kaleSeason) expect(d, w int) float64 { return s.g*s.profile(d, w) + s.off }
 
+// band returns the expectation of phase (d, w) and its σ (see the type's doc).
+func (s *kaleSeason) band(d, w int) (e, sig float64) {
+	e = s.expect(d, w)
+	sd, mean := s.dayS[d].get(), s.meanS
+	if s.period == kalePeriodWeekly && s.weekN[w] > 0 && s.weekS[d] != 0 {
+		sd, mean = s.weekS[d].get(), s.meanW
+	}
+	sig = max(sd, mean/4, kaleRangeFloor*(s.dHi-s.dLo), 0.5*s.quantum/s.g) * s.g
+	return e, max(sig, 1e-6*math.Abs(e), 1e-12) * max(1, s.rho/1.25)
+}
+
+// kaleNeighbour returns the daily bucket and hour of the week step (±1) buckets away.
+func kaleNeighbour(d, w, step int) (int, int) {
+	dn := d + step
+	wn := w
+	switch {
+	case dn < 0:
+		dn, wn = kaleDayBuckets-1, w-1
+	case dn >= kaleDayBuckets:
+		dn, wn = 0, w+1
+	case dn/4 != d/4:
+		wn = w + step
+	}
+	return dn, (wn + kaleWeekBuckets) % kaleWeekBuckets
+}
+
 // known reports whether the row's phase has an expectation and a scale to compare with
 // (the score then weighs the flat part, and the context part when a period is found);
 // armed whether it may also alarm.
@@ -240,14 +266,22 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	}
 	out.known, out.armed = true, s.period != kalePeriodNone && s.armed(d, w)
 	out.periodic = s.period != kalePeriodNone
-	e := s.expect(d, w)
-	sd, mean := s.dayS[d].get(), s.meanS
-	if s.period == kalePeriodWeekly && s.weekN[w] > 0 && s.weekS[d] != 0 {
-		sd, mean = s.weekS[d].get(), s.meanW
-	}
-	sig := max(sd, mean/4, kaleRangeFloor*(s.dHi-s.dLo), 0.5*s.quantum/s.g) * s.g
-	sig = max(sig, 1e-6*math.Abs(e), 1e-12) * max(1, s.rho/1.25)
+	e, sig := s.band(d, w)
 	z := (x - e) / sig
+	// Phase tolerance for the point score: a row that is normal for the next or the
+	// previous 15 minutes is no spike (a nightly job that starts a few minutes early or
+	// late, timestamps jittering across a bucket boundary). The sustained score keeps the
+	// row's own phase: a shift held for a while is news even where the profile is steep.
+	zp := z
+	for _, step := range [2]int{-1, 1} {
+		dn, wn := kaleNeighbour(d, w, step)
+		if s.dayN[dn] < 2 || s.dayS[dn] == 0 {
+			continue
+		}
+		if en, sn := s.band(dn, wn); math.Abs(x-en)/sn < math.Abs(zp) {
+			zp = (x - en) / sn
+		}
+	}
 	if s.rebasedAt != 0 && ts-s.rebasedAt < kaleRevertTime {
 		// Within a day of a re-baselining, the level before it is normal too: a row back
 		// at it is not news, and once they have been back for a while the old level returns.
@@ -263,18 +297,24 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 			s.backSince = 0
 		}
 	}
-	a := 1 - math.Exp(-max(gap, 0)/kaleSustainTau)
+	// One row stands for at most 5 minutes of evidence: after a gap the means restart
+	// from what they were, not from the first row alone.
+	wgap := max(min(gap, 300), 0)
+	a := 1 - math.Exp(-wgap/kaleSustainTau)
 	zc := kaleSustainClip * kaleSustained * z0
 	s.zbar += a * (max(min(z, zc), -zc) - s.zbar)
-	s.rho += (1 - math.Exp(-max(gap, 0)/(6*3600))) * (min(math.Abs(z), 4*z0) - s.rho)
+	s.rho += (1 - math.Exp(-wgap/(6*3600))) * (min(math.Abs(z), 4*z0) - s.rho)
 	// The point score is relative to the largest |z| of the recent past (decaying with
 	// time constant kaleZMaxTau): a spike no larger than recent ones is not news.
 	s.zmax *= math.Exp(-max(gap, 0) / kaleZMaxTau)
+	if math.Abs(z) < math.Abs(zp) {
+		zp = z // back at the level before a re-baselining
+	}
 	zref := max(z0, kaleZMaxFactor*s.zmax)
 	if out.armed {
-		s.zmax = max(s.zmax, min(math.Abs(z), 1e6))
+		s.zmax = max(s.zmax, min(math.Abs(zp), 1e6))
 	}
-	point := 1 - math.Exp(-(z/zref)*(z/zref))
+	point := 1 - math.Exp(-(zp/zref)*(zp/zref))
 	zs := s.zbar / (z0 * kaleSustained)
 	sustained := 1 - math.Exp(-zs*zs)
 	out.score, out.component = point, "seasonal"
