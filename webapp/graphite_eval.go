@@ -133,6 +133,15 @@ func (a *gArgs) intArg(i int, def *int) (int, error) {
 	return int(f), nil
 }
 
+// floatTag is Python's str() of float argument i as graphite-web tags it ("-1.0"); def (the
+// signature's default, as written there) when it is absent.
+func (a *gArgs) floatTag(i int, def string) string {
+	if e := a.get(i); e != nil && e.kind == gNumber {
+		return pyRepr(e.num)
+	}
+	return def
+}
+
 func (a *gArgs) str(i int, def *string) (string, error) {
 	e := a.get(i)
 	if e == nil {
@@ -245,19 +254,21 @@ func init() {
 			func(a *gArgs) (func(*gSeries) *gSeries, error) {
 				f, err := a.num(1, nil)
 				return func(s *gSeries) *gSeries {
-					return mapVals(s, fmt.Sprintf("scale(%s,%s)", s.name, fmtG(f)), func(v float64) float64 { return v * f })
+					return mapVals(s, fmt.Sprintf("scale(%s,%s)", s.name, fmtG(f)), func(v float64) float64 { return v * f }).withTags("scale", pyRepr(f))
 				}, err
 			}),
 		"offset": perPoint("Transform", "Adds a constant to each value.", []gParam{pSeriesList, {Name: "factor", Type: "float", Required: true}},
 			func(a *gArgs) (func(*gSeries) *gSeries, error) {
 				f, err := a.num(1, nil)
 				return func(s *gSeries) *gSeries {
-					return mapVals(s, fmt.Sprintf("offset(%s,%s)", s.name, fmtG(f)), func(v float64) float64 { return v + f })
+					return mapVals(s, fmt.Sprintf("offset(%s,%s)", s.name, fmtG(f)), func(v float64) float64 { return v + f }).withTags("offset", pyRepr(f))
 				}, err
 			}),
 		"absolute": perPoint("Transform", "Absolute value of each value.", []gParam{pSeriesList},
 			func(a *gArgs) (func(*gSeries) *gSeries, error) {
-				return func(s *gSeries) *gSeries { return mapVals(s, "absolute("+s.name+")", math.Abs) }, nil
+				return func(s *gSeries) *gSeries {
+					return mapVals(s, "absolute("+s.name+")", math.Abs).withTags("absolute", "1")
+				}, nil
 			}),
 		"alias": perPoint("Alias", "Renames the series.", []gParam{pSeriesList, {Name: "newName", Type: "string", Required: true}},
 			func(a *gArgs) (func(*gSeries) *gSeries, error) {
@@ -293,7 +304,7 @@ func init() {
 						out[i] = v - prev // NaN when either is null
 						prev = v
 					}
-					return s.copyWith("derivative("+s.name+")", out)
+					return s.copyWith("derivative("+s.name+")", out).withTags("derivative", "1")
 				}, nil
 			}),
 		"nonNegativeDerivative": perPoint("Transform", "Like derivative, but a counter reset gives null (or wraps at maxValue).",
@@ -301,7 +312,7 @@ func init() {
 			func(a *gArgs) (func(*gSeries) *gSeries, error) {
 				maxV, minV, err := maxMin(a)
 				return func(s *gSeries) *gSeries {
-					return s.copyWith("nonNegativeDerivative("+s.name+")", nonNegDeltas(s.vals, maxV, minV, 1))
+					return s.copyWith("nonNegativeDerivative("+s.name+")", nonNegDeltas(s.vals, maxV, minV, 1)).withTags("nonNegativeDerivative", "1")
 				}, err
 			}),
 		"perSecond": perPoint("Transform", "nonNegativeDerivative divided by the step: the rate per second.",
@@ -313,7 +324,7 @@ func init() {
 					for i, v := range out {
 						out[i] = round6(v) // graphite-web rounds the rate to 6 decimals
 					}
-					return s.copyWith("perSecond("+s.name+")", out)
+					return s.copyWith("perSecond("+s.name+")", out).withTags("perSecond", "1")
 				}, err
 			}),
 		"integral": perPoint("Transform", "The running sum of the values (a null stays null).", []gParam{pSeriesList},
@@ -329,7 +340,7 @@ func init() {
 						sum += v
 						out[i] = sum
 					}
-					return s.copyWith("integral("+s.name+")", out)
+					return s.copyWith("integral("+s.name+")", out).withTags("integral", "1")
 				}, nil
 			}),
 		"keepLastValue": perPoint("Transform", "Fills runs of at most limit nulls with the last value before them.",
@@ -350,7 +361,7 @@ func init() {
 							out[i] = d
 						}
 					}
-					return s.copyWith(fmt.Sprintf("transformNull(%s,%s)", s.name, fmtG(d)), out)
+					return s.copyWith(fmt.Sprintf("transformNull(%s,%s)", s.name, fmtG(d)), out).withTags("transformNull", a.floatTag(1, "0"))
 				}, err
 			}),
 		"movingAverage": {"Calculate", "Each point is the average of the windowSize points (or the interval, \"5min\") before it.",

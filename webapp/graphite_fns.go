@@ -254,7 +254,11 @@ func fnMovingAverage(ev *gEval, a *gArgs) ([]*gSeries, error) {
 				sum = 0 // no drift across a gap
 			}
 		}
-		s := b.copyWith(name, vals)
+		tag := strconv.Itoa(w)
+		if window != "" {
+			tag = window
+		}
+		s := b.copyWith(name, vals).withTags("movingAverage", tag)
 		s.start = b.start + preview // as graphite-web, even when preview is not a multiple of the step
 		s.end = s.start + int64(len(vals))*b.step
 		out = append(out, s)
@@ -285,7 +289,7 @@ func fnTimeShift(ev *gEval, a *gArgs) ([]*gSeries, error) {
 	}
 	out := make([]*gSeries, len(list))
 	for i, s := range list {
-		c := s.copyWith(fmt.Sprintf("timeShift(%s, \"%s\")", s.name, spec), s.vals)
+		c := s.copyWith(fmt.Sprintf("timeShift(%s, \"%s\")", s.name, spec), s.vals).withTags("timeShift", spec)
 		c.start, c.end = s.start-d, s.end-d
 		if resetEnd && c.end > ev.until+c.step {
 			n := max(0, int((ev.until+c.step-c.start)/c.step))
@@ -347,7 +351,7 @@ func fnSummarize(ev *gEval, a *gArgs) ([]*gSeries, error) {
 			}
 			vals[b] = aggregate(s.vals[lo:i], fn)
 		}
-		c := s.copyWith(fmt.Sprintf("summarize(%s, \"%s\", \"%s\"%s)", s.name, ivs, fn, suffix), vals)
+		c := s.copyWith(fmt.Sprintf("summarize(%s, \"%s\", \"%s\"%s)", s.name, ivs, fn, suffix), vals).withTags("summarize", ivs, "summarizeFunction", fn)
 		c.start, c.step, c.end = start, iv, start+n*iv
 		out[k] = c
 	}
@@ -454,6 +458,7 @@ func fnAsPercent(ev *gEval, a *gArgs) ([]*gSeries, error) {
 			tt = s.pathExpr
 		}
 		c := s.copyWith(fmt.Sprintf("asPercent(%s,%s)", s.name, tt), v)
+		c.tags = map[string]string{"name": c.name} // a new series, as graphite-web
 		c.start, c.end, c.step = start, end, step
 		out[k] = c
 	}
@@ -483,6 +488,7 @@ func fnDivideSeries(ev *gEval, a *gArgs) ([]*gSeries, error) {
 			}
 		}
 		c := s.copyWith(fmt.Sprintf("divideSeries(%s,%s)", s.name, div[0].name), v)
+		c.tags = map[string]string{"name": c.name} // a new series, as graphite-web
 		c.start, c.end, c.step = start, end, step
 		out[k] = c
 	}

@@ -26,6 +26,23 @@ func (s *gSeries) copyWith(name string, vals []float64) *gSeries {
 	return &c
 }
 
+// withTags gives s (a copy made by copyWith) its own tags with kv (key, value, …) set, as
+// graphite-web's functions tag what they did ("scale": "2").
+func (s *gSeries) withTags(kv ...string) *gSeries {
+	tags := make(map[string]string, len(s.tags)+len(kv)/2)
+	for k, v := range s.tags {
+		tags[k] = v
+	}
+	if _, ok := tags["name"]; !ok {
+		tags["name"] = s.name
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		tags[kv[i]] = kv[i+1]
+	}
+	s.tags = tags
+	return s
+}
+
 // defaultStep is the step of a series with fewer than two points.
 const defaultStep = 60
 
