@@ -3,6 +3,7 @@ package webapp
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/kale-project/kale/algorithms"
 )
@@ -56,7 +57,7 @@ func kaleFunc(kind kaleKind, desc string) gFunc {
 			if first := ev.from - mod(ev.from, s.step) + s.step; first > s.start {
 				skip = min(len(vals), int((first-s.start)/s.step))
 			}
-			c := s.copyWith(fmt.Sprintf("%s(%s)", name, s.name), vals[skip:])
+			c := s.copyWith(fmt.Sprintf("%s(%s)", name, s.name), vals[skip:]).withTags("kale", strings.TrimPrefix(name, "kale."))
 			c.start = s.start + int64(skip)*s.step
 			c.end = c.start + int64(len(c.vals))*s.step
 			out = append(out, c)

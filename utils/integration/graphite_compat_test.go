@@ -7,8 +7,7 @@ package integration
 // real redis-server) are fed the same datapoints over the plaintext protocol, then every case
 // of graphiteCases is asked of both and the answers compared: the same series names in the
 // same order, the same tags, the same timestamps, values equal but for float noise (1e-9
-// relative). With
-// KALE_COMPAT_RECORD=1 graphite-web's answers are written to
+// relative). With KALE_COMPAT_RECORD=1 graphite-web's answers are written to
 // webapp/testdata/graphite_compat/cases.json, which webapp's TestGraphiteCompatRecorded
 // replays against Kale alone in make test.
 
