@@ -16,35 +16,42 @@ import (
 //   - context (kale_context.go): a CAD-OSE-like novelty score, the fraction of new
 //     quantised patterns; run as an ensemble of len(ContextLevels)×2 quantisations (each
 //     level count with grid offsets 0 and ½) whose scores are averaged, which makes the
-//     score insensitive to where the grid happens to cut the data;
-//   - seasonal (kale_seasonal.go): the residual against the value one day earlier, scored
-//     against the 99th percentile of recent residuals, used only when the lag-one-day
-//     autocorrelation shows a daily pattern;
+//     score insensitive to where the grid happens to cut the data. Data sampled more often
+//     than every kaleContextStep/2 seconds is averaged into kaleContextStep rows first
+//     (a row far outside the window range is a context row of its own at once);
 //   - familiarity: the context score is weighted by 1 − b, where b is the exponentially
 //     weighted mean of the context score itself (the recent base rate of novelty,
-//     weight ContextBaseAlpha, starting as the plain mean of the rows so far). While the
-//     context memory is young most rows are novel, b is high and novelty means little;
-//     on a familiar stream (b near 0) the same novelty counts in full;
+//     weight ContextBaseAlpha, starting as the plain mean of the rows so far); then it is
+//     raised to kaleContextCalibration, which puts its alarm level at 0.632;
+//   - seasonal (kale_season.go): daily and weekly profiles in fixed UTC buckets, the
+//     period found per metric, a per-phase robust scale; a point score ("seasonal") and a
+//     sustained score ("level"), both 0.632 at the alarm level, and level re-baselining;
 //   - flat (kale_flat.go): a run of equal values longer than any before, scored by how
 //     many long runs came before it;
 //   - an exponentially weighted mean and variance (kaleEW), which only explains a context
 //     or flat alert (Expected ± 3σ).
 //
-// Combination. With c(t) the mean of the context models' scores,
+// Combination. With c(t) the calibrated, familiarity-weighted context score, s(t) the
+// seasonal score and f(t) the flat score, and g(t) = s(t) where the row's phase is known and
+// a period found (else 1):
 //
-//	raw(t) = max(c(t) · (1 − b(t−1)), seasonal(t), flat(t))
+//	raw(t) = max(c(t)·g(t), s(t) where the seasonal part may alarm, f(t)·g(t))
 //
-// lies in [0, 1]. NAB counts only the earliest detection in a window and charges for every
-// detection outside one, so only the top of a new peak is reported: row t−1 is a new peak
-// when raw(t−1) > max(raw(t−1−Rest) .. raw(t−2)), and it is reported one row late, at the
-// row t that confirms it is the top (raw(t) ≤ raw(t−1)):
+// lies in [0, 1]: where the season explains a phase, a novelty or a flat run counts only as
+// far as the row is also unusual for its phase. NAB counts only the earliest detection in a
+// window and charges for every detection outside one, so only the top of a new peak is
+// reported: row t−1 is a new peak when raw(t−1) > max(raw(t−1−H) .. raw(t−2)), H =
+// max(Rest, RestTime/dt) rows, and it is reported one row late, at the row t that confirms
+// it is the top (raw(t) ≤ raw(t−1)):
 //
 //	Score(t) = raw(t−1) if row t−1 is a new peak and raw(t) ≤ raw(t−1), else 0
 //
-// (a rising pair of novel rows then fires once, not twice), and rows 1..Probation score 0
-// (the detector learns during them). The rule needs no alert threshold: whatever threshold
-// the caller applies, a sustained anomaly fires once when it starts and again only if it
-// gets worse. KaleScore.Timestamp and Value name the row a score is about.
+// (a rising pair of novel rows then fires once, not twice). Rows 1..Probation and the
+// first ProbationTime seconds score 0 (the detector learns during them), and until
+// WarmupTime only a row far outside the range seen so far can be reported. The rule needs
+// no alert threshold: whatever threshold the caller applies, a sustained anomaly fires once
+// when it starts and again only if it gets worse. KaleScore.Timestamp and Value name the
+// row a score is about.
 type Kale struct {
 	cfg   KaleConfig
 	n     int
