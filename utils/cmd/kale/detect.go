@@ -44,10 +44,12 @@ not shown to the detector.
                       None counts as a vote); --consensus does not (NAB's threshold sweep
                       plays its part).
   --detector kale     Kale's own streaming detector (the default): a context model of
-                      quantised recent patterns, a daily seasonal baseline and record-long
-                      flat runs, scored causally row by row; a peak is reported at the row
-                      after it (the row that shows it was the top). See algorithms/README.md
-                      for the method and its NAB scores.
+                      quantised recent patterns, daily and weekly seasonal profiles in UTC
+                      time buckets (each point against its phase's expectation and spread),
+                      level re-baselining and record-long flat runs, scored causally row by
+                      row; a peak is reported at the row after it (the row that shows it was
+                      the top). The score's alarm level is 0.632 (--kale-threshold 0.63). See
+                      algorithms/README.md for the method and its NAB scores.
 
 Cases mode (--cases). FILE.jsonl ("-" for stdin) holds one case per line, as in
 shared/golden: {"id", "now", "settings" (optional), "series": [[ts, v], ...]}; other fields

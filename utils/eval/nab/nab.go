@@ -74,7 +74,7 @@ const DefaultDetector = "kale"
 func Detectors() []Detector {
 	return []Detector{
 		// The project's own detector (algorithms.Kale, see NewKale).
-		{Name: "kale", Summary: "Kale's own streaming detector: context novelty on a window-sized grid, a daily seasonal baseline and record-long flat runs, each new peak reported once (algorithms/README.md)", New: NewKale},
+		{Name: "kale", Summary: "Kale's own streaming detector: context novelty on a window-sized grid, daily and weekly seasonal profiles in UTC time buckets with per-phase scales, level re-baselining and record-long flat runs, each new peak reported once (algorithms/README.md)", New: NewKale},
 		{Name: "skyline", Summary: "Etsy Skyline's ensemble: the fraction of the configured algorithms voting anomalous on the last --window of data", New: NewSkyline},
 	}
 }
