@@ -1,5 +1,6 @@
 // Package statestore owns the analyzer detectors' state in Redis: the saved kale detector of
-// each metric (kale.state.<name>, written on shutdown so a restart resumes) and Skyline's
+// each metric (kale.state.<name>, checkpointed while the analyzer runs and written on
+// shutdown, so a restart, even after a crash, resumes) and Skyline's
 // second-order trigger history (trigger_history.<full key>, shared with Skyline's
 // is_anomalously_anomalous). It replaces the raw state commands of Skyline's algorithms.py;
 // the series themselves are utils/redisstore's.
@@ -19,8 +20,7 @@ import (
 )
 
 // KeyStatePrefix prefixes the saved kale detector state of each metric: an opaque blob (the
-// analyzer's: 8 bytes of the last fed timestamp, float64 big endian, followed by
-// algorithms.Kale's MarshalBinary).
+// analyzer's envelope around algorithms.Kale's MarshalBinary; see analyzer/kalestate.go).
 const KeyStatePrefix = "kale.state."
 
 // KeyTriggerHistoryPrefix prefixes Skyline's second-order history of a metric's full key: a
