@@ -400,13 +400,20 @@ type cycle struct {
 }
 
 // cycles waits for n "analyzer cycle" lines and returns their durations, each with the
-// "kale detector states" line logged after it.
+// "kale detector states" line logged right after it (waited for at most 3 s after the last
+// cycle: the skyline detector logs none).
 func (p *proc) cycles(ctx context.Context, n int) ([]cycle, error) {
 	var out []cycle
+	var grace <-chan time.Time
 	for len(out) < n || out[len(out)-1].states == "" {
+		if len(out) == n && grace == nil {
+			grace = time.After(3 * time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return out, ctx.Err()
+		case <-grace:
+			return out, nil
 		case m, ok := <-p.lines:
 			if !ok {
 				return out, fmt.Errorf("kale exited after %d cycles", len(out))
