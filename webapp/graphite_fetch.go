@@ -21,7 +21,8 @@ import (
 // one budget of maxRenderPoints slots. As graphite-web's whisper reader, a range reaching
 // past now ends at now.
 func (s *Server) fetchSeries(names []string, now int64) gFetcher {
-	budget := int64(maxRenderPoints)
+	var budget atomic.Int64 // slots left to allocate; the workers reserve from it before allocating
+	budget.Store(maxRenderPoints)
 	return func(ctx context.Context, path string, from, until int64) ([]*gSeries, error) {
 		until = min(until, now)
 		if from >= until {
@@ -38,7 +39,7 @@ func (s *Server) fetchSeries(names []string, now int64) gFetcher {
 		for i, n := range matched {
 			keys[i] = s.store.FullKey(n)
 		}
-		aligned, found, err := s.readAligned(ctx, keys, matched, from, until, budget)
+		aligned, found, err := s.readAligned(ctx, keys, matched, from, until, &budget)
 		if err != nil {
 			return nil, errStore{err}
 		}
@@ -48,10 +49,6 @@ func (s *Server) fetchSeries(names []string, now int64) gFetcher {
 				continue
 			}
 			if g == nil {
-				return nil, errBadTarget{fmt.Errorf("the targets hold more than %d points; narrow the range or the globs", maxRenderPoints)}
-			}
-			budget -= int64(len(g.vals))
-			if budget < 0 {
 				return nil, errBadTarget{fmt.Errorf("the targets hold more than %d points; narrow the range or the globs", maxRenderPoints)}
 			}
 			g.pathExpr = path
@@ -67,10 +64,19 @@ const fetchChunk = 128
 
 // readAligned reads the keys in chunks and decodes and aligns each chunk as it arrives, on up
 // to GOMAXPROCS goroutines, so one chunk's decoding overlaps the next one's read: decoding is
-// most of a large render's time. found[i] says keys[i] exists; aligned[i] is nil where it
-// does not, or where one series alone is over budget.
-func (s *Server) readAligned(ctx context.Context, keys, names []string, from, until, budget int64) (aligned []*gSeries, found []bool, err error) {
+// most of a large render's time. Each series reserves its slots from budget before it is
+// allocated, so the request never holds more than the budget whatever the workers do.
+// found[i] says keys[i] exists; aligned[i] is nil where it does not, or where the budget
+// could not hold the series.
+func (s *Server) readAligned(ctx context.Context, keys, names []string, from, until int64, budget *atomic.Int64) (aligned []*gSeries, found []bool, err error) {
 	aligned, found = make([]*gSeries, len(keys)), make([]bool, len(keys))
+	reserve := func(n int64) bool {
+		if budget.Add(-n) < 0 {
+			budget.Add(n)
+			return false
+		}
+		return true
+	}
 	chunks := (len(keys) + fetchChunk - 1) / fetchChunk
 	var next atomic.Int64
 	errs := make([]error, chunks)
@@ -91,7 +97,7 @@ func (s *Server) readAligned(ctx context.Context, keys, names []string, from, un
 				if b != nil {
 					found[lo+i] = true
 					pairs, _ = redisstore.AppendPairs(pairs[:0], b)
-					aligned[lo+i] = alignSeries(names[lo+i], pairs, from, until, budget)
+					aligned[lo+i] = alignSeriesIn(names[lo+i], pairs, from, until, reserve)
 				}
 			}
 		}

@@ -277,3 +277,21 @@ func TestAnomalyEventTags(t *testing.T) {
 	require.False(t, eventHasTags(ev.Tags, []string{"nope"}, true))
 	require.True(t, eventHasTags(ev.Tags, nil, false))
 }
+
+// TestGraphiteRenderBudget: series that fit one by one but not together are refused, whether
+// they come from one glob (read on parallel workers) or from several fetches.
+func TestGraphiteRenderBudget(t *testing.T) {
+	e := graphiteEnv(t)
+	until := int64(graphiteT0 + 9*60)
+	from := until - 2_000_000*60 // 2 million slots per series: 3 series are over the 5 million
+	for _, target := range []string{"gr.{a.x,a.y,b.c.d}", "group(gr.a.*,gr.b.c.d)"} {
+		q := url.Values{"target": {target}, "from": {fmt.Sprint(from)}, "until": {fmt.Sprint(until)}}.Encode()
+		res, body := e.get("/render?" + q)
+		require.Equal(t, http.StatusBadRequest, res.StatusCode, target)
+		require.Contains(t, body, "more than 5000000 points", target)
+	}
+	q := url.Values{"target": {"gr.a.x"}, "from": {fmt.Sprint(from)}, "until": {fmt.Sprint(until)}, "maxDataPoints": {"100"}}.Encode()
+	res, body := e.get("/render?" + q)
+	require.Equal(t, http.StatusOK, res.StatusCode, "one series fits")
+	require.Contains(t, body, `"gr.a.x"`)
+}

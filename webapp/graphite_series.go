@@ -76,6 +76,12 @@ func inferStep(pairs []redisstore.Pair) int64 {
 // a slot wins.
 // It returns nil, without allocating, when the series would have more than maxSlots slots.
 func alignSeries(name string, pairs []redisstore.Pair, from, until, maxSlots int64) *gSeries {
+	return alignSeriesIn(name, pairs, from, until, func(n int64) bool { return n <= maxSlots })
+}
+
+// alignSeriesIn is alignSeries with the slots taken from a shared budget: reserve(n) says
+// whether n more slots may be allocated (and takes them); nil when it refuses.
+func alignSeriesIn(name string, pairs []redisstore.Pair, from, until int64, reserve func(n int64) bool) *gSeries {
 	if !pairsSorted(pairs) {
 		pairs = slices.Clone(pairs)
 		sortPairs(pairs)
@@ -87,7 +93,7 @@ func alignSeries(name string, pairs []redisstore.Pair, from, until, maxSlots int
 		end = start
 	}
 	n := (end - start) / step
-	if n > maxSlots {
+	if !reserve(n) {
 		return nil
 	}
 	vals := make([]float64, n)
