@@ -32,6 +32,13 @@ func (s *Server) fetchSeries(names []string, now int64) gFetcher {
 		if err != nil {
 			return nil, err
 		}
+		if len(matched) == 0 && !isGlob(path) && !strings.HasPrefix(path, "seriesByTag(") && !s.store.ReservedName(path) {
+			// an exact name the cached list does not hold yet (it is up to namesFresh old):
+			// read it anyway, a missing key costs nothing
+			if n, err := gtags.Normalize(path); err == nil {
+				matched = []string{n}
+			}
+		}
 		if len(matched) > maxRenderSeries {
 			return nil, errBadTarget{fmt.Errorf("%q matches %d series, more than %d", path, len(matched), maxRenderSeries)}
 		}

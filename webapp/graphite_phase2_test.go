@@ -295,3 +295,16 @@ func TestGraphiteRenderBudget(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode, "one series fits")
 	require.Contains(t, body, `"gr.a.x"`)
 }
+
+// TestGraphiteRenderNewName: an exact name is read even before the cached name list holds it.
+func TestGraphiteRenderNewName(t *testing.T) {
+	e := graphiteEnv(t)
+	require.Empty(t, renderJSONOf(t, e, renderQuery("gr.fresh")), "not stored yet")
+	enc := redisstore.NewEncoder()
+	b := enc.AppendPair(nil, metric.Int(graphiteT0), metric.Float(7))
+	require.NoError(t, e.store.Append(context.Background(), map[string][]byte{e.store.FullKey("gr.fresh"): b}, nil).Err)
+	out := renderJSONOf(t, e, renderQuery("gr.fresh"))
+	require.Len(t, out, 1, "read at once, though the name list is younger than its freshness")
+	require.Equal(t, 7.0, *out[0].Datapoints[0][0])
+	require.Empty(t, renderJSONOf(t, e, renderQuery("unique_metrics")), "Kale's own keys are no series")
+}
