@@ -137,7 +137,7 @@ func (a *Analyzer) fetch(ctx context.Context, keys []string, ns string, cycle ui
 		}
 	}
 	if len(fullKeys) > 0 {
-		full, err := a.store.Raw(ctx, fullKeys)
+		full, err := a.store.RawShared(ctx, fullKeys) // decoded, never modified or kept
 		if err != nil {
 			a.readFailed(ctx, len(keys), out)
 			return nil

@@ -136,7 +136,7 @@ func (a *Analyzer) refineChunk(ctx context.Context, names []string, det **algori
 	for i, n := range names {
 		keys[i] = a.store.FullKey(n)
 	}
-	raws, err := a.store.Raw(ctx, keys)
+	raws, err := a.store.RawShared(ctx, keys) // decoded, never modified or kept
 	if err != nil {
 		return 0, err
 	}

@@ -15,7 +15,7 @@ import (
 func (a *Analyzer) worker(ctx context.Context, work <-chan []string, now float64, ns string, out *workerOut) error {
 	var buf []algorithms.Point
 	for keys := range work {
-		raws, err := a.store.Raw(ctx, keys)
+		raws, err := a.store.RawShared(ctx, keys) // decoded, never modified or kept
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -308,6 +309,17 @@ const mgetChunk = 500
 // Raw returns the stored bytes of each key (nil for a missing key), reading with MGET in
 // pipelined chunks (one GET per key in a pipeline on a cluster).
 func (s *Store) Raw(ctx context.Context, keys []string) ([][]byte, error) {
+	return s.raw(ctx, keys, false)
+}
+
+// RawShared is Raw without the copy of each value: the slices share the memory of the
+// reply's strings, so the caller MUST NOT modify them. The analyzer's hot path (it reads
+// every series, decodes it and keeps nothing of it) saves a copy of every byte it reads.
+func (s *Store) RawShared(ctx context.Context, keys []string) ([][]byte, error) {
+	return s.raw(ctx, keys, true)
+}
+
+func (s *Store) raw(ctx context.Context, keys []string, shared bool) ([][]byte, error) {
 	if s.cluster != nil {
 		return s.rawCluster(ctx, keys)
 	}
@@ -325,7 +337,14 @@ func (s *Store) Raw(ctx context.Context, keys []string) ([][]byte, error) {
 	}
 	for i, c := range cmds {
 		for j, v := range c.Val() {
-			if str, ok := v.(string); ok {
+			switch str, ok := v.(string); {
+			case !ok:
+			case shared:
+				out[i*mgetChunk+j] = unsafe.Slice(unsafe.StringData(str), len(str))[:len(str):len(str)]
+				if len(str) == 0 {
+					out[i*mgetChunk+j] = []byte{} // present but empty, not missing
+				}
+			default:
 				out[i*mgetChunk+j] = []byte(str)
 			}
 		}

@@ -74,6 +74,10 @@ func TestAppendLayout(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, raw, got[0])
 		require.Nil(t, got[1])
+		require.NoError(t, s.Client().Set(ctx, "metrics.empty", "", 0).Err())
+		shared, err := s.RawShared(ctx, []string{"metrics.a.b", "metrics.missing", "metrics.empty"})
+		require.NoError(t, err)
+		require.Equal(t, [][]byte{raw, nil, {}}, shared)
 	})
 }
 
