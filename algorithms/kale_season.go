@@ -79,6 +79,7 @@ type kaleSeason struct {
 	lastX, quantum  float64 // the last value; the smallest step between two rows
 	dt              float64 // EW mean interval (s)
 	zbar, rho, zmax float64
+	z2              float64 // EW mean of the clipped z², the 30-minute second moment
 	shiftSince      float64 // ts since |zbar| is above the shift level; 0 none
 	shiftX, shiftE  float64 // sums of rows and expectations since then
 	// the level before the last re-baselining, when (ts) it happened, and since when rows
@@ -100,6 +101,9 @@ const (
 	kaleRangeFloor = 0.02
 	// kaleSustained is the share of SeasonZ at which the 15-minute mean z scores 0.632.
 	kaleSustained = 0.5
+	// kaleVariance is the share of SeasonZ at which the 30-minute RMS of z (around its
+	// mean) scores 0.632: 2.94 for SeasonZ 7, where noise of the learnt size gives about 1.
+	kaleVariance = 0.42
 	// kaleSustainTau (s) is the time constant of the sustained mean z, and kaleSustainClip
 	// clips each z to ± kaleSustainClip·kaleSustained·SeasonZ before it is averaged (one
 	// spike alone cannot make a sustained shift).
@@ -302,7 +306,9 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	wgap := max(min(gap, 300), 0)
 	a := 1 - math.Exp(-wgap/kaleSustainTau)
 	zc := kaleSustainClip * kaleSustained * z0
-	s.zbar += a * (max(min(z, zc), -zc) - s.zbar)
+	zcl := max(min(z, zc), -zc)
+	s.zbar += a * (zcl - s.zbar)
+	s.z2 += a * (zcl*zcl - s.z2)
 	s.rho += (1 - math.Exp(-wgap/(6*3600))) * (min(math.Abs(z), 4*z0) - s.rho)
 	// The point score is relative to the largest |z| of the recent past (decaying with
 	// time constant kaleZMaxTau): a spike no larger than recent ones is not news.
@@ -317,9 +323,16 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	point := 1 - math.Exp(-(zp/zref)*(zp/zref))
 	zs := s.zbar / (z0 * kaleSustained)
 	sustained := 1 - math.Exp(-zs*zs)
+	// Variance: the 30-minute variance of z (around its mean, so a shift is not a burst);
+	// an RMS of SeasonZ·kaleVariance scores 0.632.
+	zv := math.Sqrt(max(0, s.z2-s.zbar*s.zbar)) / (z0 * kaleVariance)
+	variance := 1 - math.Exp(-zv*zv)
 	out.score, out.component = point, "seasonal"
-	if sustained > point {
+	if sustained > out.score {
 		out.score, out.component = sustained, "level"
+	}
+	if variance > out.score {
+		out.score, out.component = variance, "variance"
 	}
 	out.expected, out.lo, out.hi = e, e-z0*sig, e+z0*sig
 	out.phase = s.period

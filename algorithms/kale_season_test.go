@@ -156,3 +156,27 @@ func TestKaleResidentState(t *testing.T) {
 	t.Logf("resident: %.0f bytes per detector", per)
 	require.LessOrEqual(t, per, 4096.0)
 }
+
+// TestKaleVarianceBurst: 90 minutes of about four times the noise, mean unchanged, on 60 s
+// data with daily and weekly cycles, is found (as a seasonal spike or a variance burst).
+func TestKaleVarianceBurst(t *testing.T) {
+	ts, xs := kaleWeekly(14, 6)
+	rng := rand.New(rand.NewPCG(6, 7))
+	burst := 9*1440 + 14*60 // Wednesday of the second week, 14:00
+	for i := burst; i < burst+90; i++ {
+		xs[i] += 0.12 * xs[i] * rng.NormFloat64()
+	}
+	s := kaleRun(NewKale(DefaultKaleConfig()), ts, xs)
+	found := ""
+	for i := burst; i < burst+105 && found == ""; i++ {
+		if s[i].Score >= 0.63 {
+			found = s[i].Component
+		}
+	}
+	require.Contains(t, []string{"seasonal", "variance"}, found, "the burst is found")
+	for i := 8 * 1440; i < len(s); i++ {
+		if i < burst || i >= burst+105 {
+			require.Less(t, s[i].Score, 0.63, "row %d (%s)", i, s[i].Component)
+		}
+	}
+}

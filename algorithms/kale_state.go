@@ -33,7 +33,7 @@ func (k *Kale) finite() bool {
 		ok(k.rng.mins[:k.rng.full]...) && ok(k.rng.maxs[:k.rng.full]...) &&
 		ok(s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit) && s.dayQ.unit >= 0 && s.weekQ.unit >= 0 &&
 		ok(s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1], s.lastTS, s.lastX, s.quantum, s.dt,
-			s.zbar, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince) && s.dt >= 0 && s.period <= kalePeriodWeekly
+			s.zbar, s.z2, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince) && s.dt >= 0 && s.period <= kalePeriodWeekly
 	for i := range k.ctx {
 		good = good && ok(k.ctx[i].step) && k.ctx[i].step >= 0
 	}
@@ -47,7 +47,7 @@ func (k *Kale) finite() bool {
 }
 
 // kaleComponents are the KaleScore.Component names, in their state-encoding order.
-var kaleComponents = []string{"context", "seasonal", "flat", "level"}
+var kaleComponents = []string{"context", "seasonal", "flat", "level", "variance"}
 
 // ErrKaleState reports a state blob that does not decode into this Kale.
 var ErrKaleState = errors.New("invalid kale state")
@@ -191,7 +191,7 @@ func (s *kaleSeason) appendTo(b []byte) []byte {
 	}
 	b = append(b, s.weekN[:]...)
 	b = kaleAppendFloats(b, s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit, s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1],
-		s.lastTS, s.lastX, s.quantum, s.dt, s.zbar, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince)
+		s.lastTS, s.lastX, s.quantum, s.dt, s.zbar, s.z2, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince)
 	b = binary.AppendVarint(b, s.bIdx)
 	b = binary.AppendVarint(b, s.hIdx)
 	for _, v := range []int32{s.bN, s.bResN, s.bResWN, s.hN, s.nb, s.shiftN} {
@@ -211,7 +211,7 @@ func (d *kaleDecoder) season(s *kaleSeason) {
 	}
 	d.bytes(s.weekN[:])
 	for _, p := range []*float64{&s.dayQ.base, &s.dayQ.unit, &s.weekQ.base, &s.weekQ.unit, &s.g, &s.off, &s.bSum, &s.bSq, &s.bRes, &s.bResW, &s.meanS, &s.meanW, &s.dLo, &s.dHi, &s.hSum, &s.lvl, &s.errN[0], &s.errN[1], &s.errD[0], &s.errD[1], &s.errW[0], &s.errW[1], &s.errDW[0], &s.errDW[1],
-		&s.lastTS, &s.lastX, &s.quantum, &s.dt, &s.zbar, &s.rho, &s.zmax, &s.shiftSince, &s.shiftX, &s.shiftE, &s.gPrev, &s.offPrev, &s.rebasedAt, &s.backSince} {
+		&s.lastTS, &s.lastX, &s.quantum, &s.dt, &s.zbar, &s.z2, &s.rho, &s.zmax, &s.shiftSince, &s.shiftX, &s.shiftE, &s.gPrev, &s.offPrev, &s.rebasedAt, &s.backSince} {
 		*p = d.float()
 	}
 	s.bIdx, s.hIdx = d.int(), d.int()
