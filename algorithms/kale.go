@@ -217,14 +217,15 @@ type KaleScore struct {
 	Timestamp, Value float64
 	// Component names the part that produced the raw score: "context" (novelty),
 	// "seasonal" (one row far from its phase's expectation), "level" (rows held away
-	// from it: a shift, a drop) or "flat".
+	// from it: a shift, a drop), "variance" (rows scattered around it: a burst of noise)
+	// or "flat".
 	Component string
 	// Expected is the value the component expected, and [Lower, Upper] the band it
 	// considered normal (context and flat: the EW mean ± 3 EW standard deviations, the
-	// usual level and spread; seasonal and level: the expectation for the row's phase ±
-	// SeasonZ robust scales of that phase).
+	// usual level and spread; seasonal, level and variance: the expectation for the row's
+	// phase ± SeasonZ robust scales of that phase).
 	Expected, Lower, Upper float64
-	// Phase names the seasonal phase of a seasonal or level score, e.g. "Mondays 03:00"
+	// Phase names the seasonal phase of a seasonal, level or variance score, e.g. "Mondays 03:00"
 	// (weekly period) or "daily 03:00" (daily period; UTC, the start of the 15-minute
 	// bucket); empty for other components and unreported rows. With Expected, Lower and
 	// Upper it reads "Mondays 03:00 usually 120–180, got 410".
