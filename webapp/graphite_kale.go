@@ -25,6 +25,10 @@ import (
 // kaleBandWarmup is how many points the band needs before it is drawn (common.js).
 const kaleBandWarmup = 10
 
+// maxKaleSeries caps the series one kale.* call runs the detector over (about 1.3 ms per
+// day of minutely points each).
+const maxKaleSeries = 500
+
 // kaleKind is what a kale.* function draws.
 type kaleKind int
 
@@ -49,8 +53,14 @@ func kaleFunc(kind kaleKind, desc string) gFunc {
 		if err != nil {
 			return nil, err
 		}
+		if len(list) > maxKaleSeries {
+			return nil, a.errf("%d series, more than %d; narrow the path expression", len(list), maxKaleSeries)
+		}
 		out := make([]*gSeries, 0, len(list))
 		for _, s := range list {
+			if err := ev.ctx.Err(); err != nil {
+				return nil, err // the client went away
+			}
 			vals := kaleSeries(s, kind)
 			// keep the slots after ev.from, as the argument alone would have drawn them
 			skip := 0
