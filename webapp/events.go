@@ -5,6 +5,7 @@ package webapp
 // query ("tags: anomaly") marks them on every dashboard.
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
@@ -38,9 +39,11 @@ func (s *Server) eventRoutes(e *echo.Echo) {
 	e.GET("/events/get_data/", s.graphiteEvents, tagsJSONErrors)
 }
 
-// graphiteEvents answers /events/get_data with graphite-web's semantics: from (default the
-// epoch) and until (default now) in the render API's forms, inclusive; tags= a
-// space-separated list every one of which an event must carry (set=union: any of them).
+// graphiteEvents answers /events/get_data with graphite-web 1.1.8's semantics: from (default
+// the epoch) and until (default now) in the render API's forms, inclusive; tags= a
+// space-separated list every one of which an event must carry (set=union: any of them), where
+// tags that no event carries at all are ignored, as django-tagging does (none known: no
+// events); set=intersection needs every tag, known or not.
 // Each recorded anomaly is an event at its point's time tagged "anomaly", the detectors that
 // fired (a component such as "kale:context" also as "kale"), and the nodes of its metric's name ("suppressed" when feedback silenced it); each
 // saved collection is an event at its creation tagged "collection", its name and its
@@ -66,18 +69,17 @@ func (s *Server) graphiteEvents(c echo.Context) error {
 	if len(tags) > tagsMaxExprs {
 		return errJSON(http.StatusBadRequest, "more than %d tags", tagsMaxExprs)
 	}
-	union := first(f, "set") == "union"
+	set := first(f, "set")
 	ctx := c.Request().Context()
 	recs, err := s.records.History(ctx, "", float64(from), float64(until), maxEvents)
 	if err != nil {
 		return s.unavailable(c, "the anomaly history", err)
 	}
-	out := make([]Event, 0, len(recs))
+	var all []Event // the events in range, before the tag filter
 	for _, r := range recs {
-		if ev := anomalyEvent(r); eventHasTags(ev.Tags, tags, union) {
-			out = append(out, ev)
-		}
+		all = append(all, anomalyEvent(r))
 	}
+	var colEvents []Event // every collection, whatever its time: they count for the known tags
 	if s.cols != nil {
 		cols, err := s.cols.Collections(ctx)
 		if err != nil {
@@ -85,9 +87,27 @@ func (s *Server) graphiteEvents(c echo.Context) error {
 		}
 		for _, col := range cols {
 			ev := collectionEvent(col)
-			if ev.When >= from && ev.When <= until && eventHasTags(ev.Tags, tags, union) {
-				out = append(out, ev)
+			colEvents = append(colEvents, ev)
+			if ev.When >= from && ev.When <= until {
+				all = append(all, ev)
 			}
+		}
+	}
+	want := tags
+	if set != "intersection" && len(tags) > 0 {
+		// graphite-web (django-tagging) ignores the given tags no event carries at all, at any
+		// time; none of them known: no events
+		if want, err = s.knownTags(ctx, tags, all, colEvents); err != nil {
+			return s.unavailable(c, "the anomaly history", err)
+		}
+		if len(want) == 0 {
+			return c.JSON(http.StatusOK, []Event{})
+		}
+	}
+	out := make([]Event, 0, len(all))
+	for _, ev := range all {
+		if eventHasTags(ev.Tags, want, set == "union") {
+			out = append(out, ev)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Event) int {
@@ -103,6 +123,38 @@ func (s *Server) graphiteEvents(c echo.Context) error {
 		out = out[len(out)-maxEvents:]
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// knownTags returns the tags of want that some event carries: one among those in range
+// (have) or the collections, else one in the whole anomaly history (read only then).
+func (s *Server) knownTags(ctx context.Context, want []string, have, cols []Event) ([]string, error) {
+	seen := map[string]bool{}
+	for _, l := range [][]Event{have, cols} {
+		for _, ev := range l {
+			for _, t := range ev.Tags {
+				seen[t] = true
+			}
+		}
+	}
+	if !slices.ContainsFunc(want, func(t string) bool { return !seen[t] }) {
+		return want, nil
+	}
+	recs, err := s.records.History(ctx, "", 0, 0, maxEvents)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		for _, t := range anomalyEvent(r).Tags {
+			seen[t] = true
+		}
+	}
+	known := make([]string, 0, len(want))
+	for _, t := range want {
+		if seen[t] {
+			known = append(known, t)
+		}
+	}
+	return known, nil
 }
 
 // eventHasTags says the event carries every wanted tag (any one with union); no tags: all.

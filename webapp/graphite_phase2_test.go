@@ -237,8 +237,11 @@ func TestGraphiteEvents(t *testing.T) {
 	// every given tag must match (graphite-web's default set operation)
 	withNode := get(url.Values{"tags": {"anomaly " + first.Tags[len(first.Tags)-1]}}.Encode())
 	require.NotEmpty(t, withNode)
-	require.Empty(t, get("tags=anomaly+no-such-tag"))
-	require.NotEmpty(t, get("tags=anomaly+no-such-tag&set=union"))
+	// as graphite-web (django-tagging), a tag no event carries is ignored; none known: nothing
+	require.Equal(t, all, get("tags=anomaly+no-such-tag"))
+	require.Empty(t, get("tags=no-such-tag"))
+	require.Empty(t, get("tags=anomaly+no-such-tag&set=intersection"), "intersection needs every tag")
+	require.Equal(t, all, get("tags=anomaly+no-such-tag&set=union"))
 	// the time range is inclusive at both ends
 	at := get(fmt.Sprintf("from=%d&until=%d&tags=anomaly", first.When, first.When))
 	require.NotEmpty(t, at)
@@ -256,6 +259,8 @@ func TestGraphiteEvents(t *testing.T) {
 	require.Equal(t, "Collection: outage-1", cols[0].What)
 	require.Contains(t, cols[0].Tags, "outage-1")
 	require.Contains(t, cols[0].Data, "the db fell over")
+	require.Empty(t, get("tags=anomaly+collection"), "every known tag must match")
+	require.Len(t, get("tags=anomaly+collection&set=union"), len(all)+1)
 
 	res, body := e.get("/events/get_data?from=-1x")
 	require.Equal(t, http.StatusBadRequest, res.StatusCode, body)

@@ -203,6 +203,8 @@ func TestGraphiteCompat(t *testing.T) {
 		waitFor(t, base+"/render?"+tagged, 60*time.Second, func(b string) bool { return strings.Count(b, `"target"`) == 3 })
 	}
 
+	compareEvents(t, gw, k, t0)
+
 	rec := compatRecording{GraphiteWeb: gw.version, Now: time.Now().Unix(), Series: data}
 	pass := 0
 	for _, c := range graphiteCases(t0) {
@@ -352,6 +354,51 @@ func compareRaw(want, got string) error {
 
 type endpoint struct {
 	url, line, version string
+	records            *recordstore.Store // Kale's anomaly records (nil for graphite-web)
+}
+
+// compareEvents records two anomalies in Kale, posts Kale's events for them to graphite-web's
+// /events/ as they are, and compares /events/get_data of both for several tag filters:
+// the same events in the same order, the same JSON shape and values (ids aside: graphite-web
+// numbers its rows).
+func compareEvents(t *testing.T, gw, k endpoint, t0 int64) {
+	t.Helper()
+	ctx := context.Background()
+	doc := recordstore.Current{Anomalies: []recordstore.Record{
+		{Metric: "web.host1.cpu", Value: 99.5, Timestamp: t0 + 600, Triggered: []string{"kale:context"}, Score: 0.91,
+			Explanation: &recordstore.Explanation{Component: "context", Expected: 50, Lower: 20, Upper: 80}},
+		{Metric: "db.host1.cpu", Value: 3, Timestamp: t0 + 1800, Triggered: []string{"grubbs", "ks_test"}, Score: 1},
+	}}
+	_, err := k.records.Save(ctx, "compat", doc, []string{"compat"}, 24*time.Hour)
+	require.NoError(t, err)
+	rng := fmt.Sprintf("from=%d&until=%d", t0, t0+3600)
+	var kale []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(httpGet(t, k.url+"/events/get_data?"+rng+"&tags=anomaly")), &kale))
+	require.Len(t, kale, 2)
+	for _, ev := range kale {
+		b, err := json.Marshal(map[string]any{"what": ev["what"], "tags": ev["tags"], "when": ev["when"], "data": ev["data"]})
+		require.NoError(t, err)
+		res, err := http.Post(gw.url+"/events/", "application/json", strings.NewReader(string(b)))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode, "graphite-web /events/: %s", body)
+	}
+	for _, q := range []string{"tags=anomaly", "tags=anomaly+web", "tags=kale+cpu", "tags=anomaly+nosuch", "tags=nosuch",
+		"tags=nosuch+grubbs&set=union", "tags=anomaly+nosuch&set=intersection", "tags=anomaly+web&set=intersection", "tags=web+grubbs", ""} {
+		var want, got []map[string]any
+		require.NoError(t, json.Unmarshal([]byte(httpGet(t, gw.url+"/events/get_data?"+rng+"&"+q)), &want))
+		require.NoError(t, json.Unmarshal([]byte(httpGet(t, k.url+"/events/get_data?"+rng+"&"+q)), &got))
+		for _, l := range [][]map[string]any{want, got} {
+			for _, ev := range l {
+				_, ok := ev["id"].(float64)
+				require.True(t, ok, "%s: id %v is a number", q, ev["id"])
+				delete(ev, "id")
+			}
+		}
+		require.Equal(t, want, got, "/events/get_data?%s", q)
+	}
+	t.Logf("/events/get_data: graphite-web and Kale list the same events for 10 tag filters")
 }
 
 // startGraphiteWeb runs carbon-cache and graphite-web's Django server on free loopback
@@ -449,12 +496,13 @@ func startKaleWebapp(t *testing.T) endpoint {
 	t.Helper()
 	// horizon keeps only points newer than MaxResolution (Skyline's MAX_RESOLUTION); the data is hours old
 	k := startKale(t, func(c *horizon.Config) { c.MaxResolution = 7 * 24 * time.Hour }, protocol.PlaintextTCP)
+	records := recordstore.New(k.store.Client())
 	srv, err := webapp.New(webapp.Options{Config: webapp.Config{FullNamespace: k.store.Options().FullNamespace, FullDuration: 7 * 24 * time.Hour},
-		Store: k.store, Records: recordstore.New(k.store.Client()), Log: slog.New(slog.DiscardHandler), Version: "compat"})
+		Store: k.store, Records: records, Log: slog.New(slog.DiscardHandler), Version: "compat"})
 	require.NoError(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return endpoint{url: hs.URL, line: k.svc.Addr(protocol.PlaintextTCP)}
+	return endpoint{url: hs.URL, line: k.svc.Addr(protocol.PlaintextTCP), records: records}
 }
 
 func sendPlaintext(t *testing.T, addr string, data []compatSeries) {
