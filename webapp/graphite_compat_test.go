@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 )
@@ -32,7 +33,9 @@ func TestGraphiteCompatRecorded(t *testing.T) {
 			Name   string       `json:"name"`
 			Points [][2]float64 `json:"points"`
 		} `json:"series"`
-		Cases []struct{ Path, Query, Body string } `json:"cases"`
+		Cases      []struct{ Path, Query, Body string } `json:"cases"`
+		Anomalies  []recordstore.Record                 `json:"anomalies"`
+		EventCases []struct{ Path, Query, Body string } `json:"event_cases"`
 	}
 	require.NoError(t, json.Unmarshal(b, &rec))
 	require.NotEmpty(t, rec.Cases)
@@ -70,7 +73,26 @@ func TestGraphiteCompatRecorded(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
 		require.NoError(t, sameJSON("", want, got), "%s?%s\n graphite-web %s: %.1000s\n kale: %.1000s", c.Path, c.Query, rec.GraphiteWeb, c.Body, body)
 	}
-	t.Logf("%d cases of graphite-web %s equal", len(rec.Cases), rec.GraphiteWeb)
+
+	// events: the same anomalies recorded in Kale as graphite-web listed them (ids aside)
+	require.NotEmpty(t, rec.EventCases)
+	_, err = recordstore.New(e.store.Client()).Save(context.Background(), "compat", recordstore.Current{Anomalies: rec.Anomalies},
+		[]string{"compat"}, 24*time.Hour)
+	require.NoError(t, err)
+	for _, c := range rec.EventCases {
+		res, body := e.get(c.Path + "?" + c.Query)
+		require.Equal(t, http.StatusOK, res.StatusCode, "%s?%s: %s", c.Path, c.Query, body)
+		var want, got []map[string]any
+		require.NoError(t, json.Unmarshal([]byte(c.Body), &want))
+		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+		for _, l := range [][]map[string]any{want, got} {
+			for _, ev := range l {
+				delete(ev, "id") // graphite-web numbers its rows
+			}
+		}
+		require.Equal(t, want, got, "%s?%s", c.Path, c.Query)
+	}
+	t.Logf("%d render/find cases and %d event cases of graphite-web %s equal", len(rec.Cases), len(rec.EventCases), rec.GraphiteWeb)
 }
 
 func closeTo(a, b float64) bool {

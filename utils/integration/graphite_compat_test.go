@@ -45,6 +45,10 @@ type compatRecording struct {
 	Now         int64          `json:"now"`          // when graphite-web answered
 	Series      []compatSeries `json:"series"`
 	Cases       []compatCase   `json:"cases"`
+	// Anomalies are recorded in Kale and posted to graphite-web as events; EventCases are
+	// graphite-web's /events/get_data answers (ids aside).
+	Anomalies  []recordstore.Record `json:"anomalies"`
+	EventCases []compatCase         `json:"event_cases"`
 }
 
 type compatSeries struct {
@@ -203,9 +207,9 @@ func TestGraphiteCompat(t *testing.T) {
 		waitFor(t, base+"/render?"+tagged, 60*time.Second, func(b string) bool { return strings.Count(b, `"target"`) == 3 })
 	}
 
-	compareEvents(t, gw, k, t0)
+	anomalies, eventCases := compareEvents(t, gw, k, t0)
 
-	rec := compatRecording{GraphiteWeb: gw.version, Now: time.Now().Unix(), Series: data}
+	rec := compatRecording{GraphiteWeb: gw.version, Now: time.Now().Unix(), Series: data, Anomalies: anomalies, EventCases: eventCases}
 	pass := 0
 	for _, c := range graphiteCases(t0) {
 		want := httpGet(t, gw.url+c.Path+"?"+c.Query)
@@ -361,8 +365,9 @@ type endpoint struct {
 // /events/ as they are, and compares /events/get_data of both for several tag filters:
 // the same events in the same order, the same JSON shape and values (ids aside: graphite-web
 // numbers its rows).
-func compareEvents(t *testing.T, gw, k endpoint, t0 int64) {
+func compareEvents(t *testing.T, gw, k endpoint, t0 int64) ([]recordstore.Record, []compatCase) {
 	t.Helper()
+	var cases []compatCase
 	ctx := context.Background()
 	doc := recordstore.Current{Anomalies: []recordstore.Record{
 		{Metric: "web.host1.cpu", Value: 99.5, Timestamp: t0 + 600, Triggered: []string{"kale:context"}, Score: 0.91,
@@ -387,7 +392,9 @@ func compareEvents(t *testing.T, gw, k endpoint, t0 int64) {
 	for _, q := range []string{"tags=anomaly", "tags=anomaly+web", "tags=kale+cpu", "tags=anomaly+nosuch", "tags=nosuch",
 		"tags=nosuch+grubbs&set=union", "tags=anomaly+nosuch&set=intersection", "tags=anomaly+web&set=intersection", "tags=web+grubbs", ""} {
 		var want, got []map[string]any
-		require.NoError(t, json.Unmarshal([]byte(httpGet(t, gw.url+"/events/get_data?"+rng+"&"+q)), &want))
+		body := httpGet(t, gw.url+"/events/get_data?"+rng+"&"+q)
+		cases = append(cases, compatCase{Path: "/events/get_data", Query: rng + "&" + q, Body: body})
+		require.NoError(t, json.Unmarshal([]byte(body), &want))
 		require.NoError(t, json.Unmarshal([]byte(httpGet(t, k.url+"/events/get_data?"+rng+"&"+q)), &got))
 		for _, l := range [][]map[string]any{want, got} {
 			for _, ev := range l {
@@ -398,7 +405,8 @@ func compareEvents(t *testing.T, gw, k endpoint, t0 int64) {
 		}
 		require.Equal(t, want, got, "/events/get_data?%s", q)
 	}
-	t.Logf("/events/get_data: graphite-web and Kale list the same events for 10 tag filters")
+	t.Logf("/events/get_data: graphite-web and Kale list the same events for %d tag filters", len(cases))
+	return doc.Anomalies, cases
 }
 
 // startGraphiteWeb runs carbon-cache and graphite-web's Django server on free loopback
