@@ -353,3 +353,38 @@ func TestKaleWhy(t *testing.T) {
 		})
 	}
 }
+
+// The trade-off of the cold window: a young detector (here 200 rows, less than the detector's
+// probation) reports nothing; once refined from the whole stored day it reports the spike.
+func TestKaleYoungSilentUntilRefined(t *testing.T) {
+	e := redisstore.NewEncoder()
+	for _, refine := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refined=%v", refine), func(t *testing.T) {
+			store := openStore(t)
+			ctx := context.Background()
+			clock := now
+			require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.m": series(1440, 60, noisy(7))}, nil).Err)
+			a, _ := kaleAt(t, store, &clock, func(c *Config) { c.ColdRows = 200 })
+			_, err := a.Cycle(ctx)
+			require.NoError(t, err)
+			if refine {
+				n, err := a.refine(ctx, time.Now().Add(time.Minute))
+				require.NoError(t, err)
+				require.Equal(t, 1, n)
+			}
+			var next []byte
+			for i, v := range []float64{1100, 100, 100} {
+				next = e.AppendPair(next, metric.Int(now.Unix()+int64(60*(i+1))), metric.Float(v))
+			}
+			require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.m": next}, nil).Err)
+			clock = now.Add(3 * time.Minute)
+			st, err := a.Cycle(ctx)
+			require.NoError(t, err)
+			if refine {
+				require.Equal(t, 1, st.Anomalies, "the refined detector reports the spike")
+			} else {
+				require.Zero(t, st.Anomalies, "a young detector is still in its probation")
+			}
+		})
+	}
+}
