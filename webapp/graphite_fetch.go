@@ -95,7 +95,7 @@ func (s *Server) readAligned(ctx context.Context, keys, names []string, from, un
 				return
 			}
 			lo, hi := c*fetchChunk, min((c+1)*fetchChunk, len(keys))
-			raw, err := s.store.Raw(ctx, keys[lo:hi])
+			raw, err := s.store.RawShared(ctx, keys[lo:hi]) // decoded at once, never modified nor kept
 			if err != nil {
 				errs[c] = err
 				return
