@@ -26,7 +26,7 @@ const tailWindow = 512
 const DefaultColdRows = 360
 
 // yieldEvery is how many metrics a worker analyses between two Yield waits.
-const yieldEvery = 32
+const yieldEvery = 8
 
 // kaleWorker is one worker's detector, into which each metric's state is unmarshalled.
 type kaleWorker struct {
@@ -52,9 +52,16 @@ func (a *Analyzer) kaleWorker(ctx context.Context, work <-chan []string, now flo
 	fctx, cancel := context.WithCancel(ctx)
 	ready := make(chan *fetched, 1)
 	fout := &workerOut{exceptions: map[string]int{}} // the reader's counts, merged at the end
+	var yieldErr error // the reader's Yield error, read once ready is closed
 	go func() {
 		defer close(ready)
 		for keys := range work {
+			if a.cfg.Yield != nil {
+				if err := a.cfg.Yield.Wait(fctx); err != nil {
+					yieldErr = err
+					return
+				}
+			}
 			f := a.fetch(fctx, keys, ns, cycle, fout)
 			if f == nil {
 				if fctx.Err() != nil {
@@ -79,6 +86,9 @@ func (a *Analyzer) kaleWorker(ctx context.Context, work <-chan []string, now flo
 		if err := w.chunk(ctx, f, now, out); err != nil {
 			return err
 		}
+	}
+	if yieldErr != nil { // ready is closed: the reader has returned
+		return yieldErr
 	}
 	return ctx.Err()
 }
