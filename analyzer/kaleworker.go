@@ -52,7 +52,7 @@ func (a *Analyzer) kaleWorker(ctx context.Context, work <-chan []string, now flo
 	fctx, cancel := context.WithCancel(ctx)
 	ready := make(chan *fetched, 1)
 	fout := &workerOut{exceptions: map[string]int{}} // the reader's counts, merged at the end
-	var yieldErr error // the reader's Yield error, read once ready is closed
+	var yieldErr error                               // the reader's Yield error, read once ready is closed
 	go func() {
 		defer close(ready)
 		for keys := range work {
