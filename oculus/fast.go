@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/blevesearch/bleve/v2"
-
 	"github.com/kale-project/kale/algorithms"
 )
 
@@ -198,37 +196,26 @@ func (e *engine) fastLen(ser *series) int {
 // phrase: the index selects the documents holding every query token, the positions are
 // checked in memory (see phraseMatcher).
 func (e *engine) phraseCandidates(ctx context.Context, qfp []byte) ([]int32, error) {
-	conj := bleve.NewConjunctionQuery()
-	for _, t := range fingerprintTerms(qfp) {
-		tq := bleve.NewTermQuery(t)
-		tq.SetField(fieldFP)
-		conj.AddQuery(tq)
-	}
-	size := e.hi - e.lo
-	if size == 0 {
-		return nil, nil
-	}
-	if size > maxIndexPrefixTerms {
-		size = len(e.sn.list) // the prefix is applied in memory only: every hit may be needed
-	}
-	res, err := e.idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(e.filtered(conj), size, 0, false))
-	if err != nil {
-		return nil, indexError(err)
-	}
-	pos := e.positions(hitIDs(res.Hits))
-	slices.Sort(pos)
+	// The documents holding every query token, in name order, checked in memory: the
+	// fingerprints are there anyway, and a conjunction over the index returns most of the
+	// corpus for a typical query (each token is in most windows), which costs more than
+	// this scan.
 	m := newPhraseMatcher(qfp, e.p.slop)
 	var out []int32
 	var fp []byte
-	for n, i := range pos {
-		if n%cancelCheckEvery == 0 {
+	for i := e.lo; i < e.hi; i++ {
+		if (i-e.lo)%cancelCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		fp = unpackFingerprint(fp, e.sn.list[i].fp)
+		ser := e.sn.list[i]
+		if len(e.p.exclude) > 0 && !e.p.eligible(ser.name) {
+			continue
+		}
+		fp = unpackFingerprint(fp, ser.fp)
 		if m.match(fp) {
-			out = append(out, i)
+			out = append(out, int32(i))
 			if len(out) >= maxFastCandidates {
 				break
 			}
