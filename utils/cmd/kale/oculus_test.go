@@ -16,6 +16,7 @@ import (
 	"github.com/kale-project/kale/oculus/indexstore"
 	"github.com/kale-project/kale/utils/config"
 	"github.com/kale-project/kale/utils/metric"
+	"github.com/kale-project/kale/utils/priority"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
 )
@@ -107,4 +108,15 @@ func TestOculusConfigMapping(t *testing.T) {
 	def := oculusConfig(config.DefaultConfig())
 	def.IndexPath = ""
 	require.Equal(t, oculus.DefaultConfig(), def)
+}
+
+// oculusGate hands the process's one Gate to the oculus service, as 'kale all' does for the
+// analyzer too.
+func TestOculusGateOption(t *testing.T) {
+	gate := &priority.Gate{}
+	var o oculus.Options
+	oculusGate(gate)(&o)
+	require.Same(t, gate, o.Gate)
+	oculusGate(nil)(&o)
+	require.Nil(t, o.Gate)
 }
