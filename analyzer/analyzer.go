@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,6 +77,11 @@ type Config struct {
 	// its first cycle (0: DefaultColdRows; < 0: every stored row). Such a detector is young:
 	// between cycles, refine rebuilds it from the whole stored series within RefineBudget.
 	ColdRows int
+	// ColdBudget is how many stored rows in all, per cycle, detectors with no state may learn
+	// from in full before the ColdRows window applies (0: DefaultColdBudget; < 0: none). A
+	// small deployment's detectors thus learn their whole history in the first cycle and
+	// report what is anomalous now at once; a large one's cold cycle stays bounded.
+	ColdBudget int
 	// CheckpointCycles spreads the checkpoint of changed kale detector states over this many
 	// cycles (0: DefaultCheckpointCycles): after each cycle at most 1/CheckpointCycles of the
 	// states are written, so a kill -9 loses at most about that many cycles of learning.
@@ -124,10 +130,11 @@ type Analyzer struct {
 	log      *slog.Logger
 	m        *metrics
 
-	states    *kaleStates // per-metric kale detector state (DetectorKale)
-	kaleStore States      // where states are saved between runs
-	joined    time.Time   // when this analyzer was created (shown in its lease)
-	cycles    uint32      // cycles run, stamping the states each one assigned
+	states    *kaleStates  // per-metric kale detector state (DetectorKale)
+	coldLeft  atomic.Int64 // rows of ColdBudget left in this cycle
+	kaleStore States       // where states are saved between runs
+	joined    time.Time    // when this analyzer was created (shown in its lease)
+	cycles    uint32       // cycles run, stamping the states each one assigned
 
 	onShare func(keys []string) // tests: the keys this analyzer was assigned in a cycle
 
@@ -169,6 +176,12 @@ func New(o Options) (*Analyzer, error) {
 		o.Config.ColdRows = DefaultColdRows
 	case o.Config.ColdRows < 0:
 		o.Config.ColdRows = 0 // every row
+	}
+	switch {
+	case o.Config.ColdBudget == 0:
+		o.Config.ColdBudget = DefaultColdBudget
+	case o.Config.ColdBudget < 0:
+		o.Config.ColdBudget = 0
 	}
 	if o.Config.CheckpointCycles <= 0 {
 		o.Config.CheckpointCycles = DefaultCheckpointCycles
@@ -351,6 +364,7 @@ func (a *Analyzer) Cycle(ctx context.Context) (CycleStats, error) {
 	now := float64(started.UnixNano()) / 1e9
 	a.cycles++
 	cycle := a.cycles
+	a.coldLeft.Store(int64(a.cfg.ColdBudget))
 	work := make(chan []string)
 	outs := make([]*workerOut, a.cfg.Workers)
 	g, gctx := errgroup.WithContext(ctx)

@@ -168,7 +168,7 @@ func TestKaleColdWindowThenRefine(t *testing.T) {
 	clock := now
 	raw := series(1440, 60, noisy(6))
 	require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.m": raw, "metrics.short": series(150, 60, noisy(7))}, nil).Err)
-	a, _ := kaleAt(t, store, &clock, func(c *Config) { c.ColdRows = 200 })
+	a, _ := kaleAt(t, store, &clock, func(c *Config) { c.ColdRows, c.ColdBudget = 200, -1 })
 	_, err := a.Cycle(ctx)
 	require.NoError(t, err)
 	pts := decode(t, raw)
@@ -364,7 +364,7 @@ func TestKaleYoungSilentUntilRefined(t *testing.T) {
 			ctx := context.Background()
 			clock := now
 			require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.m": series(1440, 60, noisy(7))}, nil).Err)
-			a, _ := kaleAt(t, store, &clock, func(c *Config) { c.ColdRows = 200 })
+			a, _ := kaleAt(t, store, &clock, func(c *Config) { c.ColdRows, c.ColdBudget = 200, -1 })
 			_, err := a.Cycle(ctx)
 			require.NoError(t, err)
 			if refine {
@@ -387,4 +387,55 @@ func TestKaleYoungSilentUntilRefined(t *testing.T) {
 			}
 		})
 	}
+}
+
+// spiked is a stored day of noise followed by a spike and two normal points, the last one at
+// the returned time (the spike is confirmed by the point after it).
+func spiked(seed uint64) ([]byte, time.Time) {
+	e := redisstore.NewEncoder()
+	raw := series(1440, 60, noisy(seed))
+	for i, v := range []float64{1100, 100, 100} {
+		raw = e.AppendPair(raw, metric.Int(now.Unix()+int64(60*(i+1))), metric.Float(v))
+	}
+	return raw, now.Add(3 * time.Minute)
+}
+
+// Within the cycle's ColdBudget a detector with no state learns its whole stored history at
+// once, so a spike among the newest points is reported by the very first cycle.
+func TestKaleColdBudgetReportsAtOnce(t *testing.T) {
+	store := openStore(t)
+	ctx := context.Background()
+	raw, clock := spiked(8)
+	require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.m": raw}, nil).Err)
+	a, _ := kaleAt(t, store, &clock, func(c *Config) { c.ColdRows = 200 })
+	st, err := a.Cycle(ctx)
+	require.NoError(t, err)
+	require.Zero(t, a.states.get("m").flags&stateYoung, "learnt whole within the budget")
+	require.Equal(t, 1, st.Anomalies)
+	require.Equal(t, 1, st.AnomaliesNew)
+}
+
+// Past the budget, a young detector is still learning and reports nothing; refine then finds
+// the spike among the recent rows and the next cycle reports it as new, once.
+func TestKaleRefineReportsRecentAnomaly(t *testing.T) {
+	store := openStore(t)
+	ctx := context.Background()
+	raw, clock := spiked(9)
+	require.NoError(t, store.Append(ctx, map[string][]byte{"metrics.m": raw}, nil).Err)
+	a, _ := kaleAt(t, store, &clock, func(c *Config) { c.ColdRows, c.ColdBudget = 200, 1000 })
+	st, err := a.Cycle(ctx)
+	require.NoError(t, err)
+	require.NotZero(t, a.states.get("m").flags&stateYoung, "the budget is too small for the whole day")
+	require.Zero(t, st.Anomalies, "a young detector is in its probation")
+	n, err := a.refine(ctx, time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	st, err = a.Cycle(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Anomalies)
+	require.Equal(t, 1, st.AnomaliesNew, "found by refine: new in this cycle")
+	st, err = a.Cycle(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Anomalies, "still recent")
+	require.Zero(t, st.AnomaliesNew, "carried over, not new again")
 }

@@ -54,6 +54,8 @@ const (
 	stateDirty
 	// stateLoaded: read from a saved state, not yet unmarshalled by a worker.
 	stateLoaded
+	// stateFound: refine found the anomaly in ms.anomaly; the next cycle reports it as new.
+	stateFound
 )
 
 func newMetricState() *metricState {

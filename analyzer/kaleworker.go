@@ -25,6 +25,10 @@ const tailWindow = 512
 // DefaultColdRows is Config.ColdRows when it is 0.
 const DefaultColdRows = 360
 
+// DefaultColdBudget is Config.ColdBudget when it is 0: about 2 CPU-seconds of learning per
+// cycle (some 7,000 metrics of a day at 60 s learn their whole history in the first cycle).
+const DefaultColdBudget = 10_000_000
+
 // yieldEvery is how many metrics a worker analyses between two Yield waits.
 const yieldEvery = 8
 
@@ -214,7 +218,8 @@ func (a *Analyzer) readFailed(ctx context.Context, n int, out *workerOut) {
 // records an anomaly at the first of them, no older than the stale period, that scores at
 // least the threshold. Older points (a backlog on first sight) only train the detector: the
 // analyzer reports what is anomalous now, as Skyline did. A detector learning from scratch
-// is fed only the last ColdRows rows (refine catches up on the rest later).
+// is fed only the last ColdRows rows once the cycle's ColdBudget is spent (refine catches up
+// on the rest later, and reports what it finds in the recent rows).
 func (w *kaleWorker) analyse(name string, ms *metricState, series []algorithms.Point, full bool, now float64, out *workerOut) {
 	a := w.a
 	if len(series) > 0 {
@@ -246,7 +251,8 @@ func (w *kaleWorker) analyse(name string, ms *metricState, series []algorithms.P
 			}
 			first = 0 // a new detector learns from the start (restore forgot the old one's)
 		}
-		if ms.blob == nil && a.cfg.ColdRows > 0 && len(series)-first > a.cfg.ColdRows {
+		if n := len(series) - first; ms.blob == nil && a.cfg.ColdRows > 0 && n > a.cfg.ColdRows &&
+			a.coldLeft.Add(-int64(n)) < 0 {
 			first = len(series) - a.cfg.ColdRows
 			ms.flags |= stateYoung
 		}
@@ -268,7 +274,10 @@ func (w *kaleWorker) analyse(name string, ms *metricState, series []algorithms.P
 	fresh := best.Score > 0
 	if fresh {
 		ms.anomaly = kaleRecord(name, best)
+	} else if ms.flags&stateFound != 0 {
+		fresh = ms.anomaly != nil // found by refine since the last cycle: new in this one
 	}
+	ms.flags &^= stateFound
 	// A metric stays anomalous while its anomalous point is recent, new points or not (the
 	// streaming detector scores each point once; Skyline re-judged the whole window).
 	// It counts as a trigger in every cycle that reports it, as a Skyline anomaly counts in

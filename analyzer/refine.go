@@ -141,6 +141,7 @@ func (a *Analyzer) refineChunk(ctx context.Context, names []string, det **algori
 		return 0, err
 	}
 	done := 0
+	recent := float64(a.cfg.Now().UnixNano())/1e9 - a.cfg.Settings.StalePeriod.Seconds()
 	for i, raw := range raws {
 		if ctx.Err() != nil {
 			return done, nil
@@ -157,6 +158,7 @@ func (a *Analyzer) refineChunk(ctx context.Context, names []string, det **algori
 		*det = algorithms.NewKale(a.cfg.Kale)
 		fed := 0
 		last := math.Inf(-1)
+		var best algorithms.KaleScore
 		for _, p := range series {
 			if p.Timestamp > ms.last {
 				break
@@ -164,9 +166,18 @@ func (a *Analyzer) refineChunk(ctx context.Context, names []string, det **algori
 			if p.Timestamp <= last || math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
 				continue
 			}
-			(*det).Update(p.Timestamp, p.Value)
+			sc := (*det).Update(p.Timestamp, p.Value)
 			last = p.Timestamp
 			fed++
+			// What the young detector could not see (it was still learning): an anomaly
+			// among the recent rows, reported by the next cycle as a new one.
+			if sc.Timestamp >= recent && sc.Score >= a.cfg.KaleThreshold && best.Score == 0 {
+				best = sc
+			}
+		}
+		if best.Score > 0 && ms.anomaly == nil {
+			ms.anomaly = kaleRecord(names[i], best)
+			ms.flags |= stateFound
 		}
 		ms.flags &^= stateYoung
 		if fed <= a.cfg.ColdRows {

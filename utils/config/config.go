@@ -22,10 +22,11 @@ import (
 // Config holds every option. Each field's `kale` tag is its flag name, its config-file key and
 // (upper-cased, "-" → "_", prefixed KALE_) its environment variable; `help` documents it.
 type Config struct {
-	Redis     string `kale:"redis" secret:"redis" help:"Redis URL: redis://host:port/db, rediss://…, unix:///path.sock, redis+cluster://h1:p1,h2:p2 (rediss+cluster:// with TLS) for a Redis Cluster, or 'embedded' (in-process, in-memory only; the default of 'kale all')"`
-	LogLevel  string `kale:"log-level" help:"log level: debug, info, warn or error"`
-	LogFormat string `kale:"log-format" help:"log format: text or json"`
-	DataDir   string `kale:"data-dir" help:"directory of Kale's files on disk (the shape index); relative file options such as --oculus-index are resolved under it; created if missing"`
+	Redis         string `kale:"redis" secret:"redis" help:"Redis URL: redis://host:port/db, rediss://…, unix:///path.sock, redis+cluster://h1:p1,h2:p2 (rediss+cluster:// with TLS) for a Redis Cluster, or 'embedded' (in-process, in-memory only; the default of 'kale all')"`
+	LogLevel      string `kale:"log-level" help:"log level: debug, info, warn or error"`
+	LogFormat     string `kale:"log-format" help:"log format: text or json"`
+	DataDir       string `kale:"data-dir" help:"directory of Kale's files on disk (the shape index); relative file options such as --oculus-index are resolved under it; created if missing"`
+	MemoryLimitMB int    `kale:"memory-limit-mb" help:"soft memory limit of the process in MiB (Go's runtime/debug.SetMemoryLimit: the garbage collector works harder near it); the GOMEMLIMIT environment variable, when set, wins; 0 = none. Raise it for more than about 100,000 metrics per process"`
 
 	FullNamespace string        `kale:"full-namespace" help:"key prefix of full-resolution series (Skyline FULL_NAMESPACE)"`
 	MiniNamespace string        `kale:"mini-namespace" help:"key prefix of the 1-hour copy read by Oculus (Skyline MINI_NAMESPACE)"`
@@ -66,9 +67,10 @@ type Config struct {
 	RoombaInterval  time.Duration `kale:"roomba-interval" help:"pause between Roomba passes"`
 	RoombaGraceTime time.Duration `kale:"roomba-grace-time" help:"extra time kept beyond each window before trimming (Skyline ROOMBA_GRACE_TIME)"`
 
-	Detector      string  `kale:"detector" help:"analyzer detector: kale (streaming, Kale's own; state kept per metric) or skyline (Etsy's nine-detector ensemble)"`
-	KaleThreshold float64 `kale:"kale-threshold" help:"kale detector score in (0,1] that makes an anomaly (0.63: the threshold NAB's profiles pick)"`
-	KaleColdRows  int     `kale:"kale-cold-rows" help:"rows a kale detector with no saved state learns from in its first cycle (the newest ones; the rest of the stored series is learnt between later cycles); 0 = every stored row"`
+	Detector       string  `kale:"detector" help:"analyzer detector: kale (streaming, Kale's own; state kept per metric) or skyline (Etsy's nine-detector ensemble)"`
+	KaleThreshold  float64 `kale:"kale-threshold" help:"kale detector score in (0,1] that makes an anomaly (0.63: the threshold NAB's profiles pick)"`
+	KaleColdRows   int     `kale:"kale-cold-rows" help:"rows a kale detector with no saved state learns from in its first cycle (the newest ones; the rest of the stored series is learnt between later cycles); 0 = every stored row"`
+	KaleColdBudget int     `kale:"kale-cold-budget" help:"stored rows in all, per cycle, that kale detectors with no saved state may learn from in full before --kale-cold-rows applies (a small deployment learns its whole history in the first cycle and reports what is anomalous now at once); 0 = none"`
 
 	AnalyzerProcesses   int           `kale:"analyzer-processes" help:"analysis workers (goroutines); 0 = one per CPU core (Skyline ANALYZER_PROCESSES)"`
 	AnalyzerInterval    time.Duration `kale:"analyzer-interval" help:"fixed time between cycle starts; 0 = Skyline's rule: back to back, sleeping 10s after a cycle shorter than 5s"`
@@ -163,6 +165,7 @@ func DefaultConfig() *Config {
 		Detector:         "kale",
 		KaleThreshold:    0.63,
 		KaleColdRows:     360,
+		KaleColdBudget:   10_000_000,
 		AnalyzerInterval: 0,
 		Algorithms: []string{"first_hour_average", "mean_subtraction_cumulation", "stddev_from_average",
 			"stddev_from_moving_average", "least_squares", "grubbs", "histogram_bins",
@@ -193,6 +196,8 @@ func DefaultConfig() *Config {
 		SearchRate:     10,
 		SearchBurst:    20,
 		WebappMaxConns: 512,
+
+		MemoryLimitMB: 1200,
 	}
 }
 
@@ -324,6 +329,12 @@ func (c *Config) Validate() error {
 	}
 	if c.KaleColdRows < 0 {
 		bad("kale-cold-rows", "must not be negative, got %d", c.KaleColdRows)
+	}
+	if c.MemoryLimitMB < 0 {
+		bad("memory-limit-mb", "must not be negative, got %d", c.MemoryLimitMB)
+	}
+	if c.KaleColdBudget < 0 {
+		bad("kale-cold-budget", "must not be negative, got %d", c.KaleColdBudget)
 	}
 	if c.AnalyzerProcesses < 0 {
 		bad("analyzer-processes", "must not be negative")

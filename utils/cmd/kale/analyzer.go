@@ -51,12 +51,16 @@ func analyzerConfig(c *config.Config) analyzer.Config {
 	if coldRows == 0 {
 		coldRows = -1 // every stored row (the analyzer's 0 is its default)
 	}
+	coldBudget := c.KaleColdBudget
+	if coldBudget == 0 {
+		coldBudget = -1 // none (the analyzer's 0 is its default)
+	}
 	return analyzer.Config{
 		Detector: c.Detector, Kale: algorithms.DefaultKaleConfig(), KaleThreshold: c.KaleThreshold,
 		Settings: settingsFromConfig(c), Workers: c.Workers(), Interval: c.AnalyzerInterval,
 		SecondOrder: c.SecondOrder, AnomalyHistory: c.AnomalyHistory, AnomalyDump: c.AnomalyDump,
 		CanaryMetric: c.CanaryMetric, ID: c.AnalyzerID, Lease: c.AnalyzerLease, MaxFuture: c.MaxFuture,
-		ColdRows: coldRows,
+		ColdRows: coldRows, ColdBudget: coldBudget,
 	}
 }
 

@@ -77,6 +77,16 @@ func TestAnalyzerColdRows(t *testing.T) {
 	require.Equal(t, analyzer.DefaultColdRows, config.DefaultConfig().KaleColdRows, "the flag's default is the analyzer's")
 }
 
+// --kale-cold-budget maps like --kale-cold-rows: its 0 (none) is the analyzer's -1.
+func TestAnalyzerColdBudget(t *testing.T) {
+	for _, tc := range []struct{ flag, want int }{{0, -1}, {1000, 1000}} {
+		c := config.DefaultConfig()
+		c.KaleColdBudget = tc.flag
+		require.Equal(t, tc.want, analyzerConfig(c).ColdBudget, "--kale-cold-budget %d", tc.flag)
+	}
+	require.Equal(t, analyzer.DefaultColdBudget, config.DefaultConfig().KaleColdBudget, "the flag's default is the analyzer's")
+}
+
 // analyzerGate hands the gate to the analyzer; a nil gate leaves Yield unset.
 func TestAnalyzerGate(t *testing.T) {
 	var o analyzer.Options

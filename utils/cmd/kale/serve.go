@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +21,7 @@ import (
 	"github.com/kale-project/kale/horizon"
 	"github.com/kale-project/kale/horizon/listener"
 	"github.com/kale-project/kale/utils/config"
+	"github.com/kale-project/kale/utils/priority"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/webapp"
 )
@@ -73,6 +77,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	}
 	stopHUP := onSIGHUP(ctx, reload)
 	defer stopHUP()
+	setMemoryLimit(r.MemoryLimitMB, log)
 	store, err := redisstore.Open(r.Redis, redisstore.Options{FullNamespace: r.FullNamespace, MiniNamespace: r.MiniNamespace})
 	if err != nil {
 		return err
@@ -96,6 +101,9 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g, gctx := errgroup.WithContext(ctx)
+	// One gate for the process: searches hold it, the analyzer's workers and oculus's
+	// indexing wait on it between small batches, so search keeps its latency during cycles.
+	gate := &priority.Gate{}
 	var hz *horizon.Service
 	var afterSeed func(context.Context) // brings the search index up to date once the demo data is in
 	if name == "all" || name == "horizon" {
@@ -106,7 +114,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		g.Go(func() error { return hz.Run(gctx) })
 	}
 	if name == "all" || name == "analyzer" {
-		if err := startAnalyzer(gctx, g, r.Config, store, reg, log); err != nil {
+		if err := startAnalyzer(gctx, g, r.Config, store, reg, log, analyzerGate(gate)); err != nil {
 			return err
 		}
 	}
@@ -127,7 +135,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 			stop := context.AfterFunc(gctx, stopOculus)
 			defer stop()
 		}
-		oc, err := startOculus(octx, g, r.Config, store, reg, log)
+		oc, err := startOculus(octx, g, r.Config, store, reg, log, oculusGate(gate))
 		if err != nil {
 			return err
 		}
@@ -223,4 +231,18 @@ func opsHandlerUntil(ctx context.Context, reg *prometheus.Registry, store *redis
 		_ = json.NewEncoder(w).Encode(h)
 	})
 	return mux
+}
+
+// setMemoryLimit applies --memory-limit-mb as the Go runtime's soft memory limit, unless the
+// GOMEMLIMIT environment variable already set one (it wins) or the option is 0.
+func setMemoryLimit(mb int, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		log.Info("memory limit from GOMEMLIMIT", "bytes", debug.SetMemoryLimit(-1))
+		return
+	}
+	if mb <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(int64(mb) << 20)
+	log.Debug("soft memory limit set", "mib", mb)
 }
