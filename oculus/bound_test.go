@@ -133,3 +133,23 @@ func TestHasSegment(t *testing.T) {
 	require.False(t, hasSegment("abc", "b"))
 	require.Equal(t, []string{"a", "b"}, segments("a.b..a"))
 }
+
+// FuzzFingerprintPacking: any bytes unpack without panicking, and valid token sequences
+// round-trip through the packing.
+func FuzzFingerprintPacking(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 4, 1})
+	f.Add([]byte{})
+	f.Add([]byte{0xff, 9})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = unpackFingerprint(nil, b)
+		fp := make([]byte, len(b))
+		for i, v := range b {
+			fp[i] = fpSdec + v%4
+		}
+		got := unpackFingerprint(nil, packFingerprint(fp))
+		require.Equal(t, len(fp), len(got))
+		if len(fp) > 0 {
+			require.Equal(t, fp, got)
+		}
+	})
+}
