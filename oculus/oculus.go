@@ -78,7 +78,7 @@ type Options struct {
 
 // IndexStatus describes the index and the last import (sync) pass.
 type IndexStatus struct {
-	Documents         int       `json:"documents"`
+	Documents         int       `json:"documents"` // documents searches can find (published by a finished sync)
 	Path              string    `json:"path"`
 	SizeBytes         int64     `json:"size_bytes"`
 	LastImportStart   time.Time `json:"last_import_start"`
@@ -236,8 +236,11 @@ func (s *Service) Status(ctx context.Context) IndexStatus {
 	st.CatchingUp = !s.synced.Load() || s.seen.Load() != s.listed.Load()
 	s.idxMu.RLock()
 	if !s.closed {
+		// The series searches can find: the index's documents, but not before the sync that
+		// indexed them has published them to searches (a restart's on-disk index holds every
+		// document while its first sync still loads the windows).
 		if n, err := s.idx.DocCount(); err == nil {
-			st.Documents = int(n)
+			st.Documents = min(int(n), len(s.snap.Load().list))
 		}
 	}
 	s.idxMu.RUnlock()
