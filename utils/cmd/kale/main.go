@@ -30,6 +30,7 @@ func commands() []command {
 		{"detect", "offline detection: score NAB-layout CSV files (--out DIR INPUT...) or evaluate golden cases (--cases FILE.jsonl)", runDetect},
 		{"seed", "send demo series through every enabled listener and verify they reached Redis (exit 0/1)", runSeed},
 		{"loadgen", "send datapoints at a steady rate for benchmarks", runLoadgen},
+		{"searchload", "measure search latency through the HTTP API of a kale it starts on a real Redis, analyzer running, and check it against brute force", runSearchLoad},
 		{"verify-alerts", "list the --alerts rules matching --metric and their channels; --trigger sends a test alert through each", runVerifyAlerts},
 		{"check-config", "load and validate the configuration, print the effective values", runCheckConfig},
 		{"print-default-config", "print the default configuration as a commented TOML file", runPrintDefault},
