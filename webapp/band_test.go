@@ -1,12 +1,15 @@
 package webapp
 
 import (
+	"context"
 	"html"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kale-project/kale/analyzer/recordstore"
 	"github.com/stretchr/testify/require"
 )
 
@@ -54,4 +57,32 @@ func between(t *testing.T, s, start, end string) string {
 	j := strings.Index(rest, end)
 	require.GreaterOrEqual(t, j, 0, "no %q after %q", end, start)
 	return rest[:j]
+}
+
+// The metric page explains a kale anomaly: its component, and for a seasonal one the phase
+// and what is usual there ("Mondays 03:00 usually 120 to 180, got 410").
+func TestMetricPageExplainsPhase(t *testing.T) {
+	e := newEnv(t, envOptions{noSearch: true})
+	ts := time.Now().Unix() - 60
+	for _, tc := range []struct {
+		ex   recordstore.Explanation
+		want string
+	}{
+		{recordstore.Explanation{Component: "seasonal", Expected: 150, Lower: 120, Upper: 180, Phase: "Mondays 03:00"},
+			"component <strong>seasonal</strong>: Mondays 03:00 usually 120 to 180, got 410 (expected 150)."},
+		{recordstore.Explanation{Component: "context", Expected: 100, Lower: 90, Upper: 110},
+			"component <strong>context</strong>: expected 100, normal between 90 and 110."},
+	} {
+		t.Run(tc.ex.Component, func(t *testing.T) {
+			ex := tc.ex
+			rec := recordstore.Record{Metric: "demo.web.latency_ms", Value: 410, Timestamp: ts, Score: 0.8,
+				Triggered: []string{"kale:" + ex.Component}, Explanation: &ex}
+			_, err := recordstore.New(e.store.Client()).Save(context.Background(), "test", recordstore.Current{Anomalies: []recordstore.Record{rec}},
+				[]string{"test"}, time.Hour)
+			require.NoError(t, err)
+			res, body := e.get("/metric/demo.web.latency_ms")
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			require.Contains(t, body, tc.want)
+		})
+	}
 }
