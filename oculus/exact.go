@@ -16,7 +16,8 @@ type worker struct {
 	h       []float64 // LB_Improved projection
 	uh, lh  []float64 // its envelope
 	cb1     []float64 // LB_Keogh terms per point (then DTWEA's cumulative bound)
-	cb2     []float64 // LB_SegEC, then LB_Improved second-pass terms per point
+	cb2     []float64 // LB_SegEC, then LB_Improved second-pass terms per point (query side)
+	dtw     algorithms.DTWPrunedWorkspace
 	scanned int64
 }
 
@@ -74,12 +75,12 @@ func (e *engine) score(ctx context.Context, w *worker, i int32, c []float64) err
 		if e.lbImprovedRest(w, c, lb, thr) > thr {
 			return nil
 		}
-		cb := w.cb1
-		for k, v := range w.cb2 {
-			cb[k] += v
-		}
+		// The first pass's terms are the candidate's points (the DTW's columns), the second
+		// pass's the query's (its rows): every band cell costs at least the sum of its row's
+		// and its column's term (lbImprovedRest), the premise of the pruned kernel.
 		var err error
-		if d, err = algorithms.DTWEAContext(ctx, e.q, c, e.r, thr, algorithms.CumulativeBound(cb)); err != nil {
+		rows, cols := algorithms.CumulativeBound(w.cb2), algorithms.CumulativeBound(w.cb1)
+		if d, err = w.dtw.DTW(ctx, e.q, c, e.r, thr, rows, cols); err != nil {
 			return err
 		}
 	}
