@@ -188,3 +188,95 @@ func CumulativeBound(cb []float64) []float64 {
 	}
 	return cb
 }
+
+// LBImprovedSecond is the second pass of Lemire's LB_Improved (2009) for a query q with
+// envelope (uq, lq) = Envelope(q, r) and a candidate c of the same length: with H = c
+// projected onto [lq, uq] (H_i = min(max(c_i, lq_i), uq_i)), it returns
+//
+//	LBKeogh(q, Envelope(H, r)) = Σ_i dist(q_i, [min H_{i−r..i+r}, max H_{i−r..i+r}])²
+//
+// computing H and its envelope on the fly (Lemire's streaming deques), so that it abandons
+// as soon as the partial sum exceeds bsf without building the rest of the envelope, and
+// returns that partial sum (> bsf). The result is bit for bit LBKeogh(q, Envelope(H, r))
+// otherwise. h (len >= len(q)) receives H; cb, if non-nil (len >= len(q)), receives each
+// point's term, zeroed after an abandon, as LBKeogh writes it.
+//
+// LBKeogh(c, uq, lq) + LBImprovedSecond(...) is LB_Improved, a lower bound of DTW(q, c, r)
+// (squared). Mismatched lengths (c other than len(q), or uq, lq, h shorter) give 0: no bound.
+func LBImprovedSecond(q, c, uq, lq []float64, r int, bsf float64, h, cb []float64) float64 {
+	n := len(q)
+	if n == 0 || len(c) != n || len(uq) < n || len(lq) < n || len(h) < n {
+		return 0
+	}
+	if cb != nil && len(cb) < n {
+		cb = nil
+	}
+	r = min(max(r, 0), n-1)
+	switch {
+	case n <= 512:
+		var buf [2 * 512]int
+		return lbImprovedStream(q, c, uq[:n], lq[:n], r, bsf, h[:n], cb, buf[:n], buf[512:512+n])
+	default:
+		buf := make([]int, 2*n)
+		return lbImprovedStream(q, c, uq[:n], lq[:n], r, bsf, h[:n], cb, buf[:n], buf[n:])
+	}
+}
+
+// lbImprovedStream is envelopeLemire over H, fused with the projection and LBKeogh's sum.
+func lbImprovedStream(q, c, uq, lq []float64, r int, bsf float64, h, cb []float64, dqU, dqL []int) float64 {
+	n := len(q)
+	uh, ut, lh, lt := 0, 0, 0, 0 // deque = dq[h:t]
+	s := 0.0
+	for i := 0; i < n+r; i++ {
+		if i < n {
+			// The projection, without the builtin min and max (their NaN and
+			// signed-zero handling costs more than the rest of the loop).
+			v := c[i]
+			if lo := lq[i]; v < lo {
+				v = lo
+			} else if up := uq[i]; v > up {
+				v = up
+			}
+			h[i] = v
+			for ut > uh && h[dqU[ut-1]] <= v {
+				ut--
+			}
+			dqU[ut] = i
+			ut++
+			for lt > lh && h[dqL[lt-1]] >= v {
+				lt--
+			}
+			dqL[lt] = i
+			lt++
+		}
+		p := i - r // the output whose window [p−r, p+r] is now complete
+		if p < 0 {
+			continue
+		}
+		for dqU[uh] < p-r {
+			uh++
+		}
+		for dqL[lh] < p-r {
+			lh++
+		}
+		x := q[p]
+		d := 0.0
+		if up := h[dqU[uh]]; x > up {
+			d = x - up
+		} else if lo := h[dqL[lh]]; x < lo {
+			d = x - lo
+		}
+		d2 := float64(d * d)
+		s += d2
+		if cb != nil {
+			cb[p] = d2
+		}
+		if s > bsf {
+			if cb != nil {
+				clear(cb[p+1 : n])
+			}
+			return s
+		}
+	}
+	return s
+}

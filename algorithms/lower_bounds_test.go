@@ -242,3 +242,70 @@ func BenchmarkLBKim(b *testing.B) {
 		LBKim(x, y, math.Inf(1))
 	}
 }
+
+// TestLBImprovedSecond checks the fused second pass against its definition (LBKeogh of the
+// query against the envelope of the projection), bit for bit, with and without abandoning,
+// and that LB_Improved stays below DTW, on random and adversarial pairs.
+func TestLBImprovedSecond(t *testing.T) {
+	rng := simRNG(31)
+	inf := math.Inf(1)
+	check := func(q, c []float64, r int) {
+		n := len(q)
+		u, l := Envelope(q, r, nil, nil)
+		h := make([]float64, n)
+		for i, v := range c {
+			h[i] = min(max(v, l[i]), u[i])
+		}
+		uh, lh := Envelope(h, r, nil, nil)
+		wantCB := make([]float64, n)
+		want := LBKeogh(q, uh, lh, inf, wantCB)
+		first := LBKeogh(c, u, l, inf, nil)
+		require.LessOrEqual(t, first+want, DTW(q, c, r)*(1+1e-12)+1e-15, "LB_Improved <= DTW (n=%d r=%d)", n, r)
+		for _, bsf := range []float64{inf, want, want / 2, 0, rng.Float64() * 2 * want} {
+			wcb := make([]float64, n)
+			wantAb := LBKeogh(q, uh, lh, bsf, wcb)
+			gh, gcb := make([]float64, n), make([]float64, n)
+			for i := range gcb {
+				gcb[i] = 99 // stale values must not survive an abandon
+			}
+			got := LBImprovedSecond(q, c, u, l, r, bsf, gh, gcb)
+			require.Equal(t, wantAb, got, "n=%d r=%d bsf=%v", n, r, bsf)
+			require.Equal(t, wcb, gcb)
+			if bsf == inf {
+				require.Equal(t, h, gh)
+				require.Equal(t, wantCB, gcb)
+			}
+			require.Equal(t, got, LBImprovedSecond(q, c, u, l, r, bsf, gh, nil))
+		}
+	}
+	for _, n := range []int{1, 2, 3, 9, 64, 256, 513} {
+		for range 30 {
+			check(simZSeries(rng, n), simZSeries(rng, n), rng.IntN(n+2))
+		}
+	}
+	for kind := range 5 {
+		for _, n := range []int{1, 2, 5, 33, 256} {
+			for _, r := range []int{0, 1, n / 10, n} {
+				a, b := adversarialPair(kind, n, r)
+				check(a, b, r)
+				check(b, a, r)
+			}
+		}
+	}
+	// Mismatched lengths: no bound.
+	q := simZSeries(rng, 10)
+	require.Equal(t, 0.0, LBImprovedSecond(q, q[:5], q, q, 2, inf, make([]float64, 10), nil))
+	require.Equal(t, 0.0, LBImprovedSecond(nil, nil, nil, nil, 2, inf, nil, nil))
+}
+
+func BenchmarkLBImprovedSecond(b *testing.B) {
+	q, c := simBenchPair(256)
+	u, l := Envelope(q, 26, nil, nil)
+	h, cb := make([]float64, 256), make([]float64, 256)
+	b.Run("n=256/r=26", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			LBImprovedSecond(q, c, u, l, 26, math.Inf(1), h, cb)
+		}
+	})
+}

@@ -162,10 +162,7 @@ func lbSegEC(q []float64, env []float32, bsf float64, cb []float64) float64 {
 // is left to pay.
 func (e *engine) lbImprovedRest(w *worker, c []float64, lbKeogh, bsf float64) float64 {
 	w.h = growTo(w.h, len(c))
-	u, l := e.u[:len(c)], e.l[:len(c)]
-	for i, v := range c {
-		w.h[i] = min(max(v, l[i]), u[i])
-	}
-	w.uh, w.lh = algorithms.Envelope(w.h, e.r, w.uh, w.lh)
-	return lbKeogh + algorithms.LBKeogh(e.q, w.uh, w.lh, bsf-lbKeogh, w.cb2)
+	// The envelope of H is built as the sum goes (algorithms.LBImprovedSecond), so a pruned
+	// candidate stops paying for it at the point where the sum passes bsf.
+	return lbKeogh + algorithms.LBImprovedSecond(e.q, c, e.u, e.l, e.r, bsf-lbKeogh, w.h, w.cb2)
 }

@@ -14,7 +14,6 @@ import (
 type worker struct {
 	c       []float64
 	h       []float64 // LB_Improved projection
-	uh, lh  []float64 // its envelope
 	cb1     []float64 // LB_Keogh terms per point (then DTWEA's cumulative bound)
 	cb2     []float64 // LB_SegEC, then LB_Improved second-pass terms per point (query side)
 	dtw     algorithms.DTWPrunedWorkspace
