@@ -1,8 +1,10 @@
 package oculus
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -72,7 +74,18 @@ func TestLowerBoundsBelowDistances(t *testing.T) {
 		require.GreaterOrEqual(t, imp, lb)
 		require.LessOrEqual(t, imp, slack(dtw), "LB_Improved <= DTW, r=%d", r)
 
-		// The combined cumulative bound never abandons a DTW whose threshold is its own value.
+		// The pruned kernel with both passes' terms as score runs it never loses a DTW
+		// whose threshold is its own value, and the combined cumulative bound never
+		// abandons one.
+		rows, cols := algorithms.CumulativeBound(slices.Clone(w.cb2)), algorithms.CumulativeBound(slices.Clone(w.cb1))
+		pruned, err := w.dtw.DTW(context.Background(), q, c, r, slack(dtw), rows, cols)
+		require.NoError(t, err)
+		require.Equal(t, dtw, pruned, "pruned DTW with the LB_Improved per-cell bound, r=%d", r)
+		if dtw > 0 {
+			pruned, err = w.dtw.DTW(context.Background(), q, c, r, dtw*0.99, rows, cols)
+			require.NoError(t, err)
+			require.Equal(t, inf, pruned, "pruned DTW above bsf, r=%d", r)
+		}
 		for k, v := range w.cb2 {
 			w.cb1[k] += v
 		}
@@ -153,3 +166,4 @@ func FuzzFingerprintPacking(f *testing.F) {
 		}
 	})
 }
+
