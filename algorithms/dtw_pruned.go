@@ -97,42 +97,62 @@ func dtwPruned(ctx context.Context, a, b []float64, r int, bsf float64, rowCB, c
 		}
 		for i := i0; i < min(n, i0+run); i++ {
 			ai := a[i]
-			rowRem := 0.0
+			// A cell is pruned when its cost so far plus the column bound exceeds cut.
+			cut := bsf
 			if rowCB != nil && i+1 < n {
-				rowRem = rowCB[i+1]
+				cut = bsf - rowCB[i+1]
 			}
 			klo, khi := max(1, i-r+1), min(n, i+r+1)
 			k0 := max(klo, ps)
 			cur[k0-1] = inf
 			left := inf
 			ns, ne, k := 0, -1, k0
-			// Cells with a live neighbour in the row above.
-			for kA := min(khi, pe+1); k <= kA; k++ {
-				best := prev[k-1]
-				if up := prev[k]; up < best {
-					best = up
+			kA := min(khi, pe+1)
+			// Cells with a live neighbour in the row above: first up to the first live one,
+			diag, up, row, ct, bs := prev[:kA+1], prev[:kA+1], cur[:kA+1], ctail[:kA+1], b[:kA]
+			for ; k <= kA; k++ {
+				best := diag[k-1]
+				if u := up[k]; u < best {
+					best = u
 				}
 				if left < best {
 					best = left
 				}
-				d := ai - b[k-1]
+				d := ai - bs[k-1]
 				v := best + float64(d*d)
-				if v+ctail[k]+rowRem > bsf {
+				if v+ct[k] > cut {
+					row[k], left = inf, inf
+					continue
+				}
+				row[k], left = v, v
+				ns, ne = k, k
+				k++
+				break
+			}
+			// then the rest of them.
+			for ; k <= kA; k++ {
+				best := diag[k-1]
+				if u := up[k]; u < best {
+					best = u
+				}
+				if left < best {
+					best = left
+				}
+				d := ai - bs[k-1]
+				v := best + float64(d*d)
+				if v+ct[k] > cut {
 					v = inf
 				} else {
-					if ns == 0 {
-						ns = k
-					}
 					ne = k
 				}
-				cur[k] = v
+				row[k] = v
 				left = v
 			}
-			// Past it, only the left neighbour: stop at the first pruned cell.
+			// Past them, only the left neighbour: stop at the first pruned cell.
 			for ; k <= khi && left < inf; k++ {
 				d := ai - b[k-1]
 				v := left + float64(d*d)
-				if v+ctail[k]+rowRem > bsf {
+				if v+ctail[k] > cut {
 					v = inf
 				} else {
 					ne = k
