@@ -166,4 +166,3 @@ func FuzzFingerprintPacking(f *testing.F) {
 		}
 	})
 }
-
