@@ -152,14 +152,16 @@ func lbSegEC(q []float64, env []float32, bsf float64, cb []float64) float64 {
 // first pass lbKeogh, it returns the whole bound, abandoning once it exceeds bsf. It costs
 // one envelope, so it runs last, on the few series the cheaper bounds let through.
 //
-// The second pass's per-point terms go to w.cb2. Added point by point to the first pass's
-// terms they form a cumulative bound for DTWEA that is tighter than either: Lemire's proof
-// splits the cost of every path cell (i, j) (query point i, candidate point j, |i−j| ≤ r) as
-// (q_i − c_j)² ≥ (c_j − H_j)² + (H_j − q_i)², because H_j lies between c_j and q_i. The path
-// beyond row i visits every candidate point k > i+r (first terms, column k) and every query
-// point k > i (second terms, row k, at least dist(q_k, Envelope(H)_k)²), and the two kinds of
-// term come from different parts of each cell's cost, so their sum over k > i+r bounds what
-// is left to pay.
+// The second pass's per-point terms go to w.cb2, the first pass's are in w.cb1. Lemire's
+// proof splits the cost of every path cell (i, j) (query point i, candidate point j,
+// |i−j| ≤ r) as (q_i − c_j)² ≥ (c_j − H_j)² + (H_j − q_i)², because H_j lies between c_j and
+// q_i; the first part is the first pass's term of column j, and the second is at least the
+// second pass's term of row i, dist(q_i, Envelope(H)_i)², since H_j is in the window of i.
+// So every band cell costs at least (column term) + (row term), the premise of
+// algorithms.DTWPrunedContext: score hands it the suffix sums of both kinds, and a path that
+// reached cell (i, j) still pays at least the column terms after j plus the row terms after
+// i (each later column and each later row through a distinct part of some later cell's
+// cost). TestPrunedTermsBoundEveryCell checks the premise cell by cell.
 func (e *engine) lbImprovedRest(w *worker, c []float64, lbKeogh, bsf float64) float64 {
 	w.h = growTo(w.h, len(c))
 	// The envelope of H is built as the sum goes (algorithms.LBImprovedSecond), so a pruned
