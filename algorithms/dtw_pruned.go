@@ -24,8 +24,8 @@ import (
 // is pruned: it is set to +Inf, as no path through it can end at or under bsf. The optimal
 // path of a pair with DTW <= bsf crosses no pruned cell, and every cell on it keeps its
 // exact value (the minimum over its predecessors picks the same operand), so the result is
-// bit for bit DTW's; the bound comparisons themselves are exact up to floating-point
-// rounding of the sums, as for DTWEA. Like PrunedDTW, each row is computed only from the
+// bit for bit DTW's (the rounding of the bound sums is covered by the widening of bsf below).
+// Like PrunedDTW, each row is computed only from the
 // first live cell of the row above to the last cell that can still be reached, and the
 // comparison abandons when a row has no live cell left.
 //
