@@ -21,6 +21,7 @@ import (
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/tools/shapes"
 )
 
 // benchSeries is the corpus size of BenchmarkSearch (KALE_BENCH_SERIES overrides it).
@@ -33,38 +34,11 @@ func benchSeries(b *testing.B) int {
 	return 100_000
 }
 
-// shapeFamily returns a member of one of a few hundred families of shapes (sines of several
-// periods and phases, steps, spikes, ramps, saw teeth), with noise and a random level and
-// scale, so that queries have true near neighbours.
+// shapeFamily returns a member of one of a few hundred families of shapes (shapes.Fill), so
+// that queries have true near neighbours.
 func shapeFamily(rng *rand.Rand, family, n int) []float64 {
 	x := make([]float64, n)
-	kind, v := family%5, family/5
-	period := float64(8 + v%40*6)
-	pos := (v * 37) % n
-	for i := range x {
-		t := float64(i)
-		switch kind {
-		case 0:
-			x[i] = math.Sin(2*math.Pi*t/period + float64(v%7))
-		case 1:
-			if i >= pos {
-				x[i] = 1
-			}
-		case 2:
-			x[i] = math.Exp(-math.Pow(float64(i-pos)/float64(2+v%9), 2))
-		case 3:
-			x[i] = t / float64(n) * float64(1+v%5)
-			if i > pos {
-				x[i] = -x[i]
-			}
-		default:
-			x[i] = math.Mod(t, period) / period
-		}
-	}
-	level, scale := rng.NormFloat64()*100, 1+rng.Float64()*10
-	for i := range x {
-		x[i] = level + scale*(x[i]+rng.NormFloat64()*0.05)
-	}
+	shapes.Fill(rng, family, x)
 	return x
 }
 

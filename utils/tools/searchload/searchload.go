@@ -41,6 +41,7 @@ import (
 
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/tools/shapes"
 )
 
 // Options configure a run. Zero fields take the defaults of Defaults.
@@ -259,36 +260,12 @@ func seriesValues(i, points int) []float64 {
 	return x
 }
 
-// shape writes a member of one of 300 families (sines, steps, spikes, ramps, saw teeth) with
-// noise and a random level and scale.
+// shape writes a member of one of 300 families (shapes.Fill), rounded to 3 decimals as a
+// sender would write it.
 func shape(rng *rand.Rand, family int, x []float64) {
-	n := len(x)
-	kind, v := family%5, family/5
-	period := float64(8 + v%40*6)
-	pos := (v * 37) % n
-	for i := range x {
-		t := float64(i)
-		switch kind {
-		case 0:
-			x[i] = math.Sin(2*math.Pi*t/period + float64(v%7))
-		case 1:
-			if i >= pos {
-				x[i] = 1
-			}
-		case 2:
-			x[i] = math.Exp(-math.Pow(float64(i-pos)/float64(2+v%9), 2))
-		case 3:
-			x[i] = t / float64(n) * float64(1+v%5)
-			if i > pos {
-				x[i] = -x[i]
-			}
-		default:
-			x[i] = math.Mod(t, period) / period
-		}
-	}
-	level, scale := rng.NormFloat64()*100, 1+rng.Float64()*10
-	for i := range x {
-		x[i] = math.Round((level+scale*(x[i]+rng.NormFloat64()*0.05))*1000) / 1000
+	shapes.Fill(rng, family, x)
+	for i, v := range x {
+		x[i] = math.Round(v*1000) / 1000
 	}
 }
 
