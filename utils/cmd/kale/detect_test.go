@@ -225,12 +225,14 @@ func TestDetectHelp(t *testing.T) {
 	}
 }
 
-func TestDetectNAB(t *testing.T) {
-	dir := t.TempDir()
-	in := filepath.Join(dir, "data")
+// spikeNAB writes a NAB-layout data folder (dir/data/cat/series.csv) of 700 quiet rows at
+// 300 s, past kale's probation (150 rows and two days), a spike and one row after it.
+func spikeNAB(t *testing.T) (dir, in string) {
+	t.Helper()
+	dir = t.TempDir()
+	in = filepath.Join(dir, "data")
 	var b strings.Builder
 	b.WriteString("timestamp,value\n")
-	// 700 rows at 300 s: past kale's probation (150 rows and two days).
 	for i := range 700 {
 		fmt.Fprintf(&b, "%d,%d\n", 1_400_000_000+300*i, 10+i%7)
 	}
@@ -238,6 +240,11 @@ func TestDetectNAB(t *testing.T) {
 	fmt.Fprintf(&b, "%d,10\n", 1_400_000_000+300*701)
 	require.NoError(t, os.MkdirAll(filepath.Join(in, "cat"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(in, "cat", "series.csv"), []byte(b.String()), 0o644))
+	return dir, in
+}
+
+func TestDetectNAB(t *testing.T) {
+	dir, in := spikeNAB(t)
 	out := filepath.Join(dir, "out")
 
 	// INPUT before the flags: they may come in any order.
@@ -263,17 +270,7 @@ func TestDetectNAB(t *testing.T) {
 // the backtest at --kale-threshold: the spike's window is found, the alert counted once,
 // no false alarm; --labels none turns it off and a bad labels file is an error.
 func TestDetectBacktest(t *testing.T) {
-	dir := t.TempDir()
-	in := filepath.Join(dir, "data")
-	var b strings.Builder
-	b.WriteString("timestamp,value\n")
-	for i := range 700 {
-		fmt.Fprintf(&b, "%d,%d\n", 1_400_000_000+300*i, 10+i%7)
-	}
-	fmt.Fprintf(&b, "%d,500\n", 1_400_000_000+300*700)
-	fmt.Fprintf(&b, "%d,10\n", 1_400_000_000+300*701)
-	require.NoError(t, os.MkdirAll(filepath.Join(in, "cat"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(in, "cat", "series.csv"), []byte(b.String()), 0o644))
+	dir, in := spikeNAB(t)
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "labels"), 0o755))
 	windows := `{"cat/series.csv": [["1400209700", "1400210300"]], "cat/absent.csv": []}`
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "labels", "combined_windows.json"), []byte(windows), 0o644))
