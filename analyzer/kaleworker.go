@@ -263,11 +263,8 @@ func (w *kaleWorker) analyse(name string, ms *metricState, series []algorithms.P
 			}
 			sc := w.det.Update(p.Timestamp, p.Value)
 			ms.last = p.Timestamp
-			// The first point over the threshold marks the onset; later ones are its
-			// aftermath. sc names the anomalous point: a peak is confirmed by the point after it.
-			if sc.Timestamp >= recent && sc.Score >= a.cfg.KaleThreshold && best.Score == 0 {
-				best = sc
-			}
+			// sc names the anomalous point: a peak is confirmed by the point after it.
+			a.onset(&best, sc, recent)
 		}
 		w.save(ms, out)
 	}
@@ -350,6 +347,14 @@ func (w *kaleWorker) save(ms *metricState, out *workerOut) {
 		return
 	}
 	ms.setBlob(b)
+}
+
+// onset keeps in best the first score, of a row no older than recent, that reaches the
+// threshold: the anomaly's onset (later ones are its aftermath).
+func (a *Analyzer) onset(best *algorithms.KaleScore, sc algorithms.KaleScore, recent float64) {
+	if best.Score == 0 && sc.Timestamp >= recent && sc.Score >= a.cfg.KaleThreshold {
+		*best = sc
+	}
 }
 
 func kaleRecord(name string, best algorithms.KaleScore) *Record {

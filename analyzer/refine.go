@@ -171,9 +171,7 @@ func (a *Analyzer) refineChunk(ctx context.Context, names []string, det **algori
 			fed++
 			// What the young detector could not see (it was still learning): an anomaly
 			// among the recent rows, reported by the next cycle as a new one.
-			if sc.Timestamp >= recent && sc.Score >= a.cfg.KaleThreshold && best.Score == 0 {
-				best = sc
-			}
+			a.onset(&best, sc, recent)
 		}
 		if best.Score > 0 && ms.anomaly == nil {
 			ms.anomaly = kaleRecord(names[i], best)
