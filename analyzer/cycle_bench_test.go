@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
 	"github.com/kale-project/kale/utils/redistest"
+	"github.com/kale-project/kale/utils/tools/procstat"
 )
 
 // BenchmarkCycle measures one full analyzer cycle, Redis reads included, over
@@ -166,15 +166,6 @@ func cpuSeconds() float64 {
 // peakRSSMB is this process's peak resident set (VmHWM), data loading included; the
 // redis-server child is not counted.
 func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
+	_, peak, _ := procstat.Memory(procstat.Self)
+	return peak
 }

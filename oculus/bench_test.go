@@ -21,6 +21,7 @@ import (
 	"github.com/kale-project/kale/algorithms"
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/tools/procstat"
 	"github.com/kale-project/kale/utils/tools/shapes"
 )
 
@@ -74,28 +75,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rssMB reads the resident set size and its peak from /proc (Linux), in MiB.
-func rssMB() (rss, peak float64) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
 }
 
 // BenchmarkSearch indexes KALE_BENCH_SERIES (default 100,000) series of length 256 into a
@@ -201,7 +180,7 @@ func BenchmarkSearch(b *testing.B) {
 			}
 			i++
 		}
-		rss, peak := rssMB()
+		rss, peak, _ := procstat.Memory(procstat.Self)
 		b.ReportMetric(p50, "p50-ms")
 		b.ReportMetric(p99, "p99-ms")
 		b.ReportMetric(cpuMS, "cpu-ms/search")

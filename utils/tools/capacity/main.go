@@ -40,6 +40,7 @@ import (
 
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/tools/procstat"
 )
 
 type options struct {
@@ -356,31 +357,15 @@ func (p *proc) watch(ctx context.Context) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-					kb, _ := strconv.ParseFloat(f[1], 64)
-					p.mu.Lock()
-					p.hwm = max(p.hwm, kb*1024)
-					p.mu.Unlock()
-				}
-			}
-		}
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			s := string(b)
-			if i := strings.LastIndexByte(s, ')'); i > 0 {
-				f := strings.Fields(s[i+1:])
-				if len(f) > 13 {
-					u, _ := strconv.ParseFloat(f[11], 64)
-					st, _ := strconv.ParseFloat(f[12], 64)
-					p.mu.Lock()
-					p.ticks = (u + st) / 100 // USER_HZ
-					p.mu.Unlock()
-				}
-			}
-		} else {
+		_, peak, _ := procstat.Memory(pid)
+		cpu, alive := procstat.CPU(pid)
+		if !alive {
 			return
 		}
+		p.mu.Lock()
+		p.hwm = max(p.hwm, peak*(1<<20))
+		p.ticks = cpu.Seconds()
+		p.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return

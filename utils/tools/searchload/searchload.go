@@ -20,8 +20,6 @@
 package searchload
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,13 +32,13 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/kale-project/kale/utils/metric"
 	"github.com/kale-project/kale/utils/redisstore"
+	"github.com/kale-project/kale/utils/tools/procstat"
 	"github.com/kale-project/kale/utils/tools/shapes"
 )
 
@@ -219,7 +217,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	stopPoll()
 	pollWG.Wait()
 	rep.Cycles = cycles.windows(time.Now())
-	rep.RSSMB, rep.PeakRSSMB = procRSS(proc.pid())
+	rep.RSSMB, rep.PeakRSSMB, _ = procstat.Memory(proc.pid())
 	summarise(&rep, samples)
 	proc.stop() // the brute force below gets the machine to itself
 
@@ -512,46 +510,8 @@ func pollStatus(ctx context.Context, base string, c *cycleLog) {
 	}
 }
 
-// procCPU returns a process's CPU time so far (Linux /proc/<pid>/stat: utime + stime, in
-// clock ticks of 1/100 s).
+// procCPU is the process's CPU time so far (0 when it is gone).
 func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces: the fields after it follow the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-// procRSS returns a process's resident set size and its peak, in MiB (Linux /proc).
-func procRSS(pid int) (rss, peak float64) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
+	cpu, _ := procstat.CPU(pid)
+	return cpu
 }
