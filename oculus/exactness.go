@@ -156,23 +156,30 @@ func (s *Service) loadWindows(ctx context.Context, names []string) ([]window, er
 
 // decodeWindows decodes raws into out, on every core when there are many.
 func decodeWindows(out []window, raws [][]byte, win float64) {
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(raws)/32))
+	eachDecoded(len(raws), 32, func(i int, buf []redisstore.Pair) []redisstore.Pair {
+		b := raws[i]
+		if len(b) == 0 {
+			out[i] = window{missing: true}
+			return buf
+		}
+		out[i].marker = markerOf(b)
+		out[i].vals, out[i].times, buf = windowOf(b, win, buf)
+		return buf
+	})
+}
+
+// eachDecoded runs f(i, buf) for every i in [0, n) on up to GOMAXPROCS goroutines (one per
+// `per` items at least), each with its own pair buffer, which f returns (grown).
+func eachDecoded(n, per int, f func(i int, buf []redisstore.Pair) []redisstore.Pair) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/per))
 	var wg sync.WaitGroup
 	for k := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			var buf []redisstore.Pair
-			for i := k; i < len(raws); i += workers {
-				b := raws[i]
-				if len(b) == 0 {
-					out[i] = window{missing: true}
-					continue
-				}
-				out[i].marker = markerOf(b)
-				out[i].vals, out[i].times, buf = windowOf(b, win, buf)
+			for i := k; i < n; i += workers {
+				buf = f(i, buf)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -373,19 +371,10 @@ func (s *Service) fetchAndPrepare(ctx context.Context, chunk []string) ([]prepar
 		return nil, err
 	}
 	out := make([]prepared, len(chunk))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(chunk)/64))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf []redisstore.Pair
-			for i := w; i < len(chunk); i += workers {
-				out[i], buf = s.prepare(chunk[i], raws[i], buf)
-			}
-		}()
-	}
-	wg.Wait()
+	eachDecoded(len(chunk), 64, func(i int, buf []redisstore.Pair) []redisstore.Pair {
+		out[i], buf = s.prepare(chunk[i], raws[i], buf)
+		return buf
+	})
 	return out, nil
 }
 
