@@ -68,6 +68,8 @@ type Kale struct {
 	cSum float64
 	cn   int   // context rows so far
 	cN   int32 // rows in the context step being filled
+	// the range of the rows in the context step being filled
+	cLo, cHi float64
 	// the range the context grids were last sized on (not state: a restored detector
 	// sizes them again at its first row, which changes nothing)
 	gridLo, gridHi float64
@@ -321,26 +323,36 @@ func (k *Kale) Update(ts, value float64) KaleScore {
 func (k *Kale) contextRow(ts, x float64) float64 {
 	if k.seas.dt == 0 || k.seas.dt >= kaleContextStep/2 {
 		k.cN = 0
-		return k.contextScore(x)
+		return k.contextScore(x, x, x)
 	}
 	idx := int64(math.Floor(ts / kaleContextStep))
 	score := 0.0
 	if idx != k.cIdx && k.cN > 0 {
-		score = k.contextScore(k.cSum / float64(k.cN))
-		k.cSum, k.cN = 0, 0
+		score = k.closeContextStep()
 	}
 	k.cIdx = idx
 	if kaleFarOutside(&k.rng, x) {
 		// A new extreme is not averaged away or delayed: the bucket so far is closed and
 		// the row is a context row of its own.
 		if k.cN > 0 {
-			score = max(score, k.contextScore(k.cSum/float64(k.cN)))
-			k.cSum, k.cN = 0, 0
+			score = max(score, k.closeContextStep())
 		}
-		return max(score, k.contextScore(x))
+		return max(score, k.contextScore(x, x, x))
+	}
+	if k.cN == 0 {
+		k.cLo, k.cHi = x, x
 	}
 	k.cSum += x
+	k.cLo, k.cHi = min(k.cLo, x), max(k.cHi, x)
 	k.cN++
+	return score
+}
+
+// closeContextStep scores the mean of the context step being filled, with the range of its
+// rows, and empties it.
+func (k *Kale) closeContextStep() float64 {
+	score := k.contextScore(k.cSum/float64(k.cN), k.cLo, k.cHi)
+	k.cSum, k.cN, k.cLo, k.cHi = 0, 0, 0, 0
 	return score
 }
 
@@ -351,21 +363,24 @@ func kaleFarOutside(r *BlockRange, x float64) bool {
 	return have && (x < lo-(hi-lo)/2 || x > hi+(hi-lo)/2)
 }
 
-// contextScore scores one context row with the ensemble and the familiarity weight.
-func (k *Kale) contextScore(value float64) float64 {
+// contextScore scores one context row with the ensemble and the familiarity weight; the
+// row is value, the mean of rows ranging over [spanLo, spanHi] (value itself when it is one
+// row). The range window keeps the rows' range, not the means': a raw row is compared
+// with raw rows (kaleFarOutside), and the grids are sized on what the data does.
+func (k *Kale) contextScore(value, spanLo, spanHi float64) float64 {
 	k.cn++
 	raw := 0.0
 	lo, hi, have := k.rng.Get()
-	wlo, whi := value, value // the range with this row, which the grids are sized on
+	wlo, whi := spanLo, spanHi // the range with this row, which the grids are sized on
 	if have {
-		wlo, whi = min(lo, value), max(hi, value)
+		wlo, whi = min(lo, spanLo), max(hi, spanHi)
 	}
 	same := k.cn > 1 && wlo == k.gridLo && whi == k.gridHi
 	k.gridLo, k.gridHi = wlo, whi
 	for i := range k.ctx {
 		raw += k.ctx[i].update(value, lo, hi, have, same)
 	}
-	k.rng.Push(value)
+	k.rng.PushSpan(spanLo, spanHi)
 	raw /= float64(len(k.ctx))
 	if a := k.cfg.ContextBaseAlpha; a > 0 {
 		familiar := 0.0 // the first row has no base rate yet

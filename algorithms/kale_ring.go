@@ -135,11 +135,15 @@ func NewBlockRange(block, blocks int) BlockRange {
 }
 
 // Push adds the row x (not NaN).
-func (r *BlockRange) Push(x float64) {
+func (r *BlockRange) Push(x float64) { r.PushSpan(x, x) }
+
+// PushSpan adds one row that ranges over [lo, hi] (lo <= hi, neither NaN): a row that
+// summarises several, such as their mean, whose range the window keeps.
+func (r *BlockRange) PushSpan(lo, hi float64) {
 	if r.cur == 0 {
-		r.cmin, r.cmax = x, x
+		r.cmin, r.cmax = lo, hi
 	} else {
-		r.cmin, r.cmax = min(r.cmin, x), max(r.cmax, x)
+		r.cmin, r.cmax = min(r.cmin, lo), max(r.cmax, hi)
 	}
 	r.cur++
 	if r.cur == r.block {

@@ -73,15 +73,19 @@ type kaleSeason struct {
 	hSum                   float64
 	lvl                    float64
 	errN, errD, errW       [2]float64 // EW sum and weight of the predictors' errors
-	errDW                  [2]float64 // errD on the buckets errW is known on
+	errDW, errNW           [2]float64 // errD and errN on the buckets errW is known on
 
 	lastTS          float64 // 0 before the first row
 	lastX, quantum  float64 // the last value; the smallest step between two rows
 	dt              float64 // EW mean interval (s)
 	zbar, rho, zmax float64
-	z2              float64 // EW mean of the clipped z², the 30-minute second moment
-	shiftSince      float64 // ts since |zbar| is above the shift level; 0 none
-	shiftX, shiftE  float64 // sums of rows and expectations since then
+	// lvlV is the usual size of zbar² (an EW mean over about a day, each sample capped),
+	// which calibrates the level score (see update); levelAt is the last row's level alarm
+	// (not state)
+	lvlV, levelAt  float64
+	z2             float64 // EW mean of the clipped z², the 30-minute second moment
+	shiftSince     float64 // ts since |zbar| is above the shift level; 0 none
+	shiftX, shiftE float64 // sums of rows and expectations since then
 	// the level before the last re-baselining, when (ts) it happened, and since when rows
 	// have been back at it (see update)
 	gPrev, offPrev, rebasedAt, backSince float64
@@ -111,11 +115,17 @@ const (
 	kaleSustainClip = 1.5
 	// kaleDailyRatio: the daily period is found when the daily profile's error is below
 	// this share of the error of the plain level.
-	kaleDailyRatio = 0.15
+	kaleDailyRatio = 0.3
 	// kaleZMaxTau (s) is the time constant over which the largest recent |z| is forgotten;
 	// a point must beat kaleZMaxFactor times it to score fully.
 	kaleZMaxTau    = 3 * 86400
 	kaleZMaxFactor = 1.2
+	// Calibration of the level score (see update): its alarm level is kaleCalLevel times
+	// the usual RMS of the 30-minute mean z, within [kaleCalFloor, 1] times its fixed level;
+	// kaleCalTau (s) is the time constant of that usual size.
+	kaleCalLevel = 8
+	kaleCalFloor = 0.35
+	kaleCalTau   = 86400
 	// kaleRevertTime (s): for this long after a re-baselining the old level may return.
 	kaleRevertTime = 86400
 )
@@ -324,12 +334,25 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 		s.zmax = max(s.zmax, min(math.Abs(zp), 1e6))
 	}
 	point := kaleSquash(zp / zref)
-	zs := s.zbar / (z0 * kaleSustained)
-	sustained := kaleSquash(zs)
+	// The level is judged against its own usual size: its alarm level, z0·kaleSustained,
+	// is lowered (never raised, and to no less than kaleCalFloor of it) to kaleCalLevel
+	// times the usual RMS of the 30-minute mean z. Where the residuals are white (a good
+	// profile, fine-grained data) the mean of many rows is steady and a smaller held shift
+	// is news; where the profile misses by whole stretches the level stays where it was.
+	levelAt := z0 * kaleSustained
+	if s.lvlV == 0 {
+		s.lvlV = (levelAt / kaleCalLevel) * (levelAt / kaleCalLevel)
+	}
+	levelAt *= max(kaleCalFloor, min(1, kaleCalLevel*math.Sqrt(s.lvlV)/levelAt))
+	if out.armed {
+		// one sample per row, capped at 3 RMS (an anomaly moves it little)
+		s.lvlV += (1 - kaleDecay(wgap/kaleCalTau)) * (min(s.zbar*s.zbar, 9*s.lvlV) - s.lvlV)
+	}
+	s.levelAt = levelAt
+	sustained := kaleSquash(s.zbar / levelAt)
 	// Variance: the 30-minute variance of z (around its mean, so a shift is not a burst);
 	// an RMS of SeasonZ·kaleVariance scores 0.632.
-	zv := math.Sqrt(max(0, s.z2-s.zbar*s.zbar)) / (z0 * kaleVariance)
-	variance := kaleSquash(zv)
+	variance := kaleSquash(math.Sqrt(max(0, s.z2-s.zbar*s.zbar)) / (z0 * kaleVariance))
 	out.score, out.component = point, "seasonal"
 	if sustained > out.score {
 		out.score, out.component = sustained, "level"
@@ -340,7 +363,7 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	out.expected, out.lo, out.hi = e, e-z0*sig, e+z0*sig
 	out.phase = s.period
 	// Level shift: |zbar| above the sustained level for an hour re-baselines.
-	if out.armed && math.Abs(s.zbar) > z0*kaleSustained {
+	if out.armed && math.Abs(s.zbar) > s.levelAt {
 		if s.shiftSince == 0 {
 			s.shiftSince, s.shiftX, s.shiftE, s.shiftN = ts, 0, 0, 0
 		}
@@ -404,6 +427,7 @@ func (s *kaleSeason) closeBucket() {
 			ew(&s.errD, math.Abs(m-s.dayQ.get(s.day[:], d)))
 			if s.weekN[w] > 0 { // compared on the same buckets
 				ew(&s.errDW, math.Abs(m-s.dayQ.get(s.day[:], d)))
+				ew(&s.errNW, math.Abs(m-s.lvl))
 				ew(&s.errW, math.Abs(m-s.weekly(d, w)))
 			}
 		}
@@ -463,18 +487,32 @@ func (s *kaleSeason) closeBucket() {
 	default:
 		s.dLo, s.dHi = min(s.dLo, nd), max(s.dHi, nd)
 	}
-	// Period, with hysteresis: found when errD < errN/2, lost when errD > 0.8·errN.
+	// Period, with hysteresis: a profile is found when its error is below kaleDailyRatio
+	// times the plain level's and kept while it is below 0.8 times; the weekly profile
+	// (once a week is known) is chosen when it is found on its own terms and beats the
+	// daily one by a fifth (a metric whose weekends sit at another level has no usable daily
+	// profile, but a weekly one).
+	ratio := func(found bool) float64 {
+		if found {
+			return 0.8
+		}
+		return kaleDailyRatio
+	}
 	switch {
 	case s.nb <= 2*kaleDayBuckets:
 	case s.errN[1] == 0 || s.errD[1] == 0:
-	case s.period == kalePeriodNone && s.err(&s.errD) < kaleDailyRatio*s.err(&s.errN),
-		s.period != kalePeriodNone && s.err(&s.errD) < 0.8*s.err(&s.errN):
-		s.period = kalePeriodDaily
-		if s.errW[1] >= 48 && s.err(&s.errW) < 0.8*s.err(&s.errDW) {
-			s.period = kalePeriodWeekly
-		}
 	default:
-		s.period = kalePeriodNone
+		daily := s.err(&s.errD) < ratio(s.period != kalePeriodNone)*s.err(&s.errN)
+		weekly := s.errW[1] >= 48 && s.err(&s.errW) < 0.8*s.err(&s.errDW) &&
+			(daily || s.err(&s.errW) < ratio(s.period == kalePeriodWeekly)*s.err(&s.errNW))
+		switch {
+		case weekly:
+			s.period = kalePeriodWeekly
+		case daily:
+			s.period = kalePeriodDaily
+		default:
+			s.period = kalePeriodNone
+		}
 	}
 }
 

@@ -13,9 +13,11 @@ import (
 // decoding), then each part; integers are varints, floats IEEE-754 float64 little-endian,
 // the seasonal profiles and scales 2-byte little-endian codes as in memory. Version 6 replaced
 // the seasonal history ring of versions 2 to 5 by the bucketed daily and weekly profiles
-// (kale_season.go) and added the context step; older states fail with an error wrapping
+// (kale_season.go) and added the context step; version 7 added the range of the context
+// step's rows (the range window keeps raw rows' range) the level's error on the weekly
+// profile's buckets and the usual size of the sustained z. Older states fail with an error wrapping
 // ErrKaleStateVersion (and ErrKaleState): the caller re-learns from the stored history.
-const kaleStateVersion = 6
+const kaleStateVersion = 7
 
 // finite reports whether the decoded floats are finite (a corrupt blob could carry NaN or
 // ±Inf, which would poison every later score).
@@ -29,11 +31,11 @@ func (k *Kale) finite() bool {
 		return true
 	}
 	s := &k.seas
-	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax, k.peaks.pending.Score, k.cSum, k.firstTS) &&
+	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax, k.peaks.pending.Score, k.cSum, k.cLo, k.cHi, k.firstTS) &&
 		ok(k.rng.mins[:k.rng.full]...) && ok(k.rng.maxs[:k.rng.full]...) &&
 		ok(s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit) && s.dayQ.unit >= 0 && s.weekQ.unit >= 0 &&
-		ok(s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1], s.lastTS, s.lastX, s.quantum, s.dt,
-			s.zbar, s.z2, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince) && s.dt >= 0 && s.period <= kalePeriodWeekly
+		ok(s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1], s.errNW[0], s.errNW[1], s.lastTS, s.lastX, s.quantum, s.dt,
+			s.zbar, s.z2, s.rho, s.zmax, s.lvlV, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince) && s.dt >= 0 && s.period <= kalePeriodWeekly
 	for i := range k.ctx {
 		good = good && ok(k.ctx[i].step) && k.ctx[i].step >= 0
 	}
@@ -70,7 +72,7 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(k.peaks.raws.n-p.row))
 		b = kaleAppendFloats(b, p.v)
 	}
-	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance, k.base, k.firstTS, k.cSum)
+	b = kaleAppendFloats(b, k.ew.mean, k.ew.variance, k.base, k.firstTS, k.cSum, k.cLo, k.cHi)
 	b = binary.AppendUvarint(b, uint64(k.ew.n))
 	b = binary.AppendUvarint(b, uint64(k.cn))
 	b = binary.AppendVarint(b, k.cIdx)
@@ -132,7 +134,7 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 		d.fail("horizon")
 	}
 	d.recentMax(&nk.peaks.raws, nk.n)
-	nk.ew.mean, nk.ew.variance, nk.base, nk.firstTS, nk.cSum = d.float(), d.float(), d.float(), d.float(), d.float()
+	nk.ew.mean, nk.ew.variance, nk.base, nk.firstTS, nk.cSum, nk.cLo, nk.cHi = d.float(), d.float(), d.float(), d.float(), d.float(), d.float(), d.float()
 	nk.ew.n, nk.cn = d.uint(), d.uint()
 	nk.cIdx, nk.cN = d.int(), int32(min(d.uint(), 1<<30))
 	d.blockRange(&nk.rng)
@@ -190,8 +192,8 @@ func (s *kaleSeason) appendTo(b []byte) []byte {
 		b = binary.LittleEndian.AppendUint16(b, uint16(s.week[i]))
 	}
 	b = append(b, s.weekN[:]...)
-	b = kaleAppendFloats(b, s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit, s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1],
-		s.lastTS, s.lastX, s.quantum, s.dt, s.zbar, s.z2, s.rho, s.zmax, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince)
+	b = kaleAppendFloats(b, s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit, s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1], s.errNW[0], s.errNW[1],
+		s.lastTS, s.lastX, s.quantum, s.dt, s.zbar, s.z2, s.rho, s.zmax, s.lvlV, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince)
 	b = binary.AppendVarint(b, s.bIdx)
 	b = binary.AppendVarint(b, s.hIdx)
 	for _, v := range []int32{s.bN, s.bResN, s.bResWN, s.hN, s.nb, s.shiftN} {
@@ -210,8 +212,8 @@ func (d *kaleDecoder) season(s *kaleSeason) {
 		s.week[i] = int16(d.uint16())
 	}
 	d.bytes(s.weekN[:])
-	for _, p := range []*float64{&s.dayQ.base, &s.dayQ.unit, &s.weekQ.base, &s.weekQ.unit, &s.g, &s.off, &s.bSum, &s.bSq, &s.bRes, &s.bResW, &s.meanS, &s.meanW, &s.dLo, &s.dHi, &s.hSum, &s.lvl, &s.errN[0], &s.errN[1], &s.errD[0], &s.errD[1], &s.errW[0], &s.errW[1], &s.errDW[0], &s.errDW[1],
-		&s.lastTS, &s.lastX, &s.quantum, &s.dt, &s.zbar, &s.z2, &s.rho, &s.zmax, &s.shiftSince, &s.shiftX, &s.shiftE, &s.gPrev, &s.offPrev, &s.rebasedAt, &s.backSince} {
+	for _, p := range []*float64{&s.dayQ.base, &s.dayQ.unit, &s.weekQ.base, &s.weekQ.unit, &s.g, &s.off, &s.bSum, &s.bSq, &s.bRes, &s.bResW, &s.meanS, &s.meanW, &s.dLo, &s.dHi, &s.hSum, &s.lvl, &s.errN[0], &s.errN[1], &s.errD[0], &s.errD[1], &s.errW[0], &s.errW[1], &s.errDW[0], &s.errDW[1], &s.errNW[0], &s.errNW[1],
+		&s.lastTS, &s.lastX, &s.quantum, &s.dt, &s.zbar, &s.z2, &s.rho, &s.zmax, &s.lvlV, &s.shiftSince, &s.shiftX, &s.shiftE, &s.gPrev, &s.offPrev, &s.rebasedAt, &s.backSince} {
 		*p = d.float()
 	}
 	s.bIdx, s.hIdx = d.int(), d.int()
