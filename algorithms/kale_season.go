@@ -191,11 +191,29 @@ func (s *kaleSeason) expect(d, w int) float64 { return s.g*s.profile(d, w) + s.o
 func (s *kaleSeason) band(d, w int) (e, sig float64) {
 	e = s.expect(d, w)
 	sd, mean := s.dayS[d].get(), s.meanS
-	if s.period == kalePeriodWeekly && s.weekN[w] > 0 && s.weekS[d] != 0 {
-		sd, mean = s.weekS[d].get(), s.meanW
+	if s.period == kalePeriodWeekly && s.weekN[w] > 0 {
+		if s.weekS[d] != 0 {
+			sd, mean = s.weekS[d].get(), s.meanW
+		} else if n := s.weekScales(); n > 0 {
+			// The first pass of this bucket against the weekly profile: the mean weekly
+			// scale of the buckets learnt so far, not the daily scale (which holds the
+			// weekday-to-weekend differences the weekly profile explains).
+			sd, mean = s.meanW*kaleDayBuckets/float64(n), s.meanW
+		}
 	}
 	sig = max(sd, mean/4, kaleRangeFloor*(s.dHi-s.dLo), 0.5*s.quantum/s.g) * s.g
 	return e, max(sig, 1e-6*math.Abs(e), 1e-12) * max(1, s.rho/1.25)
+}
+
+// weekScales returns the number of daily buckets with a weekly scale.
+func (s *kaleSeason) weekScales() int {
+	n := 0
+	for _, v := range s.weekS {
+		if v != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // kaleNeighbour returns the daily bucket and hour of the week step (±1) buckets away.
