@@ -41,11 +41,16 @@ type Options struct {
 	PerKind  int // anomalous series per kind
 	Clean    int // series without anomaly
 	Interval int // seconds between rows
+	// Style is "" (the default style above) or StyleWeekday (weekday.go: a second,
+	// independently designed set); Series is the weekday style's number of series.
+	Style  string
+	Series int
 }
 
-// DefaultOptions: 14 days of 60 s data, 2 series per kind (12 anomalies) and 6 clean series.
+// DefaultOptions: 14 days of 60 s data, 2 series per kind (12 anomalies) and 6 clean series
+// (the weekday style: the same 12 anomalies over 10 series).
 func DefaultOptions(seed uint64) Options {
-	return Options{Seed: seed, Days: 14, PerKind: 2, Clean: 6, Interval: 60}
+	return Options{Seed: seed, Days: 14, PerKind: 2, Clean: 6, Interval: 60, Series: 10}
 }
 
 // Series is one generated metric with its label windows (row indices, inclusive).
@@ -95,6 +100,16 @@ func (p *profile) expected(t time.Time) float64 {
 func Generate(o Options) ([]Series, error) {
 	if o.Days < 10 || o.PerKind < 0 || o.Clean < 0 || o.Interval <= 0 || o.Interval > 3600 {
 		return nil, fmt.Errorf("invalid options %+v: want Days >= 10, Interval in (0, 3600]", o)
+	}
+	switch o.Style {
+	case "":
+	case StyleWeekday:
+		if o.Series < 1 {
+			return nil, fmt.Errorf("invalid options %+v: the weekday style wants Series >= 1", o)
+		}
+		return generateWeekday(o), nil
+	default:
+		return nil, fmt.Errorf("unknown style %q: want \"\" or %q", o.Style, StyleWeekday)
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5ea5))
 	// A Monday 00:00 UTC in 2025 or 2026.

@@ -52,6 +52,36 @@ func TestGenerateDeterministicAndNewPerSeed(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestWeekdayStyle: the weekday style is deterministic per seed, puts its 12 anomalies on
+// 10 series inside the second week, and rejects bad options.
+func TestWeekdayStyle(t *testing.T) {
+	o := DefaultOptions(5)
+	o.Style = StyleWeekday
+	a, err := Generate(o)
+	require.NoError(t, err)
+	b, err := Generate(o)
+	require.NoError(t, err)
+	require.Equal(t, a, b)
+	require.Len(t, a, 10)
+	windows := 0
+	for _, s := range a {
+		require.Len(t, s.Values, 14*1440)
+		for _, w := range s.Windows {
+			windows++
+			require.GreaterOrEqual(t, w[0], 7*1440, s.Name)
+			require.Less(t, w[0], w[1], s.Name)
+			require.Less(t, w[1], len(s.Values), s.Name)
+		}
+	}
+	require.Equal(t, 12, windows)
+	o.Series = 0
+	_, err = Generate(o)
+	require.Error(t, err)
+	o.Style = "nope"
+	_, err = Generate(o)
+	require.ErrorContains(t, err, "unknown style")
+}
+
 func TestWriteNAB(t *testing.T) {
 	o := DefaultOptions(3)
 	o.Days, o.PerKind, o.Clean = 10, 1, 1
@@ -88,7 +118,7 @@ func TestEvaluate(t *testing.T) {
 // shipped threshold and logs found anomalies and false alarms (algorithms/README.md quotes
 // these figures); KALE_SEASONAL_SEEDS (e.g. 1,2,3) and KALE_SEASONAL_INTERVAL (seconds)
 // choose other sets. It checks the bar of issue 12 on the default seeds: at least 11 of 12
-// found and at most 36 false alarms per 1,000 metric-days, summed over the seeds.
+// found and at most 15 false alarms per 1,000 metric-days, summed over the seeds.
 func TestKaleSeasonal(t *testing.T) {
 	seeds := []uint64{1, 2, 3}
 	if s := os.Getenv("KALE_SEASONAL_SEEDS"); s != "" {
@@ -106,9 +136,11 @@ func TestKaleSeasonal(t *testing.T) {
 		require.NoError(t, err)
 		interval = n
 	}
+	style := os.Getenv("KALE_SEASONAL_STYLE")
 	for _, seed := range seeds {
 		o := DefaultOptions(seed)
 		o.Interval = interval
+		o.Style = style
 		set, err := Generate(o)
 		require.NoError(t, err)
 		r := Evaluate(set, scoreKale(set), kaleThreshold)
@@ -119,8 +151,8 @@ func TestKaleSeasonal(t *testing.T) {
 		total.MetricDays += r.MetricDays
 	}
 	t.Logf("total: %s", total)
-	if os.Getenv("KALE_SEASONAL_SEEDS") == "" && interval == 60 {
+	if os.Getenv("KALE_SEASONAL_SEEDS") == "" && interval == 60 && style == "" {
 		require.GreaterOrEqual(t, float64(total.Found), float64(total.Anomalies)*11/12)
-		require.LessOrEqual(t, total.FPPer1000(), 36.0)
+		require.LessOrEqual(t, total.FPPer1000(), 15.0)
 	}
 }

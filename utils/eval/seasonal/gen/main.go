@@ -20,6 +20,8 @@ func main() {
 	flag.IntVar(&o.PerKind, "per-kind", o.PerKind, "anomalous series per anomaly kind")
 	flag.IntVar(&o.Clean, "clean", o.Clean, "series without anomaly")
 	flag.IntVar(&o.Interval, "interval", o.Interval, "seconds between rows")
+	flag.StringVar(&o.Style, "style", o.Style, `"" (default) or "weekday" (a second, independently designed style: weekday factors, whole-day weekends, additive or Poisson noise, some series with two anomalies)`)
+	flag.IntVar(&o.Series, "series", o.Series, "series of the weekday style")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "gen: want -out DIR")
