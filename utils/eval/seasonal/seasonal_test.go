@@ -116,8 +116,8 @@ func TestEvaluate(t *testing.T) {
 
 // TestKaleSeasonal scores the default kale detector on the sets of several seeds at the
 // shipped threshold and logs found anomalies and false alarms (algorithms/README.md quotes
-// these figures); KALE_SEASONAL_SEEDS (e.g. 1,2,3) and KALE_SEASONAL_INTERVAL (seconds)
-// choose other sets. It checks the bar of issue 12 on the default seeds: at least 11 of 12
+// these figures); KALE_SEASONAL_SEEDS (e.g. 1,2,3), KALE_SEASONAL_INTERVAL (seconds) and
+// KALE_SEASONAL_STYLE (weekday) choose other sets. It checks the bar of issue 12 on the default seeds: at least 11 of 12
 // found and at most 15 false alarms per 1,000 metric-days, summed over the seeds.
 func TestKaleSeasonal(t *testing.T) {
 	seeds := []uint64{1, 2, 3}
