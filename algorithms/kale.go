@@ -378,7 +378,7 @@ func (k *Kale) contextScore(value, spanLo, spanHi float64) float64 {
 	same := k.cn > 1 && wlo == k.gridLo && whi == k.gridHi
 	k.gridLo, k.gridHi = wlo, whi
 	for i := range k.ctx {
-		raw += k.ctx[i].update(value, lo, hi, have, same)
+		raw += k.ctx[i].update(value, lo, hi, wlo, whi, have, same)
 	}
 	k.rng.PushSpan(spanLo, spanHi)
 	raw /= float64(len(k.ctx))

@@ -61,10 +61,11 @@ func kaleMix(h, v uint64) uint64 {
 }
 
 // update scores x (see the type's doc) and then learns it. lo and hi are the window's range
-// before x; have is false on the first row (no range yet). same says that the range with x
-// is the one the grid was last sized on, so the grid check can be skipped (it would change
-// nothing).
-func (c *kaleContext) update(x, lo, hi float64, have, same bool) float64 {
+// before x (have is false on the first row: no range yet), wlo and whi the range with this
+// row (its own rows' range when x is a mean of several), which the grid is sized on. same
+// says that [wlo, whi] is the range the grid was last sized on, so the grid check can be
+// skipped (it would change nothing).
+func (c *kaleContext) update(x, lo, hi, wlo, whi float64, have, same bool) float64 {
 	s := c.symbol(x)
 	bits := uint64(len(c.seen) * 64)
 	h := kaleMix(0, uint64(uint32(s)))
@@ -87,15 +88,11 @@ func (c *kaleContext) update(x, lo, hi float64, have, same bool) float64 {
 		c.syms[0] = s
 		c.nsyms = min(c.nsyms+1, c.order)
 	}
-	if !have {
-		lo, hi = x, x
-	}
-	lo, hi = min(lo, x), max(hi, x)
 	if same {
 		return float64(fresh) / float64(c.order+1)
 	}
-	if hi > lo {
-		want := math.Exp2(math.Ceil(math.Log2((hi - lo) / float64(c.levels))))
+	if whi > wlo {
+		want := math.Exp2(math.Ceil(math.Log2((whi - wlo) / float64(c.levels))))
 		if c.step == 0 || want > c.step || c.shrink > 0 && want <= math.Ldexp(c.step, -int(c.shrink)) {
 			c.step = want
 			clear(c.seen)

@@ -193,7 +193,7 @@ func TestKaleContextNovelty(t *testing.T) {
 	update := func(x float64) float64 {
 		lo, hi, ok := r.Get()
 		r.Push(x)
-		return c.update(x, lo, hi, ok, false)
+		return kaleContextRow(&c, x, lo, hi, ok)
 	}
 	pattern := []float64{0, 1, 2, 3, 4, 5, 6, 7}
 	for range 50 {
@@ -212,29 +212,39 @@ func TestKaleContextNovelty(t *testing.T) {
 	require.Greater(t, total, 1.0)
 }
 
+// kaleContextRow feeds one row (its own range) to c: the window's range before it is
+// [lo, hi] (have false on the first row).
+func kaleContextRow(c *kaleContext, x, lo, hi float64, have bool) float64 {
+	wlo, whi := x, x
+	if have {
+		wlo, whi = min(lo, x), max(hi, x)
+	}
+	return c.update(x, lo, hi, wlo, whi, have, false)
+}
+
 // TestKaleContextGrid: the grid grows at once with the range, is refined only when the
 // window's range fits a grid 2^shrink times finer, and every change clears the memory.
 func TestKaleContextGrid(t *testing.T) {
 	c := newKaleContext(2, 8, 10, 2, 0)
-	c.update(0, 0, 0, false, false)
-	c.update(8, 0, 0, true, false) // range 8 over 8 levels: step 1
+	kaleContextRow(&c, 0, 0, 0, false)
+	kaleContextRow(&c, 8, 0, 0, true) // range 8 over 8 levels: step 1
 	require.Equal(t, 1.0, c.step)
-	c.update(9, 0, 8, true, false) // 9/8 → step 2
+	kaleContextRow(&c, 9, 0, 8, true) // 9/8 → step 2
 	require.Equal(t, 2.0, c.step)
-	c.update(1, 0, 9, true, false)
+	kaleContextRow(&c, 1, 0, 9, true)
 	require.True(t, slices.ContainsFunc(c.seen, func(w uint64) bool { return w != 0 }), "learned")
-	c.update(1, 0.5, 7, true, false) // range 6.5 wants 1: only 2× finer, kept
+	kaleContextRow(&c, 1, 0.5, 7, true) // range 6.5 wants 1: only 2× finer, kept
 	require.Equal(t, 2.0, c.step)
-	c.update(1, 0.9, 1.8, true, false) // range 0.9 wants 0.125: 16× finer, refined
+	kaleContextRow(&c, 1, 0.9, 1.8, true) // range 0.9 wants 0.125: 16× finer, refined
 	require.Equal(t, 0.125, c.step)
 	for _, w := range c.seen {
 		require.Zero(t, w, "cleared")
 	}
 	// Without shrinking the grid never gets finer.
 	g := newKaleContext(2, 8, 10, 0, 0)
-	g.update(0, 0, 0, false, false)
-	g.update(64, 0, 0, true, false)
-	g.update(1, 0.9, 1.1, true, false)
+	kaleContextRow(&g, 0, 0, 0, false)
+	kaleContextRow(&g, 64, 0, 0, true)
+	kaleContextRow(&g, 1, 0.9, 1.1, true)
 	require.Equal(t, 8.0, g.step)
 }
 
