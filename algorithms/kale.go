@@ -46,11 +46,13 @@ import (
 //
 //	Score(t) = raw(t−1) if row t−1 is a new peak and raw(t) ≤ raw(t−1), else 0
 //
-// (a rising pair of novel rows then fires once, not twice). Rows 1..Probation and the
+// (a rising pair of novel rows then fires once, not twice); within H rows of the last
+// report a new peak must also beat that report's score by kaleReportMargin (a sustained
+// anomaly whose score creeps up by hundredths, as at 10 s data, is not reported again). Rows 1..Probation and the
 // first ProbationTime seconds score 0 (the detector learns during them), and until
 // WarmupTime only a row far outside the range seen so far can be reported. The rule needs
 // no alert threshold: whatever threshold the caller applies, a sustained anomaly fires once
-// when it starts and again only if it gets worse. KaleScore.Timestamp and Value name the
+// when it starts and again only if it gets materially worse. KaleScore.Timestamp and Value name the
 // row a score is about.
 type Kale struct {
 	cfg   KaleConfig
@@ -404,7 +406,15 @@ type kalePeaks struct {
 	// a new peak waiting for the next row to confirm it is the top.
 	pending    KaleScore
 	hasPending bool
+	// the score of the last report, and the rows since it (1 at the row that reported it;
+	// 0: none yet)
+	repScore float64
+	repAge   int
 }
+
+// kaleReportMargin is how much a new peak within the suppression horizon of the last report
+// must beat that report's score to be reported too.
+const kaleReportMargin = 0.03
 
 // push takes the current row's verdict with its raw score in Score and returns what to
 // report for this row: the pending peak if cur confirms it, otherwise cur's row with
@@ -413,8 +423,19 @@ func (p *kalePeaks) push(cur KaleScore, eligible bool) KaleScore {
 	out := KaleScore{Timestamp: cur.Timestamp, Value: cur.Value}
 	if p.hasPending && cur.Score <= p.pending.Score {
 		out = p.pending
+		if out.Score > 0 {
+			p.repScore, p.repAge = out.Score, 1
+		}
 	}
-	p.pending, p.hasPending = cur, eligible && !p.raws.beaten(cur.Score)
+	// Within the horizon of the last report, a new peak must beat it by kaleReportMargin:
+	// a sustained anomaly whose score creeps up by hundredths is not a new one.
+	creeping := p.repAge > 0 && p.repAge <= p.raws.w && cur.Score < p.repScore+kaleReportMargin
+	if p.repAge > 0 {
+		if p.repAge++; p.repAge > p.raws.w {
+			p.repAge = 0 // past the horizon: forgotten
+		}
+	}
+	p.pending, p.hasPending = cur, eligible && !p.raws.beaten(cur.Score) && !creeping
 	p.raws.push(cur.Score)
 	return out
 }

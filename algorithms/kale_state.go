@@ -13,7 +13,7 @@ import (
 // decoding), then each part; integers are varints, floats IEEE-754 float64 little-endian,
 // the seasonal profiles and scales 2-byte little-endian codes as in memory. Version 6 replaced
 // the seasonal history ring of versions 2 to 5 by the bucketed daily and weekly profiles
-// (kale_season.go) and added the context step; version 7 added the range of the context
+// (kale_season.go) and added the context step; version 7 added the last report (score and age), the range of the context
 // step's rows (the range window keeps raw rows' range) the level's error on the weekly
 // profile's buckets and the usual size of the sustained z. Older states fail with an error wrapping
 // ErrKaleStateVersion (and ErrKaleState): the caller re-learns from the stored history.
@@ -94,6 +94,10 @@ func (k *Kale) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(f.record))
 	b = binary.AppendUvarint(b, uint64(f.long))
 	b = binary.AppendUvarint(b, uint64(f.minTime))
+	b = binary.AppendUvarint(b, uint64(k.peaks.repAge))
+	if k.peaks.repAge > 0 {
+		b = kaleAppendFloats(b, k.peaks.repScore)
+	}
 	if !k.peaks.hasPending {
 		return append(b, 0), nil
 	}
@@ -154,6 +158,13 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	f := &nk.flat
 	f.last = d.float()
 	f.run, f.record, f.long, f.minTime = d.int32(), d.int32(), d.int32(), d.int32()
+	if nk.peaks.repAge = d.uint(); nk.peaks.repAge > nk.peaks.raws.w {
+		d.fail("last report")
+	} else if nk.peaks.repAge > 0 {
+		if nk.peaks.repScore = d.float(); math.IsNaN(nk.peaks.repScore) || math.IsInf(nk.peaks.repScore, 0) {
+			d.fail("last report")
+		}
+	}
 	if nk.peaks.hasPending = d.byte() == 1; nk.peaks.hasPending {
 		p := &nk.peaks.pending
 		p.Score, p.Timestamp, p.Value = d.float(), d.float(), d.float()

@@ -104,6 +104,14 @@ func TestKalePeakReportedOnce(t *testing.T) {
 	require.Equal(t, 3.0, at[4])
 	require.Equal(t, 7.0, at[8])
 	require.Equal(t, 12.0, at[13])
+	// A sustained anomaly whose score creeps up: within the horizon of the last report a new
+	// peak must beat it by kaleReportMargin (0.03), so 0.71 and 0.72 are not reports, 0.75 is.
+	p = kalePeaks{raws: kaleRecentMax{w: 10}}
+	got = got[:0]
+	for _, raw := range []float64{0.1, 0.7, 0.6, 0.71, 0.6, 0.72, 0.6, 0.75, 0.6} {
+		got = append(got, p.push(KaleScore{Score: raw}, true).Score)
+	}
+	require.Equal(t, []float64{0, 0, 0.7, 0, 0, 0, 0, 0, 0.75}, got)
 }
 
 // TestKaleFlat: a run of equal values longer than every earlier run fires at the row that
