@@ -428,8 +428,9 @@ func (p *kalePeaks) push(cur KaleScore, eligible bool) KaleScore {
 		}
 	}
 	// Within the horizon of the last report, a new peak must beat it by kaleReportMargin:
-	// a sustained anomaly whose score creeps up by hundredths is not a new one.
-	creeping := p.repAge > 0 && p.repAge <= p.raws.w && cur.Score < p.repScore+kaleReportMargin
+	// a sustained anomaly whose score creeps up by hundredths is not a new one (a score of 1
+	// always may be, if it beats the horizon's raw scores).
+	creeping := p.repAge > 0 && p.repAge <= p.raws.w && cur.Score < min(p.repScore+kaleReportMargin, 1)
 	if p.repAge > 0 {
 		if p.repAge++; p.repAge > p.raws.w {
 			p.repAge = 0 // past the horizon: forgotten
