@@ -31,28 +31,33 @@ import (
 // wild day moves it little); on the first day the rows' spread around the bucket mean. A
 // row's z is r/σ with r = x − E and σ = max(S[d], mean S / 4, 2 % of the daily profile's
 // range, the data's resolution (the smallest step between two rows), 1e-6·|E|) · max(1, ρ),
-// ρ an EW
-// mean of |z| over ~6 hours divided by 1.25, so noise that grows slowly raises the scale
-// with it while a burst of minutes does not hide.
+// ρ an EW mean of |z| over ~6 hours divided by 1.25, so noise that grows slowly raises the
+// scale with it while a burst of minutes does not hide. With the weekly period, S is the
+// scale of the residuals against the weekly expectation (the mean of those scales on a
+// bucket's first weekly pass).
 //
-// Period. Per closed bucket three out-of-sample errors are kept as EW means over ~2 days
-// of bucket means: none, |m − L| (L an EW mean of bucket means over ~a day); daily,
-// |m − D[d]|; weekly, |m − D[d] − W[w]| (only while W[w] is known). The period is daily
-// when errD < errN/2, weekly when in addition errW < 0.8·errD, else none. The component
-// scores only when a period is found, the row's bucket has ≥ 3 days, its hour of the week
-// has been seen (a week of data: the first weekend must not look like an anomaly), and
-// its scale is learnt.
+// Period. Per closed bucket out-of-sample errors are kept as EW means over ~4 days of
+// bucket means: none, |m − L| (L an EW mean of bucket means over ~a day); daily,
+// |m − D[d]|; weekly, |m − weekly(d, w)| (only while W[w] is known, with none's and daily's
+// errors on the same buckets). The period is daily when errD < kaleDailyRatio·errN (kept
+// while below 0.8·errN); weekly when errW < 0.8·errD on the same buckets and either the
+// daily period holds or errW < kaleDailyRatio·errN on them (kept while below 0.8); else none.
+// The component scores only when a period is found, the row's bucket has ≥ 3 days, its
+// hour of the week has been seen (a week of data: the first weekend must not look like an
+// anomaly), and its scale is learnt.
 //
-// Score. z0 is Config.SeasonZ. Per row, point = 1 − exp(−(z/z0)²) (z = z0 scores
-// 1 − 1/e ≈ 0.632, the shipped alarm threshold); sustained = 1 − exp(−(z̄/(z0/3))²) with z̄
-// an EW mean of z over 15 minutes (a small shift held for a while). The score is the
-// larger.
+// Score. z0 is Config.SeasonZ. Per row, point = 1 − exp(−(z/z_ref)²) with z_ref = max(z0,
+// 1.2 × the largest recent |z|) (z = z0 scores 1 − 1/e ≈ 0.632, the shipped alarm
+// threshold); sustained = 1 − exp(−(z̄/L)²) with z̄ an EW mean over 30 minutes of z clipped
+// to ±1.5·z0·kaleSustained, and L = z0·kaleSustained lowered (to no less than kaleCalFloor
+// of it) to kaleCalLevel times the usual RMS of z̄; variance = 1 − exp(−(v/(z0·kaleVariance))²)
+// with v the RMS of z around z̄ over the same 30 minutes. The score is the largest.
 //
-// Level shift. When |z̄| has stayed above z0/3 for an hour, the level factor g is
-// multiplied by the ratio of the rows' mean to their expectation over that hour (or, if
-// the profile is not positive, the mean residual is added as an offset), z̄ restarts at 0:
-// the detector re-baselines instead of alarming for hours; the profiles keep learning the
-// de-levelled data.
+// Level shift. When |z̄| has stayed above L for an hour, the level factor g is multiplied
+// by the ratio of the rows' mean to their expectation over that hour (or, if the profile is
+// not positive, the mean residual is added as an offset), z̄ restarts at 0: the detector
+// re-baselines instead of alarming for hours; the profiles keep learning the de-levelled
+// data. For a day the old level may return (see update).
 type kaleSeason struct {
 	day         [kaleDayBuckets]int16     // quantised by dayQ
 	dayS        [kaleDayBuckets]kaleScale // scale of the residuals against day; 0 unset
