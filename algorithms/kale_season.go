@@ -85,9 +85,8 @@ type kaleSeason struct {
 	dt              float64 // EW mean interval (s)
 	zbar, rho, zmax float64
 	// lvlV is the usual size of zbar² (an EW mean over about a day, each sample capped),
-	// which calibrates the level score (see update); levelAt is the last row's level alarm
-	// (not state)
-	lvlV, levelAt  float64
+	// which calibrates the level score (see update)
+	lvlV           float64
 	z2             float64 // EW mean of the clipped z², the 30-minute second moment
 	shiftSince     float64 // ts since |zbar| is above the shift level; 0 none
 	shiftX, shiftE float64 // sums of rows and expectations since then
@@ -371,7 +370,6 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 		// one sample per row, capped at 3 RMS (an anomaly moves it little)
 		s.lvlV += (1 - kaleDecay(wgap/kaleCalTau)) * (min(s.zbar*s.zbar, 9*s.lvlV) - s.lvlV)
 	}
-	s.levelAt = levelAt
 	sustained := kaleSquash(s.zbar / levelAt)
 	// Variance: the 30-minute variance of z (around its mean, so a shift is not a burst);
 	// an RMS of SeasonZ·kaleVariance scores 0.632.
@@ -386,7 +384,7 @@ func (s *kaleSeason) update(ts, x, z0 float64) (out kaleSeasonOut) {
 	out.expected, out.lo, out.hi = e, e-z0*sig, e+z0*sig
 	out.phase = s.period
 	// Level shift: |zbar| above the sustained level for an hour re-baselines.
-	if out.armed && math.Abs(s.zbar) > s.levelAt {
+	if out.armed && math.Abs(s.zbar) > levelAt {
 		if s.shiftSince == 0 {
 			s.shiftSince, s.shiftX, s.shiftE, s.shiftN = ts, 0, 0, 0
 		}
