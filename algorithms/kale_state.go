@@ -31,11 +31,12 @@ func (k *Kale) finite() bool {
 		return true
 	}
 	s := &k.seas
-	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax, k.peaks.pending.Score, k.cSum, k.cLo, k.cHi, k.firstTS) &&
+	good := ok(k.ew.mean, k.ew.variance, k.base, k.flat.last, k.rng.cmin, k.rng.cmax, k.peaks.pending.Score, k.peaks.repScore, k.cSum, k.cLo, k.cHi, k.firstTS) &&
 		ok(k.rng.mins[:k.rng.full]...) && ok(k.rng.maxs[:k.rng.full]...) &&
-		ok(s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit) && s.dayQ.unit >= 0 && s.weekQ.unit >= 0 &&
-		ok(s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1], s.errNW[0], s.errNW[1], s.lastTS, s.lastX, s.quantum, s.dt,
-			s.zbar, s.z2, s.rho, s.zmax, s.lvlV, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince) && s.dt >= 0 && s.period <= kalePeriodWeekly
+		s.dayQ.unit >= 0 && s.weekQ.unit >= 0 && s.dt >= 0 && s.period <= kalePeriodWeekly
+	for _, p := range s.floats() {
+		good = good && ok(*p)
+	}
 	for i := range k.ctx {
 		good = good && ok(k.ctx[i].step) && k.ctx[i].step >= 0
 	}
@@ -161,9 +162,7 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	if nk.peaks.repAge = d.uint(); nk.peaks.repAge > nk.peaks.raws.w {
 		d.fail("last report")
 	} else if nk.peaks.repAge > 0 {
-		if nk.peaks.repScore = d.float(); math.IsNaN(nk.peaks.repScore) || math.IsInf(nk.peaks.repScore, 0) {
-			d.fail("last report")
-		}
+		nk.peaks.repScore = d.float() // checked by finite
 	}
 	if nk.peaks.hasPending = d.byte() == 1; nk.peaks.hasPending {
 		p := &nk.peaks.pending
@@ -191,6 +190,16 @@ func (k *Kale) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
+// kaleSeasonFloats is the number of the seasonal part's float fields.
+const kaleSeasonFloats = 42
+
+// floats lists the seasonal part's float fields in their encoding order: appendTo writes
+// them, the decoder reads them and finite checks them.
+func (s *kaleSeason) floats() [kaleSeasonFloats]*float64 {
+	return [kaleSeasonFloats]*float64{&s.dayQ.base, &s.dayQ.unit, &s.weekQ.base, &s.weekQ.unit, &s.g, &s.off, &s.bSum, &s.bSq, &s.bRes, &s.bResW, &s.meanS, &s.meanW, &s.dLo, &s.dHi, &s.hSum, &s.lvl, &s.errN[0], &s.errN[1], &s.errD[0], &s.errD[1], &s.errW[0], &s.errW[1], &s.errDW[0], &s.errDW[1], &s.errNW[0], &s.errNW[1],
+		&s.lastTS, &s.lastX, &s.quantum, &s.dt, &s.zbar, &s.z2, &s.rho, &s.zmax, &s.lvlV, &s.shiftSince, &s.shiftX, &s.shiftE, &s.gPrev, &s.offPrev, &s.rebasedAt, &s.backSince}
+}
+
 // appendTo writes the seasonal part.
 func (s *kaleSeason) appendTo(b []byte) []byte {
 	for i := range s.day {
@@ -203,8 +212,9 @@ func (s *kaleSeason) appendTo(b []byte) []byte {
 		b = binary.LittleEndian.AppendUint16(b, uint16(s.week[i]))
 	}
 	b = append(b, s.weekN[:]...)
-	b = kaleAppendFloats(b, s.dayQ.base, s.dayQ.unit, s.weekQ.base, s.weekQ.unit, s.g, s.off, s.bSum, s.bSq, s.bRes, s.bResW, s.meanS, s.meanW, s.dLo, s.dHi, s.hSum, s.lvl, s.errN[0], s.errN[1], s.errD[0], s.errD[1], s.errW[0], s.errW[1], s.errDW[0], s.errDW[1], s.errNW[0], s.errNW[1],
-		s.lastTS, s.lastX, s.quantum, s.dt, s.zbar, s.z2, s.rho, s.zmax, s.lvlV, s.shiftSince, s.shiftX, s.shiftE, s.gPrev, s.offPrev, s.rebasedAt, s.backSince)
+	for _, p := range s.floats() {
+		b = kaleAppendFloats(b, *p)
+	}
 	b = binary.AppendVarint(b, s.bIdx)
 	b = binary.AppendVarint(b, s.hIdx)
 	for _, v := range []int32{s.bN, s.bResN, s.bResWN, s.hN, s.nb, s.shiftN} {
@@ -223,8 +233,7 @@ func (d *kaleDecoder) season(s *kaleSeason) {
 		s.week[i] = int16(d.uint16())
 	}
 	d.bytes(s.weekN[:])
-	for _, p := range []*float64{&s.dayQ.base, &s.dayQ.unit, &s.weekQ.base, &s.weekQ.unit, &s.g, &s.off, &s.bSum, &s.bSq, &s.bRes, &s.bResW, &s.meanS, &s.meanW, &s.dLo, &s.dHi, &s.hSum, &s.lvl, &s.errN[0], &s.errN[1], &s.errD[0], &s.errD[1], &s.errW[0], &s.errW[1], &s.errDW[0], &s.errDW[1], &s.errNW[0], &s.errNW[1],
-		&s.lastTS, &s.lastX, &s.quantum, &s.dt, &s.zbar, &s.z2, &s.rho, &s.zmax, &s.lvlV, &s.shiftSince, &s.shiftX, &s.shiftE, &s.gPrev, &s.offPrev, &s.rebasedAt, &s.backSince} {
+	for _, p := range s.floats() {
 		*p = d.float()
 	}
 	s.bIdx, s.hIdx = d.int(), d.int()
