@@ -232,27 +232,3 @@ func TestKaleMarshalRoundTripSubStep(t *testing.T) {
 	wxs[400], wxs[401] = 100, 101
 	kaleRoundTrips(t, wts, wxs, []int{399, 400, 401})
 }
-
-// kaleRoundTrips checks that saving and restoring the detector at each cut changes neither
-// the scores nor the final state.
-func kaleRoundTrips(t *testing.T, ts, xs []float64, cuts []int) {
-	t.Helper()
-	cfg := DefaultKaleConfig()
-	ref := NewKale(cfg)
-	want := kaleRun(ref, ts, xs)
-	wantBlob, err := ref.MarshalBinary()
-	require.NoError(t, err)
-	for _, cut := range cuts {
-		a := NewKale(cfg)
-		got := kaleRun(a, ts[:cut], xs[:cut])
-		blob, err := a.MarshalBinary()
-		require.NoError(t, err)
-		b := NewKale(cfg)
-		require.NoError(t, b.UnmarshalBinary(blob))
-		got = append(got, kaleRun(b, ts[cut:], xs[cut:])...)
-		require.Equal(t, want, got, "cut=%d", cut)
-		end, err := b.MarshalBinary()
-		require.NoError(t, err)
-		require.Equal(t, wantBlob, end, "cut=%d", cut)
-	}
-}

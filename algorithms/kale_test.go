@@ -316,18 +316,16 @@ func TestKaleCausal(t *testing.T) {
 	}
 }
 
-// TestKaleMarshalRoundTrip: scoring with a state saved and restored at any row gives the
-// same scores as scoring straight through; bad blobs are rejected.
-func TestKaleMarshalRoundTrip(t *testing.T) {
-	ts, xs := kaleSeries(2000, 6)
-	xs[1500] -= 40
-	for i := 1700; i < 1800; i++ {
-		xs[i] = 0 // a flat run: the flat detector's state is saved too
-	}
+// kaleRoundTrips checks that saving and restoring the detector at each cut changes neither
+// the scores nor the final state, and returns the scores.
+func kaleRoundTrips(t *testing.T, ts, xs []float64, cuts []int) []KaleScore {
+	t.Helper()
 	cfg := DefaultKaleConfig()
-	want := kaleRun(NewKale(cfg), ts, xs)
-	require.Positive(t, want[1501].Score)
-	for _, cut := range []int{0, 1, 100, 700, 1499, 1501, 1750} {
+	ref := NewKale(cfg)
+	want := kaleRun(ref, ts, xs)
+	wantBlob, err := ref.MarshalBinary()
+	require.NoError(t, err)
+	for _, cut := range cuts {
 		a := NewKale(cfg)
 		got := kaleRun(a, ts[:cut], xs[:cut])
 		blob, err := a.MarshalBinary()
@@ -336,16 +334,29 @@ func TestKaleMarshalRoundTrip(t *testing.T) {
 		require.NoError(t, b.UnmarshalBinary(blob))
 		got = append(got, kaleRun(b, ts[cut:], xs[cut:])...)
 		require.Equal(t, want, got, "cut=%d", cut)
-		again, err := b.MarshalBinary()
+		end, err := b.MarshalBinary()
 		require.NoError(t, err)
-		if cut == 1499 {
-			t.Logf("state after %d rows: %d bytes", cut+len(ts[cut:]), len(again))
-		}
+		require.Equal(t, wantBlob, end, "cut=%d", cut)
 	}
+	return want
+}
+
+// TestKaleMarshalRoundTrip: scoring with a state saved and restored at any row gives the
+// same scores and final state as scoring straight through; bad blobs are rejected.
+func TestKaleMarshalRoundTrip(t *testing.T) {
+	ts, xs := kaleSeries(2000, 6)
+	xs[1500] -= 40
+	for i := 1700; i < 1800; i++ {
+		xs[i] = 0 // a flat run: the flat detector's state is saved too
+	}
+	want := kaleRoundTrips(t, ts, xs, []int{0, 1, 100, 700, 1499, 1501, 1750})
+	require.Positive(t, want[1501].Score)
+	cfg := DefaultKaleConfig()
 	k := NewKale(cfg)
 	kaleRun(k, ts, xs)
 	blob, err := k.MarshalBinary()
 	require.NoError(t, err)
+	t.Logf("state after %d rows: %d bytes", len(ts), len(blob))
 	for i := 0; i < len(blob); i += 7 {
 		require.ErrorIs(t, NewKale(cfg).UnmarshalBinary(blob[:i]), ErrKaleState, "truncated at %d", i)
 	}
