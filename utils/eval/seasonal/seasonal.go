@@ -221,11 +221,19 @@ func generateOne(rng *rand.Rand, o Options, start time.Time, name, kind string) 
 		s.Values[i] = v
 	}
 	if kind != "clean" {
-		end := b + rows(15*time.Minute) - 1
-		if kind == "level_shift" {
-			end = a + rows(4*time.Hour) - 1
-		}
-		s.Windows = [][2]int{{a, min(end, n-1)}}
+		s.Windows = [][2]int{labelWindow(kind, a, b, n, step)}
 	}
 	return s
+}
+
+// labelWindow is the label window (row indices, inclusive) of an anomaly of kind on rows
+// [a, b) of n rows step apart: from its first row to 15 minutes after its last, or a level
+// shift's first 4 hours (alarms after that are false alarms: the detector should have
+// re-baselined).
+func labelWindow(kind string, a, b, n int, step time.Duration) [2]int {
+	end := b + int(15*time.Minute/step)
+	if kind == "level_shift" {
+		end = a + int(4*time.Hour/step)
+	}
+	return [2]int{a, min(end, n) - 1}
 }

@@ -22,8 +22,7 @@ import (
 //     spike sits at the quietest hour and reaches the daily peak, a drop is to 25 %, a
 //     variance burst is five times the noise for 90 minutes.
 //
-// Label windows follow the default style (first row to 15 minutes after the last; a level
-// shift's first 4 hours).
+// Label windows are the default style's (labelWindow).
 const StyleWeekday = "weekday"
 
 type weekdayProfile struct {
@@ -166,15 +165,13 @@ func weekdaySeries(rng *rand.Rand, p *weekdayProfile, start time.Time, n int, st
 		s.TS[i], s.Values[i] = float64(t.Unix()), v
 	}
 	for _, x := range as {
-		end := min(x.b+int(15*time.Minute/step), n) - 1
-		if x.kind == "level_shift" {
-			end = min(x.a+int(4*time.Hour/step), n) - 1
-		}
-		s.Windows = append(s.Windows, [2]int{x.a, end})
-		s.Kind = x.kind
-		if len(as) > 1 {
-			s.Kind = fmt.Sprintf("%s+%d", as[0].kind, len(as)-1)
-		}
+		s.Windows = append(s.Windows, labelWindow(x.kind, x.a, x.b, n, step))
+	}
+	switch {
+	case len(as) == 1:
+		s.Kind = as[0].kind
+	case len(as) > 1:
+		s.Kind = fmt.Sprintf("%s+%d", as[0].kind, len(as)-1)
 	}
 	return s
 }
