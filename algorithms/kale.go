@@ -48,12 +48,12 @@ import (
 //
 // (a rising pair of novel rows then fires once, not twice); within H rows of the last
 // report a new peak must also beat that report's score by kaleReportMargin (a sustained
-// anomaly whose score creeps up by hundredths, as at 10 s data, is not reported again). Rows 1..Probation and the
-// first ProbationTime seconds score 0 (the detector learns during them), and until
-// WarmupTime only a row far outside the range seen so far can be reported. The rule needs
-// no alert threshold: whatever threshold the caller applies, a sustained anomaly fires once
-// when it starts and again only if it gets materially worse. KaleScore.Timestamp and Value name the
-// row a score is about.
+// anomaly whose score creeps up by hundredths, as at 10 s data, is not reported again).
+// Rows 1..Probation and the first ProbationTime seconds score 0 (the detector learns during
+// them), and until WarmupTime only a row far outside the range seen so far can be reported.
+// The rule needs no alert threshold: whatever threshold the caller applies, a sustained
+// anomaly fires once when it starts and again only if it gets materially worse.
+// KaleScore.Timestamp and Value name the row a score is about.
 type Kale struct {
 	cfg   KaleConfig
 	n     int

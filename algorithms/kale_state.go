@@ -13,10 +13,11 @@ import (
 // decoding), then each part; integers are varints, floats IEEE-754 float64 little-endian,
 // the seasonal profiles and scales 2-byte little-endian codes as in memory. Version 6 replaced
 // the seasonal history ring of versions 2 to 5 by the bucketed daily and weekly profiles
-// (kale_season.go) and added the context step; version 7 added the last report (score and age), the range of the context
-// step's rows (the range window keeps raw rows' range) the level's error on the weekly
-// profile's buckets and the usual size of the sustained z. Older states fail with an error wrapping
-// ErrKaleStateVersion (and ErrKaleState): the caller re-learns from the stored history.
+// (kale_season.go) and added the context step; version 7 added the last report (score and
+// age), the range of the context step's rows (the range window keeps raw rows' range), the
+// level's error on the weekly profile's buckets and the usual size of the sustained z. Older
+// states fail with an error wrapping ErrKaleStateVersion (and ErrKaleState): the caller
+// re-learns from the stored history.
 const kaleStateVersion = 7
 
 // finite reports whether the decoded floats are finite (a corrupt blob could carry NaN or
